@@ -1,0 +1,126 @@
+"""The exceptions sealpack raises, in one flat module.
+
+Every failure caused by bad input is a subclass of :class:`SealpackError`.
+No exception from msgpack, struct or cryptography ever escapes the library.
+Messages never contain key material.
+
+Tampering of any kind with a sealed blob raises :class:`TamperedError` with one
+fixed message, whatever check failed, so an attacker learns nothing from it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BundleError",
+    "CycleError",
+    "DecodeError",
+    "ExpiredError",
+    "IdentityChangedError",
+    "KeyStoreError",
+    "LimitExceededError",
+    "NotARecipientError",
+    "PrekeyError",
+    "ReplayError",
+    "SealpackError",
+    "SerializationTypeError",
+    "TamperedError",
+    "TransportError",
+    "UnknownSenderError",
+    "UnknownTypeError",
+    "UnsupportedVersionError",
+    "UntrustedSenderError",
+    "WrongPassphraseError",
+]
+
+
+class SealpackError(Exception):
+    """Base class of every error sealpack raises on bad input or state."""
+
+
+# --- codec -----------------------------------------------------------------
+
+
+class SerializationTypeError(SealpackError, TypeError):
+    """An object of a type with no registered decomposer was given to the encoder."""
+
+
+class CycleError(SealpackError, ValueError):
+    """The object graph given to the encoder contains a reference cycle."""
+
+
+class DecodeError(SealpackError):
+    """A codec frame is malformed (truncated, inconsistent, out of range)."""
+
+
+class UnknownTypeError(DecodeError):
+    """A codec frame names a type the receiver has not registered."""
+
+
+class LimitExceededError(DecodeError):
+    """Input exceeds a configured decode limit (depth, counts, sizes)."""
+
+
+# --- keys, bundles, trust ---------------------------------------------------
+
+
+class BundleError(SealpackError):
+    """A key bundle is malformed, badly signed, expired or holds an invalid key."""
+
+
+class PrekeyError(SealpackError):
+    """A prekey is unknown, expired, or a one-time prekey was already used."""
+
+
+class IdentityChangedError(SealpackError):
+    """A pinned peer presented a different identity key (names both fingerprints)."""
+
+
+class KeyStoreError(SealpackError):
+    """The key store on disk is missing, unreadable or inconsistent."""
+
+
+class WrongPassphraseError(KeyStoreError):
+    """The passphrase does not decrypt the key store."""
+
+
+# --- envelope ----------------------------------------------------------------
+
+
+class TamperedError(SealpackError):
+    """A sealed blob failed authentication. Deliberately carries no detail."""
+
+    MESSAGE = "sealed blob failed authentication"
+
+    def __init__(self, *_ignored: object) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class UnsupportedVersionError(SealpackError):
+    """A sealed blob or bundle has a format version this library does not support."""
+
+
+class NotARecipientError(SealpackError):
+    """The blob holds no recipient stanza for this identity."""
+
+
+class UnknownSenderError(SealpackError):
+    """The blob's sender is not among the given sender bundles."""
+
+
+class UntrustedSenderError(SealpackError):
+    """The blob's sender is known but not trusted (e.g. its pinned identity changed)."""
+
+
+class ExpiredError(SealpackError):
+    """The blob's validity window has passed (or it is from the future beyond skew)."""
+
+
+class ReplayError(SealpackError):
+    """The blob's message id was already accepted by this recipient."""
+
+
+# --- exchange ----------------------------------------------------------------
+
+
+class TransportError(SealpackError):
+    """A transport operation failed (missing peer, unreadable folder, bad name)."""
