@@ -31,7 +31,7 @@ fuzz: $(STAMP)
 	SEALPACK_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q -p no:cacheprovider tests/adversarial
 
 vectors: $(STAMP)
-	$(PY) vectors/tools/generate.py
+	for script in vectors/tools/gen_*.py; do $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

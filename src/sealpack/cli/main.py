@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sealpack import errors
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("keys", "exchange")
 
 # Exit codes: distinct per failure kind so scripts can branch on them.
 EXIT_OK = 0

@@ -1,0 +1,224 @@
+"""``sealpack seal``, ``sealpack unseal`` and ``sealpack inspect``.
+
+IN of ``seal`` is codec-encoded data (e.g. written by ``fobs.dump``) or ``-`` for stdin;
+the CLI seals those bytes as they are. ``unseal`` writes the verified codec frame to
+OUT (a temp file renamed only after every check passed) or to stdout with ``-``.
+Senders accepted by ``unseal`` are the peers pinned in the key store's trust store,
+plus any ``--sender BUNDLE`` given. Progress goes to stderr for payloads over 8 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import mmap
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sealpack import api
+from sealpack.cli import keys as keys_cli
+from sealpack.keys import KeyBundle, KeyStore, TrustStore
+
+__all__ = ["register"]
+
+PROGRESS_THRESHOLD = 8 << 20
+_MIB = 1 << 20
+
+
+def progress_printer(verb: str, total: int) -> Callable[[int, int], None] | None:
+    """A stderr progress line for big payloads (None below the threshold)."""
+    if total < PROGRESS_THRESHOLD:
+        return None
+    last = [0.0]
+
+    def report(done: int, size: int) -> None:
+        now = time.monotonic()
+        if done < size and now - last[0] < 0.2:
+            return
+        last[0] = now
+        percent = 100 * done // max(size, 1)
+        end = "\n" if done >= size else ""
+        print(
+            f"\r{verb}: {percent:3d}% ({done // _MIB}/{size // _MIB} MiB)",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return report
+
+
+def _store(directory: str | None) -> KeyStore:
+    return keys_cli._open_store(Path(directory) if directory else keys_cli.default_dir())
+
+
+def _bundles(paths: list[str], trust: TrustStore) -> list[KeyBundle]:
+    bundles = [keys_cli._read_bundle_file(path) for path in paths]
+    for bundle in bundles:
+        trust.check(bundle)
+    return bundles
+
+
+@contextlib.contextmanager
+def _input_bytes(path: str) -> Iterator[memoryview]:
+    """The bytes of IN without copying a regular file (mmap); stdin is read whole."""
+    if path == "-":
+        yield memoryview(sys.stdin.buffer.read())
+        return
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            yield memoryview(b"")
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                yield view
+            finally:
+                view.release()
+
+
+def _metadata(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        metadata = json.loads(text)
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict):
+        raise api.SealArgumentError("--metadata must be a JSON object")
+    return metadata
+
+
+def _split_paths(listed: list[str] | None, paths: list[str]) -> tuple[list[str], str, str]:
+    """``--to A B IN OUT`` parses as to=[A, B, IN, OUT]: take IN and OUT back from the end."""
+    items = [*(listed or []), *paths]
+    if len(items) - len(listed or []) > 2 or len(items) < 2 + (listed is not None):
+        raise api.SealArgumentError("expected the bundle file(s), then IN and OUT")
+    return items[:-2], items[-2], items[-1]
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    """Seal IN for the --to bundles with the key store's identity."""
+    args.to, args.input, args.output = _split_paths(args.to, args.paths)
+    metadata = _metadata(args.metadata)
+    store = _store(args.keystore)
+    with store:
+        recipients = _bundles(args.to, store.trust_store)
+        with _input_bytes(args.input) as frame:
+            target = sys.stdout.buffer if args.output == "-" else args.output
+            api.seal_frame_to(
+                frame,
+                target,
+                sender=store,
+                recipients=recipients,
+                metadata=metadata,
+                expires_in=args.expires_in,
+                progress=progress_printer("sealing", len(frame)),
+            )
+    return 0
+
+
+def _senders(store: KeyStore, paths: list[str]) -> list[KeyBundle] | TrustStore:
+    if not paths:
+        return store.trust_store
+    return _bundles(paths, store.trust_store)
+
+
+def cmd_unseal(args: argparse.Namespace) -> int:
+    """Verify IN completely, then write its codec frame to OUT."""
+    args.sender, args.input, args.output = _split_paths(args.sender, args.paths)
+    store = _store(args.keystore)
+    with store:
+        senders = _senders(store, args.sender or [])
+        source = sys.stdin.buffer if args.input == "-" else args.input
+        if args.output != "-":
+            _unseal_to(source, args.output, store, senders)
+            return 0
+        with tempfile.TemporaryDirectory(prefix="sealpack-") as folder:
+            temp = os.path.join(folder, "frame")
+            _unseal_to(source, temp, store, senders)
+            with open(temp, "rb") as plaintext:
+                shutil.copyfileobj(plaintext, sys.stdout.buffer)
+    return 0
+
+
+def _unseal_to(
+    source: api.FileOrPath, out: str, store: KeyStore, senders: list[KeyBundle] | TrustStore
+) -> None:
+    size = api.inspect(source).payload_size if isinstance(source, str) else 0
+    api.unseal_frame_to(
+        source,
+        out,
+        recipient=store,
+        senders=senders,
+        progress=progress_printer("unsealing", size),
+    )
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Print the unverified header facts of FILE as JSON."""
+    source = sys.stdin.buffer if args.file == "-" else args.file
+    info = api.inspect(source)
+    print(json.dumps(info.as_dict(), indent=2))
+    print("note: nothing above is verified; unseal checks it all", file=sys.stderr)
+    return 0
+
+
+def _keystore_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keystore",
+        "--from",
+        dest="keystore",
+        metavar="DIR",
+        help="key store directory (default $SEALPACK_KEYSTORE or ~/.sealpack/keystore)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the seal, unseal and inspect commands."""
+    seal = subparsers.add_parser("seal", help="seal codec-encoded data for recipients")
+    seal.add_argument(
+        "--to", nargs="+", required=True, metavar="BUNDLE", help="recipient bundle files (JSON)"
+    )
+    _keystore_option(seal)
+    seal.add_argument("--metadata", help="JSON object of app metadata (signed, not secret)")
+    seal.add_argument(
+        "--expires-in",
+        type=int,
+        default=api.DEFAULT_EXPIRES_IN,
+        metavar="SECONDS",
+        help="validity period (default 7 days)",
+    )
+    seal.add_argument(
+        "paths",
+        nargs="*",
+        metavar="IN OUT",
+        help="codec-encoded data file (- for stdin), sealed blob file (- for stdout)",
+    )
+    seal.set_defaults(handler=cmd_seal)
+
+    unseal = subparsers.add_parser("unseal", help="verify and open a sealed blob")
+    _keystore_option(unseal)
+    unseal.add_argument(
+        "--sender",
+        nargs="+",
+        metavar="BUNDLE",
+        help="accept these sender bundles (default: pinned peers)",
+    )
+    unseal.add_argument(
+        "paths",
+        nargs="*",
+        metavar="IN OUT",
+        help="sealed blob file (- for stdin), codec frame output (- for stdout)",
+    )
+    unseal.set_defaults(handler=cmd_unseal)
+
+    inspect = subparsers.add_parser("inspect", help="show a sealed blob's header (unverified)")
+    inspect.add_argument("file", metavar="FILE", help="sealed blob file, or - for stdin")
+    inspect.set_defaults(handler=cmd_inspect)

@@ -1,0 +1,1 @@
+"""The sealed envelope: header, recipient stanzas, signature and chunked AEAD payload."""

@@ -1,0 +1,180 @@
+"""Opening sealed blobs from files with bounded memory.
+
+A seekable source is read twice: pass 1 hashes the payload so the signature is
+checked before any key agreement; pass 2 decrypts chunk by chunk and hashes again,
+and the two digests must agree (a file rewritten between the passes fails). Output
+to a path goes to a 0600 temp file in the destination folder that is renamed over
+the destination only after every check has passed; on failure it is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from sealpack import errors
+from sealpack.envelope import header as hdr
+from sealpack.envelope import opener, stream, suite
+from sealpack.keys import Identity
+
+__all__ = ["open_file", "open_file_to_path", "read_header"]
+
+_READ_BLOCK = 1 << 20
+
+
+def _read_exact(source: IO[bytes], length: int) -> bytes:
+    data = source.read(length)
+    if data is None or len(data) != length:
+        raise errors.TamperedError()
+    return data
+
+
+def read_header(source: IO[bytes], limits: hdr.EnvelopeLimits) -> hdr.Header:
+    """Read and parse only the header from the current position of ``source``.
+
+    Raises:
+        TamperedError, UnsupportedVersionError, LimitExceededError: as parse_header.
+    """
+    prefix = _read_exact(source, hdr.PREFIX_SIZE)
+    core_len = hdr.prefix_lengths(prefix, limits)
+    core = _read_exact(source, core_len)
+    length_field = _read_exact(source, 4)
+    stanzas_len = hdr.stanzas_length(length_field, 0, limits)
+    stanzas = _read_exact(source, stanzas_len)
+    return hdr.parse_header(prefix + core + length_field + stanzas, limits)
+
+
+def _hash_payload(source: IO[bytes], length: int) -> bytes:
+    hasher = suite.PayloadHasher()
+    buffer = memoryview(bytearray(min(_READ_BLOCK, max(length, 1))))
+    remaining = length
+    while remaining:
+        count = source.readinto(buffer[: min(remaining, len(buffer))])  # type: ignore[attr-defined]
+        if not count:
+            raise errors.TamperedError()
+        hasher.update(buffer[:count])
+        remaining -= count
+    return hasher.digest()
+
+
+def _authenticated(
+    source: IO[bytes],
+    resolve_sender: opener.SenderResolver,
+    options: opener.OpenOptions,
+) -> tuple[hdr.Header, opener.Sender, bytes, int]:
+    """Pass 1: header, payload digest, signature, end of file, sender and time checks."""
+    header = read_header(source, options.limits)
+    start = len(header.header_bytes)
+    digest = _hash_payload(source, header.core.payload_length)
+    signature = _read_exact(source, hdr.SIGNATURE_SIZE)
+    if source.read(1):
+        raise errors.TamperedError()
+    sender = opener.authenticate(header, digest, signature, resolve_sender, options)
+    return header, sender, digest, start
+
+
+def _decrypt_pass(
+    source: IO[bytes],
+    header: hdr.Header,
+    recipient: Identity,
+    options: opener.OpenOptions,
+    place: Callable[[int, int], memoryview],
+    flush: Callable[[memoryview], object],
+) -> bytes:
+    """Pass 2: unlock, decrypt every chunk via place/flush; return the re-hashed digest."""
+    hasher = suite.PayloadHasher()
+    prefix = _read_exact(source, stream.PREFIX_SIZE)
+    hasher.update(prefix)
+    decryptor = opener.unlock(header, recipient, prefix, options)
+    staging = memoryview(bytearray(header.core.chunk_size + stream.TAG_SIZE))
+
+    def read_chunk(length: int) -> memoryview:
+        piece = staging[:length]
+        if source.readinto(piece) != length:  # type: ignore[attr-defined]
+            raise errors.TamperedError()
+        hasher.update(piece)
+        return piece
+
+    opener.decrypt_payload(decryptor, header.core.size, read_chunk, place, flush, options.progress)
+    return hasher.digest()
+
+
+def _require_seekable(source: IO[bytes]) -> None:
+    if not source.seekable():
+        raise errors.SealpackError("opening from a file needs a seekable file; read it into memory")
+
+
+def open_file(
+    source: IO[bytes],
+    *,
+    recipient: Identity,
+    resolve_sender: opener.SenderResolver,
+    options: opener.OpenOptions | None = None,
+) -> tuple[bytearray, opener.UnsealedInfo]:
+    """Verify and decrypt a sealed file into one preallocated buffer.
+
+    Returns:
+        The plaintext and its verified info.
+
+    Raises:
+        The errors of :func:`sealpack.envelope.opener.open_buffer`.
+    """
+    options = options or opener.OpenOptions()
+    _require_seekable(source)
+    header, sender, digest, start = _authenticated(source, resolve_sender, options)
+    plaintext = bytearray(header.core.size)
+    out = memoryview(plaintext)
+    source.seek(start)
+    again = _decrypt_pass(
+        source, header, recipient, options, lambda o, n: out[o : o + n], lambda _: None
+    )
+    if not hmac.compare_digest(digest, again):
+        raise errors.TamperedError()
+    opener.accept_once(header, sender, recipient, options.current_time())
+    return plaintext, opener.info_for(header, sender)
+
+
+def open_file_to_path(
+    source: IO[bytes],
+    destination: str | os.PathLike[str],
+    *,
+    recipient: Identity,
+    resolve_sender: opener.SenderResolver,
+    options: opener.OpenOptions | None = None,
+) -> opener.UnsealedInfo:
+    """Verify and decrypt a sealed file to ``destination`` (atomic, 0600, never partial).
+
+    Returns:
+        The verified info.
+
+    Raises:
+        The errors of :func:`sealpack.envelope.opener.open_buffer`; OSError on I/O.
+    """
+    options = options or opener.OpenOptions()
+    _require_seekable(source)
+    header, sender, digest, start = _authenticated(source, resolve_sender, options)
+    target = Path(destination)
+    staging = memoryview(bytearray(header.core.chunk_size))
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            source.seek(start)
+            again = _decrypt_pass(
+                source, header, recipient, options, lambda _, n: staging[:n], sink.write
+            )
+            if not hmac.compare_digest(digest, again):
+                raise errors.TamperedError()
+            sink.flush()
+            os.fsync(sink.fileno())
+        opener.accept_once(header, sender, recipient, options.current_time())
+        os.replace(temp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    return opener.info_for(header, sender)

@@ -1,0 +1,268 @@
+"""Opening: every check passes before a single plaintext byte leaves this module.
+
+Order: parse the header under limits -> the blob has exactly the announced length ->
+the sender is known and trusted -> SHA-256 of the payload and the Ed25519 signature
+-> validity window -> this recipient's stanza -> X3DH respond (may consume a one-time
+prekey) and unwrap the content key -> key commitment -> decrypt and authenticate
+every chunk -> replay guard (durable) -> hand the plaintext to the caller.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sealpack import errors, primitives, x3dh
+from sealpack.envelope import header as hdr
+from sealpack.envelope import stream, suite
+from sealpack.envelope.sealer import SealArgumentError
+from sealpack.keys import Identity, KeyBundle, fingerprint, key_id
+
+__all__ = [
+    "OpenOptions",
+    "Sender",
+    "SenderResolver",
+    "UnsealedInfo",
+    "authenticate",
+    "decrypt_payload",
+    "open_buffer",
+    "unlock",
+]
+
+Buffer = bytes | bytearray | memoryview
+Progress = Callable[[int, int], None]
+DEFAULT_CLOCK_SKEW = 300
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A trusted sender: the name it is known by and its Ed25519 identity key."""
+
+    name: str
+    identity_key: bytes
+    bundle: KeyBundle | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key_id(self) -> bytes:
+        """The 16-byte key id of the identity key."""
+        return key_id(self.identity_key)
+
+    def fingerprint(self) -> str:
+        """The sender's safety number."""
+        return fingerprint(self.identity_key)
+
+
+SenderResolver = Callable[[bytes], Sender]
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """Time, clock skew allowance, parse limits and an optional progress callback."""
+
+    now: int | None = None
+    clock_skew: int = DEFAULT_CLOCK_SKEW
+    limits: hdr.EnvelopeLimits = field(default_factory=hdr.EnvelopeLimits)
+    progress: Progress | None = None
+
+    def current_time(self) -> int:
+        """``now`` or the system clock."""
+        return int(time.time()) if self.now is None else self.now
+
+
+@dataclass(frozen=True)
+class UnsealedInfo:
+    """Verified facts about an opened blob."""
+
+    sender: Sender
+    message_id: bytes
+    created: int
+    expires: int
+    content_type: str
+    metadata: dict[str, Any]
+    size: int
+    recipient_count: int
+
+    @property
+    def sender_name(self) -> str:
+        """The name the trusted sender is known by."""
+        return self.sender.name
+
+    @property
+    def sender_fingerprint(self) -> str:
+        """The sender's safety number."""
+        return self.sender.fingerprint()
+
+
+def authenticate(
+    header: hdr.Header,
+    payload_digest: bytes,
+    signature: bytes,
+    resolve_sender: SenderResolver,
+    options: OpenOptions,
+) -> Sender:
+    """Resolve the sender, verify the signature, then the validity window.
+
+    Raises:
+        UnknownSenderError, UntrustedSenderError: from ``resolve_sender``.
+        TamperedError: the signature does not verify.
+        ExpiredError: outside [created - skew, expires + skew].
+    """
+    core = header.core
+    sender = resolve_sender(core.sender_key)
+    if not hmac.compare_digest(sender.identity_key, core.sender_key):
+        raise errors.UnknownSenderError("sender resolution returned another identity")
+    message = suite.signed_message(header.header_bytes, payload_digest)
+    if not primitives.ed25519_verify(sender.identity_key, signature, message):
+        raise errors.TamperedError()
+    now = options.current_time()
+    if now > core.expires + options.clock_skew:
+        raise errors.ExpiredError(f"sealed blob expired at {core.expires} (now {now})")
+    if core.created > now + options.clock_skew:
+        raise errors.ExpiredError(f"sealed blob is dated in the future ({core.created}, now {now})")
+    return sender
+
+
+def unlock(
+    header: hdr.Header, recipient: Identity, payload_prefix: Buffer, options: OpenOptions
+) -> stream.ChunkDecryptor:
+    """Find this recipient's stanza, run X3DH, unwrap the content key, check the commitment.
+
+    Raises:
+        NotARecipientError: no stanza for this identity.
+        PrekeyError: the stanza names a signed/one-time prekey this identity lacks
+            (a one-time prekey is also missing once used: replays of such blobs end here).
+        TamperedError: the wrapped key or the key commitment fails.
+    """
+    stanza = next((s for s in header.stanzas if s.recipient_key_id == recipient.key_id), None)
+    if stanza is None:
+        raise errors.NotARecipientError(
+            f"this sealed blob is not addressed to {recipient.name!r} "
+            f"({len(header.stanzas)} other recipient(s))"
+        )
+    agreed = x3dh.respond(
+        recipient,
+        x3dh.X3DHHeader(
+            header.core.sender_key,
+            stanza.ephemeral_key,
+            stanza.signed_prekey_id,
+            stanza.one_time_prekey_id,
+        ),
+        context=suite.stanza_context(header.core_bytes),
+        now=options.current_time(),
+    )
+    content_key = suite.unwrap_content_key(
+        agreed.shared_key, agreed.associated_data, stanza.wrapped_key
+    )
+    return stream.ChunkDecryptor(
+        content_key,
+        payload_prefix,
+        context=suite.payload_context(header.core_bytes),
+        chunk_size=header.core.chunk_size,
+    )
+
+
+def decrypt_payload(
+    decryptor: stream.ChunkDecryptor,
+    size: int,
+    read_chunk: Callable[[int], Buffer],
+    place: Callable[[int, int], memoryview],
+    flush: Callable[[memoryview], object],
+    progress: Progress | None,
+) -> None:
+    """Decrypt chunk after chunk: ``read_chunk(len)`` -> ``place(offset, len)`` -> ``flush``."""
+    chunk_size = decryptor.chunk_size
+    for index in range(stream.chunk_count(size, chunk_size)):
+        offset = index * chunk_size
+        length = min(chunk_size, size - offset)
+        target = place(offset, length)
+        decryptor.decrypt_chunk_into(index, read_chunk(length + stream.TAG_SIZE), target)
+        flush(target)
+        if progress is not None:
+            progress(offset + length, size)
+
+
+def info_for(header: hdr.Header, sender: Sender) -> UnsealedInfo:
+    """Build the verified info of an authenticated header."""
+    core = header.core
+    return UnsealedInfo(
+        sender,
+        core.message_id,
+        core.created,
+        core.expires,
+        core.content_type,
+        dict(core.metadata),
+        core.size,
+        len(header.stanzas),
+    )
+
+
+def accept_once(header: hdr.Header, sender: Sender, recipient: Identity, now: int) -> None:
+    """Record the message id in the recipient's replay guard (ReplayError if seen)."""
+    core = header.core
+    recipient.replay_guard.accept(sender.key_id, core.message_id, core.expires, now=now)
+
+
+def open_buffer(
+    blob: Buffer,
+    *,
+    recipient: Identity,
+    resolve_sender: SenderResolver,
+    options: OpenOptions | None = None,
+) -> tuple[bytearray, UnsealedInfo]:
+    """Verify and decrypt an in-memory blob into one preallocated buffer.
+
+    Args:
+        blob: the sealed blob.
+        recipient: the opening identity.
+        resolve_sender: maps the header's sender key to a trusted bundle, or raises.
+        options: time, skew, limits, progress.
+
+    Returns:
+        The plaintext (writable, so a codec can decode zero-copy views) and its info.
+
+    Raises:
+        TamperedError, UnsupportedVersionError, LimitExceededError, UnknownSenderError,
+        UntrustedSenderError, ExpiredError, NotARecipientError, PrekeyError, ReplayError.
+    """
+    options = options or OpenOptions()
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise SealArgumentError(f"a sealed blob must be bytes-like, not {type(blob).__name__}")
+    view = memoryview(blob).cast("B")
+    header = hdr.parse_header(view, options.limits)
+    if len(view) != header.total_length:
+        raise errors.TamperedError()
+    payload = view[len(header.header_bytes) : len(view) - hdr.SIGNATURE_SIZE]
+    hasher = suite.PayloadHasher()
+    hasher.update(payload)
+    signature = bytes(view[len(view) - hdr.SIGNATURE_SIZE :])
+    sender = authenticate(header, hasher.digest(), signature, resolve_sender, options)
+    decryptor = unlock(header, recipient, payload[: stream.PREFIX_SIZE], options)
+    plaintext = _decrypt_in_memory(decryptor, payload, header.core.size, options.progress)
+    accept_once(header, sender, recipient, options.current_time())
+    return plaintext, info_for(header, sender)
+
+
+def _decrypt_in_memory(
+    decryptor: stream.ChunkDecryptor, payload: memoryview, size: int, progress: Progress | None
+) -> bytearray:
+    out = bytearray(size)
+    out_view = memoryview(out)
+    position = stream.PREFIX_SIZE
+
+    def read_chunk(length: int) -> memoryview:
+        nonlocal position
+        position += length
+        return payload[position - length : position]
+
+    decrypt_payload(
+        decryptor,
+        size,
+        read_chunk,
+        lambda offset, length: out_view[offset : offset + length],
+        lambda _: None,
+        progress,
+    )
+    return out

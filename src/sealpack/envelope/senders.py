@@ -1,0 +1,60 @@
+"""Resolving the sender named in a header to a trusted identity."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from sealpack import errors
+from sealpack.envelope.opener import Sender, SenderResolver
+from sealpack.keys import KeyBundle, TrustStore
+
+__all__ = ["Senders", "sender_resolver"]
+
+Senders = Sequence[KeyBundle] | KeyBundle | TrustStore
+
+
+def _by_key(bundles: Sequence[KeyBundle], identity_key: bytes) -> KeyBundle | None:
+    for bundle in bundles:
+        if hmac.compare_digest(bundle.identity_key, identity_key):
+            return bundle
+    return None
+
+
+def sender_resolver(senders: Senders, trust: TrustStore | None = None) -> SenderResolver:
+    """Build the function that maps a header's sender key to a trusted Sender.
+
+    Args:
+        senders: bundles of accepted senders, or a TrustStore (its pinned identities).
+        trust: the recipient's TrustStore, if any: bundles are checked against its pins.
+
+    Returns:
+        A resolver raising UnknownSenderError / UntrustedSenderError.
+    """
+
+    def resolve(identity_key: bytes) -> Sender:
+        if isinstance(senders, TrustStore):
+            for name in senders.names():
+                pinned = senders.pinned_key(name)
+                if pinned is not None and hmac.compare_digest(pinned, identity_key):
+                    return Sender(name, identity_key)
+            raise _unknown(identity_key)
+        bundles = [senders] if isinstance(senders, KeyBundle) else list(senders)
+        bundle = _by_key(bundles, identity_key)
+        if bundle is None:
+            raise _unknown(identity_key)
+        if trust is not None:
+            try:
+                trust.check(bundle)
+            except errors.IdentityChangedError as error:
+                raise errors.UntrustedSenderError(str(error)) from error
+        return Sender(bundle.name, bundle.identity_key, bundle)
+
+    return resolve
+
+
+def _unknown(identity_key: bytes) -> errors.UnknownSenderError:
+    return errors.UnknownSenderError(
+        "the sender of this blob (fingerprint "
+        f"{Sender('?', identity_key).fingerprint()}) is not among the trusted senders"
+    )

@@ -1,0 +1,33 @@
+"""Errors of the Flower integration (importable without flwr installed)."""
+
+from __future__ import annotations
+
+from sealpack.errors import SealpackError
+
+__all__ = [
+    "FlowerConfigError",
+    "FlowerIntegrationError",
+    "FlowerNotInstalledError",
+    "RefusedMessageError",
+]
+
+
+class FlowerIntegrationError(SealpackError):
+    """Base class of every failure raised by sealpack's Flower integration."""
+
+
+class FlowerNotInstalledError(FlowerIntegrationError, ImportError):
+    """The optional dependency ``flwr`` is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "sealpack.integrations.flower needs Flower: pip install 'sealpack[flower]'"
+        )
+
+
+class FlowerConfigError(FlowerIntegrationError):
+    """The node or run config does not say where the keys and trusted bundles are."""
+
+
+class RefusedMessageError(FlowerIntegrationError):
+    """A Flower message was refused: unsealed, malformed, or bound to another node/run."""

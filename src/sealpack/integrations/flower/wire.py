@@ -1,0 +1,127 @@
+"""How sealed blobs ride inside Flower messages, and the sealed payload's fields.
+
+A sealed Flower message has exactly two records and nothing else:
+
+* ``"sealpack"`` - an ArrayRecord with one Array ``"blob"`` (dtype ``uint8``,
+  shape ``(len,)``, stype ``"sealpack.envelope"``) holding the sealed blob, so
+  Flower chunks large blobs like any model;
+* ``"sealpack-info"`` - a ConfigRecord ``{"v": 1, "kind": str, "sender": str}``
+  (public routing facts only; ``sender`` is the sealing identity's name).
+
+The sealed object itself is a dict that binds the content to its context::
+
+    {"v": 1, "kind": "instruction" | "reply" | "hello", "run_id": int,
+     "message_type": str, "group_id": str,
+     "nodes": [int, ...]  # instruction: every destination node of this blob
+     "node": int,         # reply / hello: the replying node
+     "request": bytes,    # random id of the instruction a reply answers
+     "challenge": bytes,  # hello only, echoed from the server's hello
+     "bundle": str,       # hello only: the node's current KeyBundle JSON
+     "content": {...}}    # instruction / reply: records.recorddict_to_plain(...)
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+
+from sealpack.integrations.flower.errors import RefusedMessageError
+
+__all__ = [
+    "BLOB_RECORD",
+    "HELLO_RECORD",
+    "INFO_RECORD",
+    "WIRE_VERSION",
+    "check_payload",
+    "unwrap_blob",
+    "wrap_blob",
+]
+
+WIRE_VERSION = 1
+BLOB_RECORD = "sealpack"
+INFO_RECORD = "sealpack-info"
+HELLO_RECORD = "sealpack-hello"
+_BLOB_KEY = "blob"
+_BLOB_STYPE = "sealpack.envelope"
+
+
+def wrap_blob(blob: bytes, *, kind: str, sender: str) -> RecordDict:
+    """Put a sealed blob into a fresh RecordDict (the only content sent on the wire).
+
+    Args:
+        blob: The sealed blob.
+        kind: ``"instruction"``, ``"reply"`` or ``"hello"``.
+        sender: The sealing identity's name (public).
+
+    Returns:
+        A RecordDict with the blob and the public routing facts.
+    """
+    array = Array(dtype="uint8", shape=(len(blob),), stype=_BLOB_STYPE, data=blob)
+    return RecordDict(
+        {
+            BLOB_RECORD: ArrayRecord(array_dict={_BLOB_KEY: array}),
+            INFO_RECORD: ConfigRecord({"v": WIRE_VERSION, "kind": kind, "sender": sender}),
+        }
+    )
+
+
+def unwrap_blob(content: RecordDict, *, kind: str) -> tuple[bytes, str]:
+    """Take the sealed blob out of a received RecordDict; refuse anything else.
+
+    Args:
+        content: The received message content.
+        kind: The kind of sealed message expected here.
+
+    Returns:
+        ``(blob, sender name)``; the sender name is unverified until unsealed.
+
+    Raises:
+        RefusedMessageError: The content is not exactly one sealed blob of that kind.
+    """
+    if set(content.keys()) != {BLOB_RECORD, INFO_RECORD}:
+        raise RefusedMessageError("message is not sealed by sealpack (plaintext refused)")
+    blob_record, info = content[BLOB_RECORD], content[INFO_RECORD]
+    if not isinstance(blob_record, ArrayRecord) or not isinstance(info, ConfigRecord):
+        raise RefusedMessageError("sealed message has malformed records")
+    if info.get("v") != WIRE_VERSION or info.get("kind") != kind:
+        raise RefusedMessageError(f"expected a sealed {kind!r} message")
+    sender = info.get("sender")
+    array = blob_record.get(_BLOB_KEY)
+    if not isinstance(sender, str) or list(blob_record) != [_BLOB_KEY] or array is None:
+        raise RefusedMessageError("sealed message has malformed records")
+    if array.stype != _BLOB_STYPE or not isinstance(array.data, bytes):
+        raise RefusedMessageError("sealed message has malformed records")
+    return array.data, sender
+
+
+def check_payload(payload: object, *, kind: str, expected: Mapping[str, object]) -> dict[str, Any]:
+    """Check an unsealed payload's version, kind and context bindings.
+
+    Args:
+        payload: The object returned by ``sealpack.unseal``.
+        kind: The expected payload kind.
+        expected: Field values the payload must carry exactly (bytes compared in
+            constant time).
+
+    Returns:
+        The payload as a dict.
+
+    Raises:
+        RefusedMessageError: A field is missing or bound to another context.
+    """
+    if not isinstance(payload, dict):
+        raise RefusedMessageError("sealed payload is not a sealpack Flower payload")
+    if payload.get("v") != WIRE_VERSION or payload.get("kind") != kind:
+        raise RefusedMessageError(f"sealed payload is not a {kind!r}")
+    for field, want in expected.items():
+        got = payload.get(field)
+        if isinstance(want, bytes):
+            same = isinstance(got, bytes) and hmac.compare_digest(got, want)
+        else:
+            same = type(got) is type(want) and got == want
+        if not same:
+            raise RefusedMessageError(f"sealed payload is bound to another {field!r}")
+    return payload

@@ -1,0 +1,55 @@
+"""Safety numbers: a short, human-comparable fingerprint of an identity key.
+
+Construction (sealpack's own, in the spirit of Signal's safety numbers)::
+
+    h_0 = SHA-512("sealpack/fingerprint/v1" 0x00 || IK)
+    h_i = SHA-512(h_{i-1} || IK)            for i = 1 .. 5200
+    the 64-byte h_5200 is cut into 12 chunks of 5 bytes (the first 60 bytes);
+    each chunk, read as a big-endian integer, mod 100000, is written as 5 digits.
+
+The result is 12 groups of 5 digits separated by spaces (60 digits, ~199 bits).
+The iteration raises the cost of searching for a key with a chosen fingerprint.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+
+from sealpack import primitives
+
+__all__ = ["FINGERPRINT_DOMAIN", "FINGERPRINT_ITERATIONS", "fingerprint", "key_id"]
+
+FINGERPRINT_DOMAIN = b"sealpack/fingerprint/v1\x00"
+FINGERPRINT_ITERATIONS = 5200
+KEY_ID_DOMAIN = b"sealpack/key-id/v1"
+_GROUPS = 12
+_CHUNK = 5
+
+
+@lru_cache(maxsize=4096)
+def fingerprint(identity_key: bytes) -> str:
+    """Return the safety number of an Ed25519 identity public key.
+
+    Args:
+        identity_key: the 32-byte Ed25519 public key.
+
+    Returns:
+        12 groups of 5 decimal digits separated by single spaces.
+    """
+    state = primitives.sha512(FINGERPRINT_DOMAIN + identity_key)
+    for _ in range(FINGERPRINT_ITERATIONS):
+        digest = hashes.Hash(hashes.SHA512())
+        digest.update(state)
+        digest.update(identity_key)
+        state = digest.finalize()
+    groups = (
+        int.from_bytes(state[i * _CHUNK : (i + 1) * _CHUNK], "big") % 100000 for i in range(_GROUPS)
+    )
+    return " ".join(f"{group:05d}" for group in groups)
+
+
+def key_id(identity_key: bytes) -> bytes:
+    """Return the 16-byte key id: SHA-256("sealpack/key-id/v1" || IK)[:16]."""
+    return primitives.sha256(KEY_ID_DOMAIN + identity_key)[:16]

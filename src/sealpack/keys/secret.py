@@ -1,0 +1,113 @@
+"""Opaque private-key handles.
+
+A handle holds raw key bytes but never shows them: ``repr``/``str`` print only the key
+kind, pickling and copying are refused. Raw bytes leave a handle only through
+:func:`export_raw`, which the key store uses to write its (encrypted) file.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from sealpack import errors, primitives
+
+__all__ = ["Ed25519Seed", "PrivateKeyExportError", "SymmetricKey", "X25519Secret", "export_raw"]
+
+
+class PrivateKeyExportError(errors.SealpackError, TypeError):
+    """A private key object was pickled or copied; export goes through the KeyStore."""
+
+
+_REFUSAL = "private keys cannot be pickled or copied; export them only through a KeyStore"
+
+
+class _Opaque:
+    """Base for private handles: hides bytes, refuses pickling and copying."""
+
+    __slots__ = ("__raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        if not isinstance(raw, bytes) or len(raw) != primitives.KEY_SIZE:
+            raise primitives.InvalidKeyError("a private key is 32 bytes")
+        self.__raw = raw
+
+    def _raw(self) -> bytes:
+        return self.__raw
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<hidden>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise PrivateKeyExportError(_REFUSAL)
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        raise PrivateKeyExportError(_REFUSAL)
+
+    def __getstate__(self) -> NoReturn:
+        raise PrivateKeyExportError(_REFUSAL)
+
+    def __copy__(self) -> NoReturn:
+        raise PrivateKeyExportError(_REFUSAL)
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        raise PrivateKeyExportError(_REFUSAL)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class X25519Secret(_Opaque):
+    """An X25519 private key; does Diffie-Hellman without exposing itself."""
+
+    __slots__ = ("public",)
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__(raw)
+        self.public: bytes = primitives.x25519_public_from_private(raw)
+
+    def exchange(self, peer_public: bytes) -> bytes:
+        """Return X25519(self, peer_public).
+
+        Raises:
+            TamperedError: the result is all zeros (peer key of small order).
+        """
+        return primitives.x25519(self._raw(), peer_public)
+
+
+class Ed25519Seed(_Opaque):
+    """An Ed25519 identity seed: signs, and yields its X25519 form for DH."""
+
+    __slots__ = ("public", "x25519")
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__(raw)
+        self.public: bytes = primitives.ed25519_public_from_seed(raw)
+        self.x25519 = X25519Secret(primitives.ed25519_seed_to_x25519_private(raw))
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the Ed25519 signature of ``message``."""
+        return primitives.ed25519_sign(self._raw(), message)
+
+
+def export_raw(secret: X25519Secret | Ed25519Seed) -> bytes:
+    """Return the raw bytes of a handle. For the key store's file only."""
+    return secret._raw()
+
+
+class SymmetricKey(_Opaque):
+    """A 32-byte symmetric key (e.g. the key store's file key)."""
+
+    __slots__ = ()
+
+    def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+        """AES-256-GCM encrypt under this key."""
+        return primitives.aes256gcm_encrypt(self._raw(), nonce, data, aad)
+
+    def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+        """AES-256-GCM decrypt under this key (TamperedError on failure)."""
+        return primitives.aes256gcm_decrypt(self._raw(), nonce, data, aad)

@@ -1,0 +1,222 @@
+"""Codec: a registry of trusted types, decode limits, and the frame encode/decode."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import IO, Any, TypeVar
+
+import msgpack
+
+from sealpack.errors import DecodeError, LimitExceededError, SealpackError, SerializationTypeError
+from sealpack.serialization.decoder import Decoder
+from sealpack.serialization.encoder import Encoder
+from sealpack.serialization.frame import HEADER_SIZE, build_frame, parse_frame
+from sealpack.serialization.limits import DEFAULT_OOB_THRESHOLD, DecodeLimits, check_limit
+from sealpack.serialization.registry import Decomposer, Registry
+from sealpack.serialization.wire import PACK_OPTIONS
+
+__all__ = ["Codec", "default_codec"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MAX_THRESHOLD = 1 << 30
+
+
+class Codec:
+    """A FOBS-compatible serializer with its own registry and decode limits.
+
+    Args:
+        limits: decode limits (safe defaults when None).
+        oob_threshold: buffers of at least this many bytes (array data, bytes,
+            bytearray, memoryview, str) go out-of-band; smaller ones inline.
+    """
+
+    def __init__(
+        self, *, limits: DecodeLimits | None = None, oob_threshold: int = DEFAULT_OOB_THRESHOLD
+    ) -> None:
+        if type(oob_threshold) is not int or not 0 <= oob_threshold <= _MAX_THRESHOLD:
+            raise ValueError(f"oob_threshold must be an int in [0, {_MAX_THRESHOLD}]")
+        self.limits = limits or DecodeLimits()
+        self.oob_threshold = oob_threshold
+        self._registry = Registry()
+        _ensure_stack_headroom(self.limits.max_depth)
+
+    # --- registry (FOBS API) ------------------------------------------------
+
+    def register(self, decomposer: type[Decomposer] | Decomposer) -> None:
+        """Register a Decomposer class or instance; a duplicate warns and is ignored.
+
+        Raises:
+            SerializationTypeError: (a TypeError) ``decomposer`` is not a Decomposer.
+        """
+        self._registry.register(decomposer)
+
+    def register_data_classes(self, *classes: type) -> None:
+        """Register dataclasses by their fields (on both sides).
+
+        Raises:
+            SerializationTypeError: a class is not a dataclass.
+        """
+        self._registry.register_data_classes(*classes)
+
+    def register_enum_types(self, *classes: type[Enum]) -> None:
+        """Register Enum subclasses by member value (on both sides).
+
+        Raises:
+            SerializationTypeError: a class is not an Enum.
+        """
+        self._registry.register_enum_types(*classes)
+
+    def register_serializer(self, cls: type) -> Callable[[F], F]:
+        """Decorator: ``@codec.register_serializer(T)`` on ``def f(obj: T) -> data``."""
+
+        def decorate(function: F) -> F:
+            self._registry.add_serializer(cls, function)
+            return function
+
+        return decorate
+
+    def register_deserializer(self, cls: type) -> Callable[[F], F]:
+        """Decorator: ``@codec.register_deserializer(T)`` on ``def f(data) -> T``."""
+
+        def decorate(function: F) -> F:
+            self._registry.add_deserializer(cls, function)
+            return function
+
+        return decorate
+
+    def num_decomposers(self) -> int:
+        """Number of user-registered types (built-ins are not counted)."""
+        return self._registry.count()
+
+    def reset(self) -> None:
+        """Forget every registration."""
+        self._registry.clear()
+
+    # --- encode ---------------------------------------------------------------
+
+    def dumps_buffers(self, obj: object) -> list[memoryview]:
+        """Encode ``obj`` as frame parts; ``b"".join(parts) == dumps(obj)``.
+
+        Large contiguous arrays and buffers are not copied: their parts are
+        views of the caller's memory and must not change until consumed.
+
+        Raises:
+            SerializationTypeError: unregistered type (a TypeError).
+            CycleError: a reference cycle.
+            LimitExceededError: nesting deeper than ``limits.max_depth``.
+        """
+        encoder = Encoder(self._registry, self.oob_threshold, self.limits.max_depth)
+        try:
+            root = encoder.encode(obj)
+            types = msgpack.packb(encoder.type_names, **PACK_OPTIONS)
+            body = msgpack.packb(root, **PACK_OPTIONS)
+        except SealpackError:
+            raise
+        except RecursionError as error:
+            raise LimitExceededError("object nesting too deep to serialize") from error
+        except (ValueError, TypeError, OverflowError) as error:
+            raise SerializationTypeError(f"can not serialize object: {error}") from error
+        return build_frame(types, body, encoder.buffers)
+
+    def dumps(self, obj: object) -> bytes:
+        """Encode ``obj`` into one bytes object (each part copied exactly once).
+
+        Raises:
+            Same as :meth:`dumps_buffers`.
+        """
+        return b"".join(self.dumps_buffers(obj))
+
+    def dump(self, obj: object, stream: IO[bytes]) -> None:
+        """Encode ``obj`` and write the frame to a binary stream.
+
+        Raises:
+            Same as :meth:`dumps_buffers`; OSError from the stream.
+        """
+        for part in self.dumps_buffers(obj):
+            while part:
+                written = stream.write(part)
+                if written is None or written >= len(part):
+                    break
+                part = part[written:]
+
+    # --- decode ---------------------------------------------------------------
+
+    def loads(self, data: bytes | bytearray | memoryview) -> Any:
+        """Decode one frame; arrays over large buffers are views into ``data``.
+
+        The views are writable when ``data`` is writable (bytearray, writable
+        memoryview, numpy uint8 array) and read-only otherwise.
+
+        Raises:
+            DecodeError: malformed frame. UnknownTypeError: unregistered type.
+            LimitExceededError: a decode limit was exceeded.
+        """
+        view = _flat_view(data)
+        frame = parse_frame(view, self.limits)
+        try:
+            return Decoder(self._registry, self.limits, frame, not view.readonly).run()
+        except SealpackError:
+            raise
+        except RecursionError as error:
+            raise LimitExceededError("nesting too deep for the interpreter stack") from error
+        except Exception as error:
+            raise DecodeError(f"malformed frame ({type(error).__name__})") from error
+
+    def load(self, stream: IO[bytes]) -> Any:
+        """Read exactly one frame from a binary stream into a fresh bytearray and decode it.
+
+        Raises:
+            DecodeError: truncated stream or malformed frame (see :meth:`loads`).
+        """
+        head = _read_exact(stream, HEADER_SIZE, bytearray(HEADER_SIZE))
+        total = int.from_bytes(head[32:40], "little")
+        if head[:4] != b"SPKC" or total < HEADER_SIZE:
+            raise DecodeError("malformed frame: not a sealpack codec frame")
+        check_limit("frame size", total, self.limits.max_total_size)
+        frame = bytearray(total)
+        frame[:HEADER_SIZE] = head
+        _read_exact(stream, total - HEADER_SIZE, memoryview(frame)[HEADER_SIZE:])
+        return self.loads(frame)
+
+
+def _read_exact(stream: IO[bytes], size: int, target: Any) -> Any:
+    view = memoryview(target)
+    done = 0
+    while done < size:
+        count = stream.readinto(view[done:]) if hasattr(stream, "readinto") else None
+        if count is None:
+            chunk = stream.read(size - done)
+            count = len(chunk)
+            view[done : done + count] = chunk
+        if not count:
+            raise DecodeError("malformed frame: stream ended inside the frame")
+        done += count
+    return target
+
+
+def _flat_view(data: Any) -> memoryview:
+    try:
+        view = memoryview(data)
+    except TypeError as error:
+        raise DecodeError(f"expected a bytes-like object, got {type(data).__name__}") from error
+    if not view.c_contiguous:
+        raise DecodeError("the input buffer must be contiguous")
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+def _ensure_stack_headroom(max_depth: int) -> None:
+    needed = 8 * max_depth + 1000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
+
+
+_DEFAULT = Codec()
+
+
+def default_codec() -> Codec:
+    """The process-wide codec used by ``sealpack.fobs``."""
+    return _DEFAULT

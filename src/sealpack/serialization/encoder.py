@@ -1,0 +1,232 @@
+"""The encoder: walks an object graph and produces msgpack-ready data.
+
+Plain lists, dicts, str, int (64-bit), float, bool, None and small bytes stay
+native msgpack; every other type becomes an ext value; large buffers are
+collected for the out-of-band sections. Dispatch is on the exact type, so a
+subclass is never mistaken for its base (e.g. numpy.float64 vs float).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from sealpack.errors import CycleError, LimitExceededError, SerializationTypeError
+from sealpack.serialization import builtins as bi
+from sealpack.serialization.numpy_types import array_layout, dtype_to_wire
+from sealpack.serialization.registry import Registry, mark_builtin
+from sealpack.serialization.wire import PACK_OPTIONS, Ext, OobKind
+
+__all__ = ["Encoder"]
+
+_INT_MIN = -(1 << 63)
+_INT_MAX = (1 << 64) - 1
+_PLAIN_SCALARS = frozenset({float, bool, type(None)})
+_INTS = frozenset({int, bool})
+_STR = frozenset({str})
+Handler = Callable[["Encoder", Any], Any]
+
+
+_new_tuple = tuple.__new__
+
+
+def _raw_ext(code: Ext, data: bytes) -> msgpack.ExtType:
+    """An ExtType without msgpack's Python-level argument checks (ours are static)."""
+    ext: msgpack.ExtType = _new_tuple(msgpack.ExtType, (int(code), data))
+    return ext
+
+
+class Encoder:
+    """One encoding pass: call :meth:`encode`, then read ``type_names`` and ``buffers``."""
+
+    def __init__(self, registry: Registry, threshold: int, max_depth: int) -> None:
+        self._registry = registry
+        self._threshold = threshold
+        self._max_depth = max_depth
+        self._active: set[int] = set()
+        self._type_index: dict[str, int] = {}
+        self.type_names: list[str] = []
+        self.buffers: list[memoryview] = []
+        self._packer = msgpack.Packer(autoreset=True, **PACK_OPTIONS)
+
+    def ext(self, code: Ext, payload: Any) -> msgpack.ExtType:
+        """An ext value whose payload is ``payload`` (msgpack-native data) packed."""
+        return _raw_ext(code, self._packer.pack(payload))
+
+    def encode(self, obj: Any) -> Any:
+        """Return ``obj`` as msgpack-native data (ExtType for non-native values).
+
+        Raises:
+            SerializationTypeError: a value of an unregistered type.
+            CycleError: the graph contains a reference cycle.
+            LimitExceededError: nesting deeper than max_depth.
+        """
+        kind = type(obj)
+        if kind is str:
+            if len(obj) < self._threshold:
+                return obj
+            return self._oob(memoryview(obj.encode("utf-8", "surrogatepass")), OobKind.STR)
+        if kind is int:
+            if _INT_MIN <= obj <= _INT_MAX:
+                return obj
+            return _raw_ext(Ext.BIGINT, bi.encode_bigint(obj))
+        if kind is float or kind is bool or obj is None:
+            return obj
+        if kind is bytes:
+            return obj if len(obj) < self._threshold else self._oob(memoryview(obj), OobKind.BYTES)
+        if kind is list:
+            return self._nested(obj, self._list)
+        if kind is dict:
+            return self._nested(obj, self._dict)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            return handler(self, obj)
+        return self._other(obj)
+
+    def _nested(self, obj: Any, build: Callable[[Any], Any]) -> Any:
+        key = id(obj)
+        if key in self._active:
+            raise CycleError(
+                f"can not serialize a reference cycle (a {type(obj).__name__!r} contains itself)"
+            )
+        if len(self._active) >= self._max_depth:
+            raise LimitExceededError(f"object nesting exceeds max_depth={self._max_depth}")
+        self._active.add(key)
+        result = build(obj)
+        self._active.discard(key)
+        return result
+
+    def _list(self, obj: Any) -> Any:
+        if self._is_plain(obj):
+            return obj if type(obj) is list else list(obj)
+        return [self.encode(item) for item in obj]
+
+    def _dict(self, obj: Any) -> dict[Any, Any]:
+        if type(obj) is argparse.Namespace:
+            obj = vars(obj)
+        if self._is_plain(obj) and self._is_plain(obj.values()):
+            return obj if type(obj) is dict else dict(obj)
+        return {self.encode(key): self.encode(value) for key, value in obj.items()}
+
+    def _is_plain(self, values: Any) -> bool:
+        """True when msgpack can pack every value as-is (checked at C speed)."""
+        kinds = set(map(type, values))
+        if kinds <= _PLAIN_SCALARS:
+            return True
+        if kinds <= _INTS:
+            return bool(min(values) >= _INT_MIN and max(values) <= _INT_MAX)
+        if kinds == _STR:
+            return max(map(len, values)) < self._threshold
+        return False
+
+    def oob_or_inline(self, view: memoryview) -> Any:
+        """A buffer index for a large flat byte view, else its bytes inline."""
+        if view.nbytes < self._threshold:
+            return view.tobytes()
+        self.buffers.append(view)
+        return len(self.buffers) - 1
+
+    def _oob(self, view: memoryview, kind: OobKind) -> msgpack.ExtType:
+        self.buffers.append(view)
+        return self.ext(Ext.OOB, [int(kind), len(self.buffers) - 1])
+
+    def _other(self, obj: Any) -> Any:
+        kind = type(obj)
+        entry = self._registry.encoder_for(kind)
+        if entry is not None:
+            name, decompose = entry
+            return self._nested(obj, lambda target: self._custom(name, decompose(target)))
+        if isinstance(obj, np.generic):
+            return _numpy_scalar(self, obj)
+        raise SerializationTypeError(_unknown_type_message(kind))
+
+    def _custom(self, name: str, data: Any) -> msgpack.ExtType:
+        index = self._type_index.get(name)
+        if index is None:
+            index = self._type_index[name] = len(self.type_names)
+            self.type_names.append(name)
+        return self.ext(Ext.CUSTOM, [index, self.encode(data)])
+
+
+def _unknown_type_message(kind: type) -> str:
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if dataclasses.is_dataclass(kind):
+        fix = f"register it with fobs.register_data_classes({kind.__qualname__})"
+    elif issubclass(kind, Enum):
+        fix = f"register it with fobs.register_enum_types({kind.__qualname__})"
+    else:
+        fix = "register a fobs.Decomposer for it with fobs.register(...)"
+    return (
+        f"can not serialize {kind.__qualname__!r} object ({name}): {fix}, "
+        "on the sending and on the receiving side"
+    )
+
+
+def _numpy_scalar(encoder: Encoder, obj: np.generic) -> msgpack.ExtType:
+    data = obj.tobytes()[: obj.dtype.itemsize]  # S0/U0 scalars report one NUL byte
+    return encoder.ext(Ext.NPSCALAR, [dtype_to_wire(obj.dtype), data])
+
+
+def _ndarray(encoder: Encoder, obj: np.ndarray[Any, Any]) -> msgpack.ExtType:
+    descr = dtype_to_wire(obj.dtype)
+    flat, fortran = array_layout(obj)
+    data = encoder.oob_or_inline(memoryview(flat))  # type: ignore[arg-type]
+    return encoder.ext(Ext.NDARRAY, [descr, list(obj.shape), fortran, data])
+
+
+def _container(code: Ext, as_map: bool) -> Handler:
+    def handle(encoder: Encoder, obj: Any) -> msgpack.ExtType:
+        build = encoder._dict if as_map else encoder._list
+        return encoder.ext(code, encoder._nested(obj, build))
+
+    return handle
+
+
+def _bytes_like(encoder: Encoder, obj: Any) -> msgpack.ExtType:
+    view = memoryview(obj)
+    view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+    is_array = type(obj) is bytearray
+    if view.nbytes >= encoder._threshold:
+        return encoder._oob(view, OobKind.BYTEARRAY if is_array else OobKind.MEMORYVIEW)
+    return _raw_ext(Ext.BYTEARRAY if is_array else Ext.MEMORYVIEW, view.tobytes())
+
+
+def _simple(code: Ext, to_payload: Callable[[Any], Any]) -> Handler:
+    def handle(encoder: Encoder, obj: Any) -> msgpack.ExtType:
+        payload = to_payload(obj)
+        if isinstance(payload, bytes):
+            return _raw_ext(code, payload)
+        return encoder.ext(code, payload)
+
+    return handle
+
+
+_HANDLERS: dict[type, Handler] = {
+    tuple: _container(Ext.TUPLE, as_map=False),
+    set: _container(Ext.SET, as_map=False),
+    frozenset: _container(Ext.FROZENSET, as_map=False),
+    OrderedDict: _container(Ext.ORDERED_DICT, as_map=True),
+    argparse.Namespace: _container(Ext.NAMESPACE, as_map=True),
+    bytearray: _bytes_like,
+    memoryview: _bytes_like,
+    np.ndarray: _ndarray,
+    np.memmap: _ndarray,  # decodes as a plain ndarray
+    complex: _simple(Ext.COMPLEX, bi.encode_complex),
+    dt.datetime: _simple(Ext.DATETIME, bi.encode_datetime),
+    dt.date: _simple(Ext.DATE, bi.encode_date),
+    dt.time: _simple(Ext.TIME, bi.encode_time),
+    dt.timedelta: _simple(Ext.TIMEDELTA, bi.encode_timedelta),
+    Decimal: _simple(Ext.DECIMAL, bi.encode_decimal),
+    uuid.UUID: _simple(Ext.UUID, bi.encode_uuid),
+}
+mark_builtin(str, int, float, bool, type(None), bytes, list, dict, *_HANDLERS)

@@ -1,0 +1,48 @@
+"""Fixtures for envelope tests: small identities, a fixed clock, small chunks."""
+
+from __future__ import annotations
+
+import pytest
+
+from sealpack.envelope import opener, sealer
+from sealpack.keys import Identity, KeyBundle
+
+NOW = 1_800_000_000
+SMALL_CHUNK = 1024
+
+
+def sender_of(bundle: KeyBundle) -> opener.Sender:
+    return opener.Sender(bundle.name, bundle.identity_key, bundle)
+
+
+def resolver(*bundles: KeyBundle) -> opener.SenderResolver:
+    """Resolve only the given bundles; anything else is an unknown sender."""
+    from sealpack.envelope.senders import sender_resolver
+
+    return sender_resolver(list(bundles))
+
+
+def small_options(**kwargs: object) -> sealer.SealOptions:
+    kwargs.setdefault("chunk_size", SMALL_CHUNK)
+    kwargs.setdefault("prekeys", sealer.PrekeyTracker())
+    return sealer.SealOptions(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def alice() -> Identity:
+    return Identity.generate("alice", one_time_prekeys=2, now=NOW - 60)
+
+
+@pytest.fixture
+def bob() -> Identity:
+    return Identity.generate("bob", one_time_prekeys=3, now=NOW - 60)
+
+
+@pytest.fixture
+def carol() -> Identity:
+    return Identity.generate("carol", one_time_prekeys=0, now=NOW - 60)
+
+
+@pytest.fixture
+def mallory() -> Identity:
+    return Identity.generate("mallory", one_time_prekeys=1, now=NOW - 60)

@@ -1,0 +1,229 @@
+"""The seal / unseal / inspect commands, through sealpack.cli.main."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sealpack.cli import main as cli_main
+from sealpack.keys import Identity, KeyStore
+from sealpack.serialization import default_codec
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(autouse=True)
+def _with_envelope_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    modules = tuple(dict.fromkeys((*cli_main.COMMAND_MODULES, "keys", "envelope")))
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", modules)
+
+
+def _store(tmp_path: Path, name: str, opks: int = 2) -> tuple[Path, Path]:
+    directory = tmp_path / f"{name}-store"
+    identity = Identity.generate(name, one_time_prekeys=opks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        KeyStore.create(directory, identity, passphrase=None, unencrypted=True).close()
+    bundle = tmp_path / f"{name}.bundle.json"
+    bundle.write_text(identity.bundle().to_json())
+    return directory, bundle
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, Path]:
+    alice_dir, alice_bundle = _store(tmp_path, "alice")
+    bob_dir, bob_bundle = _store(tmp_path, "bob")
+    mallory_dir, _ = _store(tmp_path, "mallory")
+    frame = tmp_path / "model.frame"
+    frame.write_bytes(default_codec().dumps({"w": np.arange(5000, dtype=np.float32)}))
+    return {
+        "alice": alice_dir,
+        "alice_bundle": alice_bundle,
+        "bob": bob_dir,
+        "bob_bundle": bob_bundle,
+        "mallory": mallory_dir,
+        "frame": frame,
+        "tmp": tmp_path,
+    }
+
+
+def _seal(paths: dict[str, Path], out: Path) -> int:
+    return cli_main.main(
+        [
+            "seal",
+            "--to",
+            str(paths["bob_bundle"]),
+            "--from",
+            str(paths["alice"]),
+            "--metadata",
+            '{"round": 4}',
+            str(paths["frame"]),
+            str(out),
+        ]
+    )
+
+
+def test_seal_inspect_unseal(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    sealed = setup["tmp"] / "model.sealed"
+    assert _seal(setup, sealed) == 0
+    assert cli_main.main(["inspect", str(sealed)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["verified"] is False
+    assert shown["metadata"] == {"round": 4}
+    assert len(shown["recipients"]) == 1
+    out = setup["tmp"] / "opened.frame"
+    code = cli_main.main(
+        [
+            "unseal",
+            "--keystore",
+            str(setup["bob"]),
+            "--sender",
+            str(setup["alice_bundle"]),
+            str(sealed),
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert out.read_bytes() == setup["frame"].read_bytes()
+    decoded = default_codec().loads(out.read_bytes())
+    assert np.array_equal(decoded["w"], np.arange(5000, dtype=np.float32))
+
+
+def test_unseal_errors_have_distinct_exit_codes(
+    setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sealed = setup["tmp"] / "model.sealed"
+    _seal(setup, sealed)
+    out = setup["tmp"] / "opened.frame"
+    # bob's trust store has never seen alice: unknown sender
+    assert cli_main.main(["unseal", "--keystore", str(setup["bob"]), str(sealed), str(out)]) == 5
+    # mallory is not a recipient
+    code = cli_main.main(
+        [
+            "unseal",
+            "--keystore",
+            str(setup["mallory"]),
+            "--sender",
+            str(setup["alice_bundle"]),
+            str(sealed),
+            str(out),
+        ]
+    )
+    assert code == 4
+    blob = bytearray(sealed.read_bytes())
+    blob[-100] ^= 1
+    sealed.write_bytes(bytes(blob))
+    code = cli_main.main(
+        [
+            "unseal",
+            "--keystore",
+            str(setup["bob"]),
+            "--sender",
+            str(setup["alice_bundle"]),
+            str(sealed),
+            str(out),
+        ]
+    )
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "sealed blob failed authentication" in err
+    assert not out.exists()
+    for line in err.strip().splitlines():
+        assert line.startswith("sealpack: error: ")
+
+
+def test_replayed_blob_and_bad_metadata(setup: dict[str, Path]) -> None:
+    sealed = setup["tmp"] / "model.sealed"
+    _seal(setup, sealed)
+    out = setup["tmp"] / "opened.frame"
+    args = [
+        "unseal",
+        "--keystore",
+        str(setup["bob"]),
+        "--sender",
+        str(setup["alice_bundle"]),
+        str(sealed),
+        str(out),
+    ]
+    assert cli_main.main(args) == 0
+    assert cli_main.main(args) in (7, 10)  # replay, or the one-time prekey is gone
+    code = cli_main.main(
+        [
+            "seal",
+            "--to",
+            str(setup["bob_bundle"]),
+            "--from",
+            str(setup["alice"]),
+            "--metadata",
+            "[1]",
+            str(setup["frame"]),
+            str(sealed),
+        ]
+    )
+    assert code == 1
+
+
+def test_inspect_garbage(setup: dict[str, Path]) -> None:
+    junk = setup["tmp"] / "junk"
+    junk.write_bytes(b"not a sealed blob at all")
+    assert cli_main.main(["inspect", str(junk)]) == 3
+
+
+def test_progress_on_stderr(
+    setup: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealpack.cli import envelope as envelope_cli
+
+    monkeypatch.setattr(envelope_cli, "PROGRESS_THRESHOLD", 0)
+    sealed = setup["tmp"] / "model.sealed"
+    assert _seal(setup, sealed) == 0
+    assert "sealing: 100%" in capsys.readouterr().err
+    out = setup["tmp"] / "opened.frame"
+    code = cli_main.main(
+        [
+            "unseal",
+            "--keystore",
+            str(setup["bob"]),
+            "--sender",
+            str(setup["alice_bundle"]),
+            str(sealed),
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "unsealing: 100%" in capsys.readouterr().err
+
+
+def test_stdin_and_stdout(
+    setup: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    import io
+    import sys
+
+    frame = setup["frame"].read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(frame)))
+    code = cli_main.main(
+        ["seal", "--to", str(setup["bob_bundle"]), "--from", str(setup["alice"]), "-", "-"]
+    )
+    assert code == 0
+    blob = capsysbinary.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(blob)))
+    code = cli_main.main(
+        [
+            "unseal",
+            "--keystore",
+            str(setup["bob"]),
+            "--sender",
+            str(setup["alice_bundle"]),
+            "-",
+            "-",
+        ]
+    )
+    assert code == 0
+    assert capsysbinary.readouterr().out == frame

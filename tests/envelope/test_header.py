@@ -1,0 +1,240 @@
+"""Header encoding: round trips, limits, hostile input."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sealpack import errors
+from sealpack.envelope import header as hdr
+
+LIMITS = hdr.EnvelopeLimits()
+OK = (errors.TamperedError, errors.LimitExceededError, errors.UnsupportedVersionError)
+
+metadata_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+stanzas = st.builds(
+    hdr.Stanza,
+    st.binary(min_size=16, max_size=16),
+    st.integers(0, 2**32 - 1),
+    st.none() | st.integers(0, 2**32 - 1),
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=48, max_size=48),
+)
+cores = st.builds(
+    hdr.Core,
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=16, max_size=16),
+    st.integers(0, 2**40),
+    st.just(2**41),
+    st.text(max_size=30),
+    st.dictionaries(st.text(max_size=8), metadata_values, max_size=5),
+    st.integers(0, 2**40),
+    st.sampled_from([1 << 10, 1 << 14, 1 << 20, 1 << 24]),
+)
+
+
+def _normalize(value: Any) -> Any:
+    return msgpack.unpackb(msgpack.packb(value, use_bin_type=True), raw=False)
+
+
+@given(cores, st.lists(stanzas, min_size=1, max_size=5, unique_by=lambda s: s.recipient_key_id))
+def test_round_trip(core: hdr.Core, items: list[hdr.Stanza]) -> None:
+    core_bytes = hdr.encode_core(core)
+    blob = hdr.encode_header(core_bytes, items)
+    parsed = hdr.parse_header(blob + b"payload follows", LIMITS)
+    assert parsed.header_bytes == blob
+    assert parsed.core_bytes == core_bytes
+    assert parsed.stanzas == tuple(items)
+    assert parsed.core.metadata == _normalize(dict(core.metadata))
+    assert (parsed.core.sender_key, parsed.core.size, parsed.core.chunk_size) == (
+        core.sender_key,
+        core.size,
+        core.chunk_size,
+    )
+
+
+def _sample() -> bytes:
+    core = hdr.Core(bytes(32), bytes(16), 10, 20, "t", {"a": [1, 2]}, 100, 1024)
+    stanza = hdr.Stanza(bytes(16), 1, None, bytes(32), bytes(48))
+    return hdr.encode_header(hdr.encode_core(core), [stanza])
+
+
+@given(st.data())
+def test_truncation_fails_cleanly(data: st.DataObject) -> None:
+    blob = _sample()
+    cut = data.draw(st.integers(0, len(blob) - 1))
+    with pytest.raises(errors.TamperedError):
+        hdr.parse_header(blob[:cut], LIMITS)
+
+
+@given(st.data())
+def test_bit_flips_never_escape(data: st.DataObject) -> None:
+    blob = bytearray(_sample())
+    for _ in range(data.draw(st.integers(1, 4))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    with contextlib.suppress(OK):
+        hdr.parse_header(bytes(blob), LIMITS)
+
+
+@given(st.binary(max_size=300))
+def test_garbage_never_escapes(garbage: bytes) -> None:
+    for blob in (garbage, b"SEALPACK\x01" + garbage):
+        with pytest.raises(OK):
+            hdr.parse_header(blob, LIMITS)
+
+
+def test_magic_version_and_claimed_sizes() -> None:
+    blob = _sample()
+    with pytest.raises(errors.TamperedError):
+        hdr.parse_header(b"NOTSEALS" + blob[8:], LIMITS)
+    with pytest.raises(errors.UnsupportedVersionError):
+        hdr.parse_header(blob[:8] + b"\x02" + blob[9:], LIMITS)
+    huge = blob[:9] + struct.pack(">I", 2**32 - 1) + blob[13:]
+    with pytest.raises(errors.LimitExceededError):
+        hdr.parse_header(huge, LIMITS)
+    small_limits = hdr.EnvelopeLimits(max_header_size=50)
+    with pytest.raises(errors.LimitExceededError):
+        hdr.parse_header(blob, small_limits)
+
+
+def _with_core(core_map: Any, stanza_list: Any = None) -> bytes:
+    core_bytes = msgpack.packb(core_map, use_bin_type=True)
+    records = (
+        stanza_list
+        if stanza_list is not None
+        else [
+            {
+                "recipient": bytes(16),
+                "spk": 1,
+                "opk": None,
+                "ek": bytes(32),
+                "wrapped_key": bytes(48),
+            }
+        ]
+    )
+    stanza_bytes = msgpack.packb(records, use_bin_type=True)
+    return (
+        b"SEALPACK\x01"
+        + struct.pack(">I", len(core_bytes))
+        + core_bytes
+        + struct.pack(">I", len(stanza_bytes))
+        + stanza_bytes
+    )
+
+
+def _core_map(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "sender": bytes(32),
+        "message_id": bytes(16),
+        "created": 1,
+        "expires": 2,
+        "content_type": "x",
+        "metadata": {},
+        "size": 5,
+        "chunk_size": 1024,
+    }
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sender": bytes(31)},
+        {"sender": "x" * 32},
+        {"message_id": bytes(17)},
+        {"created": -1},
+        {"created": True},
+        {"expires": 0, "created": 5},
+        {"size": 1.5},
+        {"content_type": b"bytes"},
+        {"content_type": "x" * 300},
+        {"metadata": [1]},
+        {"metadata": {"x": float("nan")}},
+    ],
+)
+def test_wrong_types_and_values_are_tampering(changes: dict[str, Any]) -> None:
+    with pytest.raises(errors.TamperedError):
+        hdr.parse_header(_with_core(_core_map(**changes)), LIMITS)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"chunk_size": 1000}, {"chunk_size": 512}, {"chunk_size": 1 << 25}, {"size": 1 << 41}],
+)
+def test_chunking_and_size_limits(changes: dict[str, Any]) -> None:
+    with pytest.raises(errors.LimitExceededError):
+        hdr.parse_header(_with_core(_core_map(**changes)), LIMITS)
+
+
+def test_key_set_and_order_are_exact() -> None:
+    extra = _core_map()
+    extra["extra"] = 1
+    missing = _core_map()
+    del missing["size"]
+    reordered = dict(reversed(list(_core_map().items())))
+    for core_map in (extra, missing, reordered, [1, 2], "x"):
+        with pytest.raises(errors.TamperedError):
+            hdr.parse_header(_with_core(core_map), LIMITS)
+
+
+def test_stanza_problems() -> None:
+    good = {"recipient": bytes(16), "spk": 1, "opk": 2, "ek": bytes(32), "wrapped_key": bytes(48)}
+    for stanza_list in (
+        [],
+        [good, good],
+        [{**good, "spk": -1}],
+        [{**good, "opk": "1"}],
+        [{**good, "wrapped_key": bytes(47)}],
+        [[1, 2, 3]],
+        {"a": 1},
+    ):
+        with pytest.raises(errors.TamperedError):
+            hdr.parse_header(_with_core(_core_map(), stanza_list), LIMITS)
+    many = [{**good, "recipient": i.to_bytes(16, "big")} for i in range(5)]
+    with pytest.raises(errors.LimitExceededError):
+        hdr.parse_header(_with_core(_core_map(), many), hdr.EnvelopeLimits(max_recipients=4))
+
+
+def test_deep_or_large_metadata() -> None:
+    deep: Any = 1
+    for _ in range(40):
+        deep = [deep]
+    with pytest.raises(errors.LimitExceededError):
+        hdr.parse_header(_with_core(_core_map(metadata={"d": deep})), LIMITS)
+    very_deep = b"\x91" * 5000 + b"\x01"  # msgpack arrays nested 5000 deep
+    core = msgpack.packb(_core_map(), use_bin_type=True).replace(
+        b"\xa8metadata\x80", b"\xa8metadata\x81\xa1d" + very_deep
+    )
+    blob = b"SEALPACK\x01" + struct.pack(">I", len(core)) + core + _with_core(_core_map())[-85:]
+    with pytest.raises(OK):
+        hdr.parse_header(blob, LIMITS)
+    with pytest.raises(errors.LimitExceededError):
+        hdr.check_metadata({"x": "y" * 100}, hdr.EnvelopeLimits(max_metadata_size=50))
+    with pytest.raises(errors.SerializationTypeError):
+        hdr.check_metadata({"x": object()}, LIMITS)
+    with pytest.raises(errors.SerializationTypeError):
+        hdr.check_metadata({1: "x"}, LIMITS)  # type: ignore[dict-item]
+
+
+def test_ext_types_rejected() -> None:
+    core = _core_map(metadata={"x": msgpack.ExtType(5, b"abc")})
+    with pytest.raises(errors.TamperedError):
+        hdr.parse_header(_with_core(core), LIMITS)

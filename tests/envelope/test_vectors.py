@@ -1,0 +1,210 @@
+"""vectors/envelope.json: opened by an independent reading of the spec, by the library,
+and re-sealed from the same seeds to the same bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import pytest
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+
+from sealpack import errors, primitives
+from sealpack.envelope import opener, sealer
+from sealpack.keys import Identity
+from tests.conftest import load_vectors
+
+DATA = load_vectors("envelope.json")
+GROUP = DATA["testGroups"][0]
+TESTS = GROUP["tests"]
+
+
+class Drbg:
+    """DRBG(label) = SHA-256(label || u64be counter) blocks (as in the vector header)."""
+
+    def __init__(self, label: str) -> None:
+        self._label, self._counter, self._pool = label.encode(), 0, b""
+
+    def __call__(self, n: int) -> bytes:
+        while len(self._pool) < n:
+            digest = hashes.Hash(hashes.SHA256())
+            digest.update(self._label + self._counter.to_bytes(8, "big"))
+            self._pool += digest.finalize()
+            self._counter += 1
+        out, self._pool = self._pool[:n], self._pool[n:]
+        return out
+
+
+def _sha(data: bytes, algorithm: hashes.HashAlgorithm | None = None) -> bytes:
+    digest = hashes.Hash(algorithm or hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
+
+
+def _x25519(private: bytes, public: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).exchange(
+        X25519PublicKey.from_public_bytes(public)
+    )
+
+
+def _hkdf(ikm: bytes, info: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, bytes(32), info).derive(ikm)
+
+
+def _clamp(raw: bytes) -> bytes:
+    key = bytearray(raw[:32])
+    key[0] &= 248
+    key[31] = (key[31] & 127) | 64
+    return bytes(key)
+
+
+def spec_open(test: dict[str, Any]) -> bytes:
+    """Open a vector following docs/spec/envelope.md step by step (pyca + msgpack only)."""
+    blob = bytes.fromhex(test["blob"])
+    if blob[:8] != b"SEALPACK" or blob[8] != 1:
+        raise errors.TamperedError()
+    core_end = 13 + int.from_bytes(blob[9:13], "big")
+    core_bytes = blob[13:core_end]
+    header_end = core_end + 4 + int.from_bytes(blob[core_end : core_end + 4], "big")
+    core = msgpack.unpackb(core_bytes)
+    stanzas = msgpack.unpackb(blob[core_end + 4 : header_end])
+    size, chunk = core["size"], core["chunk_size"]
+    payload_len = 56 + size + 16 * (size // chunk + 1)
+    if len(blob) != header_end + payload_len + 64:
+        raise errors.TamperedError()
+    payload = blob[header_end : header_end + payload_len]
+    if core["sender"] != bytes.fromhex(test["sender"]["identityKey"]):
+        raise errors.UnknownSenderError()
+    message = b"sealpack/v1/signature\x00" + blob[:header_end] + _sha(payload)
+    try:
+        Ed25519PublicKey.from_public_bytes(core["sender"]).verify(blob[-64:], message)
+    except InvalidSignature:
+        raise errors.TamperedError() from None
+    if test["now"] > core["expires"] + test["clockSkew"]:
+        raise errors.ExpiredError()
+    keys = test["recipient"]
+    seed = bytes.fromhex(keys["identitySeed"])
+    my_ik = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    my_kid = _sha(b"sealpack/key-id/v1" + my_ik)[:16]
+    mine = [s for s in stanzas if s["recipient"] == my_kid]
+    if not mine:
+        raise errors.NotARecipientError()
+    stanza = mine[0]
+    ik_priv = _clamp(_sha(seed, hashes.SHA512()))
+    spk_priv = bytes.fromhex(keys["signedPrekeys"][str(stanza["spk"])])
+    ika = primitives.ed25519_public_to_x25519(core["sender"])
+    ek = stanza["ek"]
+    dhs = [_x25519(spk_priv, ika), _x25519(ik_priv, ek), _x25519(spk_priv, ek)]
+    if stanza["opk"] is not None:
+        dhs.append(_x25519(bytes.fromhex(keys["oneTimePrekeys"][str(stanza["opk"])]), ek))
+    shared = _hkdf(b"\xff" * 32 + b"".join(dhs), b"sealpack X3DH v1")
+    my_x = X25519PrivateKey.from_private_bytes(ik_priv).public_key().public_bytes_raw()
+    ad = ika + my_x + b"sealpack/v1/stanza\x00" + _sha(core_bytes)
+    try:
+        content_key = AESGCM(_hkdf(shared, b"sealpack/v1/wrap-key")).decrypt(
+            bytes(12), stanza["wrapped_key"], ad
+        )
+    except InvalidTag:
+        raise errors.TamperedError() from None
+    return _c2sp_decrypt(content_key, payload, core_bytes, size, chunk)
+
+
+def _c2sp_decrypt(key: bytes, payload: bytes, core_bytes: bytes, size: int, chunk: int) -> bytes:
+    context = b"sealpack/v1/payload\x00" + _sha(core_bytes)
+    info = b"c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM\x00" + payload[:24] + context
+    okm = HKDFExpand(hashes.SHA512(), 76, info).derive(key)
+    if okm[44:] != payload[24:56]:
+        raise errors.TamperedError()
+    aead, base, out, position = AESGCM(okm[:32]), int.from_bytes(okm[32:44], "big"), [], 56
+    for index in range(size // chunk + 1):
+        length = min(chunk, size - index * chunk) + 16
+        nonce = (base ^ index).to_bytes(12, "big")
+        try:
+            out.append(aead.decrypt(nonce, payload[position : position + length], None))
+        except InvalidTag:
+            raise errors.TamperedError() from None
+        position += length
+    return b"".join(out)
+
+
+def _identity(name: str) -> Identity:
+    spec = GROUP["identities"][name]
+    return Identity.generate(
+        name,
+        one_time_prekeys=spec["oneTimePrekeys"],
+        rng=Drbg(spec["rngSeed"]),
+        now=GROUP["generatedAt"],
+    )
+
+
+def test_vector_file_shape() -> None:
+    assert DATA["numberOfTests"] == len(TESTS) >= 13
+    assert {t["result"] for t in TESTS} == {"valid", "invalid"}
+    errors_named = {t.get("error") for t in TESTS}
+    assert {"TamperedError", "ExpiredError", "NotARecipientError"} <= errors_named
+
+
+@pytest.mark.parametrize("test", TESTS, ids=lambda t: f"tc{t['tcId']}")
+def test_independent_spec_reading(test: dict[str, Any]) -> None:
+    if test["result"] == "valid":
+        assert spec_open(test) == bytes.fromhex(test["plaintext"])
+    else:
+        with pytest.raises(getattr(errors, test["error"])):
+            spec_open(test)
+
+
+@pytest.mark.parametrize("test", TESTS, ids=lambda t: f"tc{t['tcId']}")
+def test_library_opens_vectors(test: dict[str, Any]) -> None:
+    recipient = _identity(test["recipient"]["name"])
+    sender = opener.Sender("alice", bytes.fromhex(test["sender"]["identityKey"]))
+    options = opener.OpenOptions(now=test["now"], clock_skew=test["clockSkew"])
+    blob = bytes.fromhex(test["blob"])
+
+    def open_it() -> bytearray:
+        plaintext, _ = opener.open_buffer(
+            blob, recipient=recipient, resolve_sender=lambda _: sender, options=options
+        )
+        return plaintext
+
+    if test["result"] == "valid":
+        assert open_it() == bytes.fromhex(test["plaintext"])
+    else:
+        with pytest.raises(getattr(errors, test["error"])) as caught:
+            open_it()
+        if test["error"] == "TamperedError":
+            assert str(caught.value) == errors.TamperedError.MESSAGE
+
+
+@pytest.mark.parametrize(
+    "test", [t for t in TESTS if t["result"] == "valid"], ids=lambda t: f"tc{t['tcId']}"
+)
+def test_reseal_reproduces_bytes(test: dict[str, Any]) -> None:
+    spec = test["seal"]
+    sender = _identity(spec["senderName"])
+    bundles = [
+        _identity(r["name"]).bundle().with_one_time_prekeys(r["oneTimePrekeys"])
+        for r in spec["recipients"]
+    ]
+    options = sealer.SealOptions(
+        metadata=spec["metadata"],
+        expires_in=spec["expiresIn"],
+        chunk_size=spec["chunkSize"],
+        prekeys=sealer.PrekeyTracker(),
+    )
+    blob = sealer.seal_buffers(
+        [bytes.fromhex(test["plaintext"])],
+        sender=sender,
+        recipients=bundles,
+        options=options,
+        rng=Drbg(spec["rngSeed"]),
+        now=spec["now"],
+    )
+    assert blob.hex() == test["blob"]

@@ -1,0 +1,119 @@
+"""CLI part 1 (sealpack.cli.keys) run through sealpack.cli.main.main."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from sealpack.cli import main as cli_main
+from sealpack.keys import KeyBundle, KeyStore
+
+
+@pytest.fixture(autouse=True)
+def _cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if "keys" not in cli_main.COMMAND_MODULES:
+        monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, "keys"))
+    monkeypatch.setenv("SEALPACK_PASSPHRASE", "s3cret pass")
+    monkeypatch.setenv("SEALPACK_KEYSTORE", str(tmp_path / "default"))
+
+
+def run(*argv: str) -> int:
+    return cli_main.main(list(argv))
+
+
+def test_keygen_export_verify_fingerprint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_dir = tmp_path / "alice"
+    assert run("keygen", "alice", "--dir", str(store_dir), "--one-time-prekeys", "5") == 0
+    out = capsys.readouterr().out
+    assert "fingerprint:" in out
+    assert stat.S_IMODE(store_dir.stat().st_mode) == 0o700
+
+    assert run("bundle", "export", "--dir", str(store_dir)) == 0
+    printed = capsys.readouterr().out
+    bundle = KeyBundle.from_json(printed)
+    assert bundle.name == "alice" and len(bundle.one_time_prekeys) == 5
+    assert bundle.fingerprint() in out
+
+    bundle_file = tmp_path / "alice.json"
+    assert run("bundle", "export", "--dir", str(store_dir), "--out", str(bundle_file)) == 0
+    assert bundle_file.read_text() == printed
+    assert run("bundle", "verify", str(bundle_file)) == 0
+    assert "OK" in capsys.readouterr().out
+    assert run("fingerprint", str(bundle_file)) == 0
+    assert capsys.readouterr().out.strip() == f"alice: {bundle.fingerprint()}"
+
+
+def test_default_dir_and_prekey_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("keygen", "bob", "--one-time-prekeys", "1") == 0
+    assert run("prekeys", "replenish", "-n", "3") == 0
+    assert "4 one-time prekeys" in capsys.readouterr().out
+    assert run("prekeys", "rotate", "--grace", "60") == 0
+    assert "signed prekey is now 2" in capsys.readouterr().out
+    assert run("bundle", "export") == 0
+    bundle = KeyBundle.from_json(capsys.readouterr().out)
+    assert bundle.signed_prekey.id == 2 and len(bundle.one_time_prekeys) == 4
+
+
+def test_wrong_passphrase_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("keygen", "carol", "--dir", str(tmp_path / "c"), "--one-time-prekeys", "0") == 0
+    monkeypatch.setenv("SEALPACK_PASSPHRASE", "wrong")
+    assert run("bundle", "export", "--dir", str(tmp_path / "c")) == 8
+    err = capsys.readouterr().err
+    assert err.startswith("sealpack: error:") and "passphrase" in err
+
+
+def test_keygen_refuses_existing_store(tmp_path: Path) -> None:
+    assert run("keygen", "dave", "--dir", str(tmp_path / "d"), "--one-time-prekeys", "0") == 0
+    assert run("keygen", "dave", "--dir", str(tmp_path / "d"), "--one-time-prekeys", "0") == 9
+
+
+def test_unencrypted_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.warns(UserWarning):
+        code = run(
+            "keygen",
+            "eve",
+            "--dir",
+            str(tmp_path / "e"),
+            "--unencrypted",
+            "--one-time-prekeys",
+            "0",
+        )
+    assert code == 0
+    assert "UNENCRYPTED" in capsys.readouterr().err
+    with pytest.warns(UserWarning):
+        assert not KeyStore.open(tmp_path / "e", passphrase=None).encrypted
+
+
+def test_verify_rejects_bad_bundles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run("keygen", "fred", "--dir", str(tmp_path / "f"), "--one-time-prekeys", "0")
+    run("bundle", "export", "--dir", str(tmp_path / "f"), "--out", str(tmp_path / "f.json"))
+    document = json.loads((tmp_path / "f.json").read_text())
+    document["signed_prekey"]["expires"] += 1
+    (tmp_path / "bad.json").write_text(json.dumps(document))
+    capsys.readouterr()
+    assert run("bundle", "verify", str(tmp_path / "bad.json")) == 10
+    assert "signature" in capsys.readouterr().err
+    document["version"] = 7
+    (tmp_path / "bad.json").write_text(json.dumps(document))
+    assert run("fingerprint", str(tmp_path / "bad.json")) == 11
+    assert run("bundle", "verify", str(tmp_path / "missing.json")) == 1
+
+
+def test_bad_name_and_missing_store(tmp_path: Path) -> None:
+    assert run("keygen", "bad name", "--dir", str(tmp_path / "x")) == 9
+    assert run("prekeys", "rotate", "--dir", str(tmp_path / "nothing")) == 9
+
+
+def test_interactive_passphrase_must_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEALPACK_PASSPHRASE")
+    answers = iter(["one", "two"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert run("keygen", "gina", "--dir", str(tmp_path / "g"), "--one-time-prekeys", "0") == 9
+    assert not (tmp_path / "g" / "identity.key").exists()
