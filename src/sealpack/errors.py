@@ -16,11 +16,14 @@ __all__ = [
     "DecodeError",
     "ExpiredError",
     "IdentityChangedError",
+    "InvalidKeyError",
     "KeyStoreError",
     "LimitExceededError",
     "NotARecipientError",
     "PrekeyError",
+    "PrivateKeyExportError",
     "ReplayError",
+    "SealArgumentError",
     "SealpackError",
     "SerializationTypeError",
     "TamperedError",
@@ -44,6 +47,10 @@ class SerializationTypeError(SealpackError, TypeError):
     """An object of a type with no registered decomposer was given to the encoder."""
 
 
+class SealArgumentError(SealpackError, ValueError):
+    """An argument given to seal is invalid (no recipients, bad expiry, bad content type)."""
+
+
 class CycleError(SealpackError, ValueError):
     """The object graph given to the encoder contains a reference cycle."""
 
@@ -61,6 +68,14 @@ class LimitExceededError(DecodeError):
 
 
 # --- keys, bundles, trust ---------------------------------------------------
+
+
+class InvalidKeyError(SealpackError, ValueError):
+    """A key, point or parameter has the wrong size or is not a valid curve point."""
+
+
+class PrivateKeyExportError(SealpackError, TypeError):
+    """A private key object was pickled or copied; export goes through the KeyStore."""
 
 
 class BundleError(SealpackError):

@@ -63,8 +63,7 @@ _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 
 
-class InvalidKeyError(errors.SealpackError, ValueError):
-    """A key, point or parameter given to a primitive has the wrong size or is invalid."""
+InvalidKeyError = errors.InvalidKeyError
 
 
 def _require_bytes(value: object, size: int | None, what: str) -> bytes:

@@ -164,7 +164,7 @@ def test_replayed_blob_and_bad_metadata(setup: dict[str, Path]) -> None:
             str(sealed),
         ]
     )
-    assert code == 1
+    assert code == cli_main.EXIT_USAGE  # a bad argument, like an argparse error
 
 
 def test_inspect_garbage(setup: dict[str, Path]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sealpack import errors
 
-COMMAND_MODULES: tuple[str, ...] = ("keys", "exchange")
+COMMAND_MODULES: tuple[str, ...] = ("keys", "envelope", "exchange")
 
 # Exit codes: distinct per failure kind so scripts can branch on them.
 EXIT_OK = 0
@@ -34,6 +34,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.PrekeyError, 10),
     (errors.UnsupportedVersionError, 11),
     (errors.DecodeError, 12),
+    (errors.InvalidKeyError, 10),
+    (errors.SealArgumentError, 2),
     (errors.TransportError, 13),
     (errors.SealpackError, EXIT_ERROR),
 )

@@ -34,8 +34,7 @@ DEFAULT_EXPIRES_IN = 7 * 86400
 DEFAULT_CONTENT_TYPE = "application/x-sealpack-codec"
 
 
-class SealArgumentError(errors.SealpackError, ValueError):
-    """An argument given to seal is invalid (no recipients, bad expiry, bad content type)."""
+SealArgumentError = errors.SealArgumentError
 
 
 class PrekeyTracker:

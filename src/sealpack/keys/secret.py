@@ -14,8 +14,7 @@ from sealpack import errors, primitives
 __all__ = ["Ed25519Seed", "PrivateKeyExportError", "SymmetricKey", "X25519Secret", "export_raw"]
 
 
-class PrivateKeyExportError(errors.SealpackError, TypeError):
-    """A private key object was pickled or copied; export goes through the KeyStore."""
+PrivateKeyExportError = errors.PrivateKeyExportError
 
 
 _REFUSAL = "private keys cannot be pickled or copied; export them only through a KeyStore"
