@@ -24,8 +24,14 @@ test: lint typecheck
 demo: $(STAMP)
 	$(PY) -m sealpack.demo
 
-bench: $(STAMP)
-	$(PY) benchmarks/run.py
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 fuzz: $(STAMP)
 	SEALPACK_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q -p no:cacheprovider tests/adversarial

@@ -123,20 +123,61 @@ def test_x25519_validity() -> None:
         assert not primitives.is_valid_x25519_public(bad)
 
 
+AEADS = {
+    "aes256gcm": (primitives.aes256gcm_encrypt, primitives.aes256gcm_decrypt),
+    "chacha20poly1305": (primitives.chacha20poly1305_encrypt, primitives.chacha20poly1305_decrypt),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AEADS))
 @given(
     key=st.binary(min_size=32, max_size=32),
     nonce=st.binary(min_size=12, max_size=12),
     data=st.binary(max_size=256),
     aad=st.binary(max_size=32),
 )
-def test_aes_gcm_round_trip_and_tamper(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> None:
-    sealed = primitives.aes256gcm_encrypt(key, nonce, data, aad)
-    assert primitives.aes256gcm_decrypt(key, nonce, sealed, aad) == data
+def test_aead_round_trip_and_tamper(
+    name: str, key: bytes, nonce: bytes, data: bytes, aad: bytes
+) -> None:
+    encrypt, decrypt = AEADS[name]
+    sealed = encrypt(key, nonce, data, aad)
+    assert len(sealed) == len(data) + 16
+    assert decrypt(key, nonce, sealed, aad) == data
     flipped = bytes([sealed[0] ^ 1]) + sealed[1:]
     with pytest.raises(errors.TamperedError):
-        primitives.aes256gcm_decrypt(key, nonce, flipped, aad)
+        decrypt(key, nonce, flipped, aad)
     with pytest.raises(errors.TamperedError):
-        primitives.aes256gcm_decrypt(key, nonce, sealed, aad + b"x")
+        decrypt(key, nonce, sealed, aad + b"x")
+
+
+@pytest.mark.parametrize("name", sorted(AEADS))
+@pytest.mark.parametrize(("key_size", "nonce_size"), [(16, 12), (31, 12), (32, 8), (32, 16)])
+def test_aead_wrong_key_or_nonce_length_is_invalid_key(
+    name: str, key_size: int, nonce_size: int
+) -> None:
+    """A wrong key or nonce length is a caller error, never reported as tampering."""
+    encrypt, decrypt = AEADS[name]
+    with pytest.raises(primitives.InvalidKeyError):
+        encrypt(bytes(key_size), bytes(nonce_size), b"data", b"")
+    with pytest.raises(primitives.InvalidKeyError):
+        decrypt(bytes(key_size), bytes(nonce_size), bytes(32), b"")
+    with pytest.raises(errors.TamperedError):
+        decrypt(bytes(32), bytes(12), b"short", b"")
+
+
+def test_chacha20_poly1305_rfc8439_vector() -> None:
+    """RFC 8439 section 2.8.2."""
+    key = bytes(range(0x80, 0xA0))
+    nonce = bytes.fromhex("070000004041424344454647")
+    aad = bytes.fromhex("50515253c0c1c2c3c4c5c6c7")
+    text = (
+        b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip "
+        b"for the future, sunscreen would be it."
+    )
+    sealed = primitives.chacha20poly1305_encrypt(key, nonce, text, aad)
+    assert sealed[-16:].hex() == "1ae10b594f09e26a7e902ecbd0600691"
+    assert sealed[:8].hex() == "d31a8d34648e60db"
+    assert primitives.chacha20poly1305_decrypt(key, nonce, sealed, aad) == text
 
 
 def test_bad_lengths_are_sealpack_errors() -> None:

@@ -1,15 +1,15 @@
-"""The public sealing API: seal / unseal / inspect, their streaming forms, SecureSerializer.
+"""The public sealing API: seal / unseal / inspect and their streaming forms.
 
 This module only joins the codec (sealpack.serialization) and the envelope
-(sealpack.envelope); all cryptography lives in the envelope.
+(sealpack.envelope); all cryptography lives in the envelope. SecureSerializer lives
+in :mod:`sealpack.secure_serializer` and is re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from enum import Enum
+from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import IO, Any, TypeVar
+from typing import Any
 
 from sealpack import primitives
 from sealpack.envelope import fileio, files, opener, sealer
@@ -17,8 +17,9 @@ from sealpack.envelope import header as hdr
 from sealpack.envelope.info import EnvelopeInfo, describe
 from sealpack.envelope.opener import OpenOptions, UnsealedInfo
 from sealpack.envelope.sealer import SealArgumentError, SealOptions
-from sealpack.envelope.senders import Senders, sender_resolver
-from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
+from sealpack.envelope.senders import Senders, identity_of, sender_resolver, trust_of
+from sealpack.keys import Identity, KeyBundle, KeyStore
+from sealpack.secure_serializer import SecureSerializer
 from sealpack.serialization import Codec, default_codec
 
 __all__ = [
@@ -39,18 +40,9 @@ __all__ = [
 Buffer = bytes | bytearray | memoryview
 FileOrPath = fileio.FileOrPath
 Progress = sealer.Progress
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_EXPIRES_IN = sealer.DEFAULT_EXPIRES_IN
 DEFAULT_CONTENT_TYPE = sealer.DEFAULT_CONTENT_TYPE
 DEFAULT_CLOCK_SKEW = opener.DEFAULT_CLOCK_SKEW
-
-
-def _identity(holder: Identity | KeyStore) -> Identity:
-    if isinstance(holder, KeyStore):
-        return holder.identity
-    if not isinstance(holder, Identity):
-        raise SealArgumentError("expected an Identity or a KeyStore")
-    return holder
 
 
 def _options(metadata: Mapping[str, Any] | None, expires_in: int, content_type: str) -> SealOptions:
@@ -58,11 +50,8 @@ def _options(metadata: Mapping[str, Any] | None, expires_in: int, content_type: 
 
 
 def _open_options(now: int | None, clock_skew: int, progress: Progress | None) -> OpenOptions:
+    """Raises SealArgumentError for a clock_skew outside 0..86400."""
     return OpenOptions(now=now, clock_skew=clock_skew, progress=progress)
-
-
-def _trust_of(recipient: Identity | KeyStore) -> TrustStore | None:
-    return recipient.trust_store if isinstance(recipient, KeyStore) else None
 
 
 def seal(
@@ -137,7 +126,7 @@ def seal_buffer(
     buffers = (codec or default_codec()).dumps_buffers(obj)
     return sealer.seal_buffers(
         buffers,
-        sender=_identity(sender),
+        sender=identity_of(sender),
         recipients=recipients,
         options=_options(metadata, expires_in, content_type),
         rng=rng,
@@ -163,20 +152,22 @@ def unseal(
         senders: bundles of accepted senders, or a TrustStore.
         with_metadata: also return the verified UnsealedInfo.
         codec: the codec (default: the fobs module codec).
-        now: seconds since the epoch; clock_skew: allowed clock difference in seconds.
+        now: seconds since the epoch; clock_skew: allowed clock difference in seconds
+            (0 .. 86400, the replay store's retention slack).
 
     Returns:
         The object, or ``(object, UnsealedInfo)`` when ``with_metadata``.
 
     Raises:
         TamperedError, UnknownSenderError, UntrustedSenderError, ExpiredError,
-        NotARecipientError, ReplayError, PrekeyError, UnsupportedVersionError,
-        LimitExceededError, DecodeError.
+        NotARecipientError, ReplayError (also for a replay that used a one-time prekey),
+        PrekeyError, UnsupportedVersionError, LimitExceededError, DecodeError.
+        SealArgumentError: ``clock_skew`` out of range.
     """
     plaintext, info = opener.open_buffer(
         blob,
-        recipient=_identity(recipient),
-        resolve_sender=sender_resolver(senders, _trust_of(recipient)),
+        recipient=identity_of(recipient),
+        resolve_sender=sender_resolver(senders, trust_of(recipient)),
         options=_open_options(now, clock_skew, None),
     )
     obj = (codec or default_codec()).loads(plaintext)
@@ -207,7 +198,7 @@ def seal_frame_to(
         sealer.seal_buffers_to(
             buffers,
             sink.write,
-            sender=_identity(sender),
+            sender=identity_of(sender),
             recipients=recipients,
             options=options,
             rng=rng,
@@ -245,14 +236,17 @@ def unseal_from(
 ) -> Any:
     """Like :func:`unseal`, reading the blob from a file or path chunk by chunk.
 
-    Extra memory is one plaintext buffer (the object's own memory) plus one chunk.
+    Extra memory is one plaintext buffer (the object's own memory) plus one chunk. An
+    unseekable stream (a pipe) is first spooled to an anonymous temporary file, up to
+    the length its header announces (checked against the limits).
     """
-    with fileio.seekable_input(file_or_path) as source:
+    options = _open_options(now, clock_skew, progress)
+    with fileio.seekable_input(file_or_path, options.limits) as source:
         plaintext, info = files.open_file(
             source,
-            recipient=_identity(recipient),
-            resolve_sender=sender_resolver(senders, _trust_of(recipient)),
-            options=_open_options(now, clock_skew, progress),
+            recipient=identity_of(recipient),
+            resolve_sender=sender_resolver(senders, trust_of(recipient)),
+            options=options,
         )
     obj = (codec or default_codec()).loads(plaintext)
     return (obj, info) if with_metadata else obj
@@ -271,15 +265,17 @@ def unseal_frame_to(
     """Verify a sealed file and write its plaintext frame to ``destination``.
 
     The plaintext goes to a 0600 temp file renamed over ``destination`` only after
-    every check passed; nothing is written on failure. Errors as :func:`unseal`.
+    every check passed; nothing is written on failure. An unseekable stream is spooled
+    as in :func:`unseal_from`. Errors as :func:`unseal`.
     """
-    with fileio.seekable_input(file_or_path) as source:
+    options = _open_options(now, clock_skew, progress)
+    with fileio.seekable_input(file_or_path, options.limits) as source:
         return files.open_file_to_path(
             source,
             destination,
-            recipient=_identity(recipient),
-            resolve_sender=sender_resolver(senders, _trust_of(recipient)),
-            options=_open_options(now, clock_skew, progress),
+            recipient=identity_of(recipient),
+            resolve_sender=sender_resolver(senders, trust_of(recipient)),
+            options=options,
         )
 
 
@@ -298,137 +294,5 @@ def inspect(blob: Buffer | FileOrPath) -> EnvelopeInfo:
     limits = hdr.EnvelopeLimits()
     if isinstance(blob, (bytes, bytearray, memoryview)):
         return describe(hdr.parse_header(memoryview(blob), limits))
-    with fileio.seekable_input(blob) as source:
+    with fileio.readable_input(blob) as source:
         return describe(files.read_header(source, limits))
-
-
-class SecureSerializer:
-    """A drop-in for the fobs module that seals on ``dumps`` and verifies on ``loads``.
-
-    Args:
-        identity: this party's Identity (or a KeyStore holding it).
-        peers: bundles of the parties it seals to and accepts blobs from.
-        store: a TrustStore the peers are pinned in (trust on first use); defaults
-            to the KeyStore's when ``identity`` is a KeyStore.
-        codec: the codec whose registry is used (default: the fobs module codec).
-    """
-
-    def __init__(
-        self,
-        identity: Identity | KeyStore,
-        peers: Sequence[KeyBundle] = (),
-        store: TrustStore | None = None,
-        *,
-        codec: Codec | None = None,
-    ) -> None:
-        self._holder = identity
-        _identity(identity)
-        self._store = store if store is not None else _trust_of(identity)
-        self.codec = codec or default_codec()
-        self._peers: dict[str, KeyBundle] = {}
-        for bundle in peers:
-            self.add_peer(bundle)
-
-    def __repr__(self) -> str:
-        return f"SecureSerializer(identity={_identity(self._holder).name!r}, peers={self.peers})"
-
-    @property
-    def peers(self) -> list[str]:
-        """Names of the known peers."""
-        return sorted(self._peers)
-
-    def add_peer(self, bundle: KeyBundle) -> None:
-        """Add (or replace) a peer; with a TrustStore its identity must match the pin.
-
-        Raises:
-            IdentityChangedError: the name is pinned to another identity key.
-        """
-        if not isinstance(bundle, KeyBundle):
-            raise SealArgumentError("peers must be KeyBundle objects")
-        if self._store is not None:
-            self._store.check(bundle)
-        self._peers[bundle.name] = bundle
-
-    def _recipients(
-        self, to: Sequence[str | KeyBundle] | str | KeyBundle | None
-    ) -> list[KeyBundle]:
-        if to is None:
-            return list(self._peers.values())
-        targets = [to] if isinstance(to, (str, KeyBundle)) else list(to)
-        bundles = []
-        for target in targets:
-            if isinstance(target, KeyBundle):
-                bundles.append(target)
-            elif target in self._peers:
-                bundles.append(self._peers[target])
-            else:
-                raise SealArgumentError(f"no peer named {target!r}")
-        return bundles
-
-    def dumps(
-        self,
-        obj: object,
-        to: Sequence[str | KeyBundle] | str | KeyBundle | None = None,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        expires_in: int = DEFAULT_EXPIRES_IN,
-    ) -> bytes:
-        """Serialize and seal ``obj`` for ``to`` (peer names or bundles; all peers if None)."""
-        return seal(
-            obj,
-            sender=self._holder,
-            recipients=self._recipients(to),
-            metadata=metadata,
-            expires_in=expires_in,
-            codec=self.codec,
-        )
-
-    def loads(self, blob: Buffer, *, with_metadata: bool = False) -> Any:
-        """Verify a blob from one of the peers completely, then deserialize it."""
-        return unseal(
-            blob,
-            recipient=self._holder,
-            senders=list(self._peers.values()),
-            with_metadata=with_metadata,
-            codec=self.codec,
-        )
-
-    def dump(
-        self, obj: object, stream: IO[bytes], to: Sequence[str | KeyBundle] | None = None
-    ) -> None:
-        """Seal ``obj`` into a binary stream."""
-        stream.write(self.dumps(obj, to))
-
-    def load(self, stream: IO[bytes]) -> Any:
-        """Read a whole sealed blob from a binary stream and open it."""
-        return self.loads(stream.read())
-
-    # --- the fobs registry API, on this serializer's codec -------------------
-
-    def register(self, decomposer: Any) -> None:
-        """Register a Decomposer class or instance (see fobs.register)."""
-        self.codec.register(decomposer)
-
-    def register_data_classes(self, *classes: type) -> None:
-        """Register dataclasses by their fields."""
-        self.codec.register_data_classes(*classes)
-
-    def register_enum_types(self, *classes: type[Enum]) -> None:
-        """Register Enum types."""
-        self.codec.register_enum_types(*classes)
-
-    def register_serializer(self, cls: type) -> Callable[[F], F]:
-        """Decorator registering the encode function of ``cls``."""
-        return self.codec.register_serializer(cls)
-
-    def register_deserializer(self, cls: type) -> Callable[[F], F]:
-        """Decorator registering the decode function of ``cls``."""
-        return self.codec.register_deserializer(cls)
-
-    def num_decomposers(self) -> int:
-        """Number of registered decomposers."""
-        return self.codec.num_decomposers()
-
-    def reset(self) -> None:
-        """Forget every registration of this serializer's codec."""
-        self.codec.reset()

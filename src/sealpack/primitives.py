@@ -2,7 +2,7 @@
 
 Every function takes and returns raw ``bytes``. Bad lengths or invalid points raise
 :class:`InvalidKeyError` (a :class:`~sealpack.errors.SealpackError`); an all-zero X25519
-output or a failed AES-GCM tag raises :class:`~sealpack.errors.TamperedError`.
+output or a failed AEAD tag raises :class:`~sealpack.errors.TamperedError`.
 
 The Ed25519 -> X25519 public key conversion is the birational map u = (1 + y) / (1 - y)
 mod p. pyca/cryptography offers no such function, so it is computed here with Python
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
     X25519PrivateKey,
     X25519PublicKey,
 )
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -35,6 +35,8 @@ __all__ = [
     "Rng",
     "aes256gcm_decrypt",
     "aes256gcm_encrypt",
+    "chacha20poly1305_decrypt",
+    "chacha20poly1305_encrypt",
     "ed25519_public_from_seed",
     "ed25519_public_to_x25519",
     "ed25519_seed_to_x25519_private",
@@ -56,6 +58,7 @@ Rng = Callable[[int], bytes]
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 GCM_NONCE_SIZE = 12
+CHACHA_NONCE_SIZE = 12
 HKDF_SHA256_MAX_LENGTH = 255 * 32
 
 _P = 2**255 - 19
@@ -257,7 +260,11 @@ def is_valid_x25519_public(public: bytes) -> bool:
 
 
 def aes256gcm_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
-    """AES-256-GCM encrypt; returns ciphertext || 16-byte tag."""
+    """AES-256-GCM encrypt; returns ciphertext || 16-byte tag.
+
+    Raises:
+        InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
+    """
     aead = AESGCM(_require_bytes(key, KEY_SIZE, "AES-256 key"))
     return aead.encrypt(_require_bytes(nonce, GCM_NONCE_SIZE, "GCM nonce"), data, aad)
 
@@ -266,10 +273,38 @@ def aes256gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> byte
     """AES-256-GCM decrypt.
 
     Raises:
+        InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
         TamperedError: the tag does not verify (or the input is too short).
     """
     aead = AESGCM(_require_bytes(key, KEY_SIZE, "AES-256 key"))
+    return _aead_decrypt(aead, _require_bytes(nonce, GCM_NONCE_SIZE, "GCM nonce"), data, aad)
+
+
+def chacha20poly1305_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    """ChaCha20-Poly1305 (RFC 8439) encrypt; returns ciphertext || 16-byte tag.
+
+    Raises:
+        InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
+    """
+    aead = ChaCha20Poly1305(_require_bytes(key, KEY_SIZE, "ChaCha20 key"))
+    return aead.encrypt(_require_bytes(nonce, CHACHA_NONCE_SIZE, "ChaCha20 nonce"), data, aad)
+
+
+def chacha20poly1305_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    """ChaCha20-Poly1305 (RFC 8439) decrypt.
+
+    Raises:
+        InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
+        TamperedError: the tag does not verify (or the input is too short).
+    """
+    aead = ChaCha20Poly1305(_require_bytes(key, KEY_SIZE, "ChaCha20 key"))
+    nonce = _require_bytes(nonce, CHACHA_NONCE_SIZE, "ChaCha20 nonce")
+    return _aead_decrypt(aead, nonce, data, aad)
+
+
+def _aead_decrypt(aead: AESGCM | ChaCha20Poly1305, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    """Decrypt with checked key and nonce: every remaining failure is tampering."""
     try:
-        return aead.decrypt(_require_bytes(nonce, GCM_NONCE_SIZE, "GCM nonce"), data, aad)
+        return aead.decrypt(nonce, data, aad)
     except (InvalidTag, ValueError) as error:
         raise errors.TamperedError() from error

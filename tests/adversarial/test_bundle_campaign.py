@@ -141,12 +141,15 @@ def test_signed_fields_are_bound() -> None:
     reject(lambda: KeyBundle.from_json(json.dumps({**DOCUMENT, "identity_key": other}), now=NOW))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: KeyBundle.from_json(bytes) accepts UTF-16/UTF-32/BOM-prefixed JSON "
-    "(json.loads detects the encoding and lazily imports a codec chosen by the input)",
-)
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32-le", "utf-8-sig"])
 def test_bundle_bytes_must_be_utf8(encoding: str) -> None:
     with pytest.raises(BundleError):
         KeyBundle.from_json(TEXT.encode(encoding), now=NOW)
+
+
+def test_bundle_bytes_strict_utf8_only() -> None:
+    assert KeyBundle.from_json(TEXT.encode("utf-8"), now=NOW) == ORIGINAL
+    assert KeyBundle.from_json(bytearray(TEXT.encode("utf-8")), now=NOW) == ORIGINAL
+    invalid = TEXT.replace('"type"', '"ty\udcffpe"').encode("utf-8", "surrogateescape")
+    for raw in (invalid, b"\xef\xbb\xbf" + TEXT.encode(), TEXT.encode("utf-16-le")):
+        reject(lambda raw=raw: KeyBundle.from_json(raw, now=NOW), BundleError)

@@ -97,11 +97,6 @@ def test_x25519_through_the_opaque_key_handle() -> None:
             assert handle.exchange(public) == shared, test["tcId"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: primitives.aes256gcm_decrypt turns InvalidKeyError (a ValueError) for a "
-    "wrong nonce length into TamperedError: the except clause catches ValueError",
-)
 def test_wrong_nonce_length_is_an_invalid_key_not_tampering() -> None:
     with pytest.raises(primitives.InvalidKeyError):
         primitives.aes256gcm_decrypt(bytes(32), bytes(16), bytes(32), b"")

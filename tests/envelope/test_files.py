@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -83,6 +84,19 @@ def test_replay_leaves_existing_output_untouched(
         files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, carol))
     assert target.read_bytes() == b"previous"
     assert os.listdir(tmp_path) == ["out.frame"]
+
+
+def test_replay_of_opk_file_is_a_replay_before_x3dh(
+    tmp_path: Path, alice: Identity, bob: Identity
+) -> None:
+    blob = _seal(alice, bob)
+    target = tmp_path / "out.frame"
+    files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, bob))
+    with mock.patch.object(x3dh, "respond", side_effect=AssertionError("X3DH ran")):
+        with pytest.raises(errors.ReplayError):
+            files.open_file(io.BytesIO(blob), **_kwargs(alice, bob))
+        with pytest.raises(errors.ReplayError):
+            files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, bob))
 
 
 def _forge(blob: bytes, insider: Identity) -> bytes:

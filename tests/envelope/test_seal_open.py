@@ -186,11 +186,65 @@ def test_replay_refused(alice: Identity, carol: Identity) -> None:
         _open(blob, carol, alice)
 
 
-def test_replay_of_opk_message_fails_at_prekey(alice: Identity, bob: Identity) -> None:
+def test_replay_of_opk_message_is_a_replay(alice: Identity, bob: Identity) -> None:
+    """The replay look-up runs before X3DH, so the consumed prekey is never reached."""
     blob = _seal(alice, bob)
+    assert hdr.parse_header(blob, hdr.EnvelopeLimits()).stanzas[0].one_time_prekey_id is not None
     _open(blob, bob, alice)
-    with pytest.raises(errors.PrekeyError):
+    no_x3dh = mock.patch.object(x3dh, "respond", side_effect=AssertionError("X3DH ran"))
+    with no_x3dh, pytest.raises(errors.ReplayError):
         _open(blob, bob, alice)
+
+
+def test_corrupted_copy_does_not_block_the_retransmission(alice: Identity, bob: Identity) -> None:
+    """A copy damaged in transit (signature fails) burns neither the id nor the prekey."""
+    blob = _seal(alice, bob)
+    for position in (-1, -70, len(blob) // 2):
+        damaged = bytearray(blob)
+        damaged[position] ^= 1
+        with pytest.raises(errors.TamperedError):
+            _open(damaged, bob, alice)
+    assert _open(blob, bob, alice)[0] == JOINED
+    with pytest.raises(errors.ReplayError):
+        _open(blob, bob, alice)
+
+
+def test_replay_id_is_recorded_only_after_every_chunk(alice: Identity, carol: Identity) -> None:
+    """A failure in the last chunk (after X3DH and every other chunk) records nothing."""
+    blob = _seal(alice, carol)
+    header = hdr.parse_header(blob, hdr.EnvelopeLimits())
+    last = stream.chunk_count(header.core.size, SMALL_CHUNK) - 1
+    original = stream.ChunkDecryptor.decrypt_chunk_into
+
+    def fail_last(self: stream.ChunkDecryptor, index: int, *args: Any) -> Any:
+        if index == last:
+            raise errors.TamperedError()
+        return original(self, index, *args)
+
+    failing = mock.patch.object(stream.ChunkDecryptor, "decrypt_chunk_into", fail_last)
+    with failing, pytest.raises(errors.TamperedError):
+        _open(blob, carol, alice)
+    assert not carol.replay_guard.seen(alice.key_id, header.core.message_id)
+    assert _open(blob, carol, alice)[0] == JOINED
+    assert carol.replay_guard.seen(alice.key_id, header.core.message_id)
+
+
+@pytest.mark.parametrize("skew", [-1, 86401, 10**9, True, 1.5])
+def test_clock_skew_out_of_range_is_refused(skew: Any) -> None:
+    with pytest.raises(errors.SealArgumentError):
+        opener.OpenOptions(clock_skew=skew)
+
+
+def test_replay_id_kept_past_expiry_plus_skew(alice: Identity, carol: Identity) -> None:
+    """With the largest skew, the id outlives the window in which the blob is valid."""
+    blob = _seal(alice, carol, options={"expires_in": 100})
+    skew = opener.MAX_CLOCK_SKEW
+    assert _open(blob, carol, alice, clock_skew=skew)[0] == JOINED
+    last_valid = NOW + 100 + skew
+    with pytest.raises(errors.ReplayError):
+        _open(blob, carol, alice, now=last_valid, clock_skew=skew)
+    with pytest.raises(errors.ExpiredError):
+        _open(blob, carol, alice, now=last_valid + 1, clock_skew=skew)
 
 
 def test_no_replay_record_when_verification_fails(alice: Identity, carol: Identity) -> None:

@@ -117,3 +117,22 @@ def test_interactive_passphrase_must_match(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert run("keygen", "gina", "--dir", str(tmp_path / "g"), "--one-time-prekeys", "0") == 9
     assert not (tmp_path / "g" / "identity.key").exists()
+
+
+def test_open_store_and_read_bundle_file_are_public(tmp_path: Path) -> None:
+    from sealpack import errors
+    from sealpack.cli import keys as keys_cli
+    from sealpack.keys.bundle_json import MAX_BUNDLE_JSON
+
+    store_dir = tmp_path / "carol"
+    assert run("keygen", "carol", "--dir", str(store_dir)) == 0
+    with keys_cli.open_store(store_dir) as store:
+        exported = store.identity.bundle()
+    with pytest.raises(errors.KeyStoreError):
+        keys_cli.open_store(tmp_path / "nowhere")
+    bundle_file = tmp_path / "carol.json"
+    bundle_file.write_text(exported.to_json())
+    assert keys_cli.read_bundle_file(str(bundle_file)) == exported
+    bundle_file.write_bytes(b" " * (MAX_BUNDLE_JSON + 1))
+    with pytest.raises(errors.BundleError):
+        keys_cli.read_bundle_file(str(bundle_file))

@@ -155,11 +155,16 @@ def test_consumed_record_wins_over_stale_key_file(tmp_path: Path) -> None:
 def test_replay_guard_and_pins_are_durable(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     assert store.identity.replay_guard is store.replay_guard
+    assert not store.replay_guard.seen(b"k" * 16, b"msg")
+    assert not store.replay_guard.seen(b"k" * 16, b"msg")  # a look-up records nothing
     store.replay_guard.accept(b"k" * 16, b"msg", NOW + 10, now=NOW)
+    assert store.replay_guard.seen(b"k" * 16, b"msg")
+    assert not store.replay_guard.seen(b"j" * 16, b"msg")
     peer = Identity.generate("carol", one_time_prekeys=0)
     store.trust_store.check(peer.bundle())
     store.close()
     with KeyStore.open(tmp_path / "bob", passphrase=PASS) as again:
+        assert again.replay_guard.seen(b"k" * 16, b"msg")
         with pytest.raises(errors.ReplayError):
             again.identity.replay_guard.accept(b"k" * 16, b"msg", NOW + 10, now=NOW + 1)
         impostor = Identity.generate("carol", one_time_prekeys=0)

@@ -69,3 +69,14 @@ def test_memory_replay_guard() -> None:
         guard.accept(b"s" * 16, b"m1", NOW + 100, now=NOW + 50)
     # long after expiry the entry is purged (the envelope's expiry check covers it then)
     guard.accept(b"s" * 16, b"m1", NOW + 100, now=NOW + 100 + 2 * 86400)
+
+
+def test_memory_replay_guard_seen_records_nothing() -> None:
+    guard = MemoryReplayGuard()
+    assert not guard.seen(b"s" * 16, b"m1")
+    assert not guard.seen(b"s" * 16, b"m1")  # asking twice does not record
+    guard.accept(b"s" * 16, b"m1", NOW + 100, now=NOW)
+    assert guard.seen(b"s" * 16, b"m1")
+    assert guard.seen(bytearray(b"s" * 16), memoryview(b"m1"))
+    assert not guard.seen(b"t" * 16, b"m1")
+    assert not guard.seen(b"s" * 16, b"m2")

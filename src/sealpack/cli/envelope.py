@@ -55,11 +55,11 @@ def progress_printer(verb: str, total: int) -> Callable[[int, int], None] | None
 
 
 def _store(directory: str | None) -> KeyStore:
-    return keys_cli._open_store(Path(directory) if directory else keys_cli.default_dir())
+    return keys_cli.open_store(Path(directory) if directory else keys_cli.default_dir())
 
 
 def _bundles(paths: list[str], trust: TrustStore) -> list[KeyBundle]:
-    bundles = [keys_cli._read_bundle_file(path) for path in paths]
+    bundles = [keys_cli.read_bundle_file(path) for path in paths]
     for bundle in bundles:
         trust.check(bundle)
     return bundles

@@ -26,7 +26,7 @@ from sealpack.keys import Identity, KeyBundle, KeyStore
 from sealpack.keys.bundle_json import MAX_BUNDLE_JSON
 from sealpack.keys.fsutil import atomic_write
 
-__all__ = ["register"]
+__all__ = ["default_dir", "open_store", "read_bundle_file", "read_passphrase", "register"]
 
 PASSPHRASE_ENV = "SEALPACK_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 KEYSTORE_ENV = "SEALPACK_KEYSTORE"
@@ -55,7 +55,19 @@ def read_passphrase(*, confirm: bool) -> bytes:
     return passphrase.encode()
 
 
-def _open_store(directory: Path) -> KeyStore:
+def open_store(directory: Path) -> KeyStore:
+    """Open the key store in ``directory``, asking for a passphrase only if it is encrypted.
+
+    Args:
+        directory: the key store directory.
+
+    Returns:
+        The open KeyStore (use it as a context manager).
+
+    Raises:
+        KeyStoreError: no key store there, or it is corrupt.
+        WrongPassphraseError: the passphrase does not decrypt it.
+    """
     from sealpack.keys.keyfile import read_header
     from sealpack.keys.keystore import KEY_FILE
 
@@ -68,7 +80,19 @@ def _open_store(directory: Path) -> KeyStore:
     return KeyStore.open(directory, passphrase=passphrase)
 
 
-def _read_bundle_file(path: str) -> KeyBundle:
+def read_bundle_file(path: str) -> KeyBundle:
+    """Read and verify a key bundle file (at most MAX_BUNDLE_JSON bytes are read).
+
+    Args:
+        path: the bundle JSON file.
+
+    Returns:
+        The verified bundle.
+
+    Raises:
+        BundleError, UnsupportedVersionError: from KeyBundle.from_json.
+        OSError: the file cannot be read.
+    """
     with open(path, "rb") as handle:
         data = handle.read(MAX_BUNDLE_JSON + 1)
     return KeyBundle.from_json(data)
@@ -91,7 +115,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_bundle_export(args: argparse.Namespace) -> int:
     """Print or write the public bundle."""
-    with _open_store(args.dir or default_dir()) as store:
+    with open_store(args.dir or default_dir()) as store:
         text = store.identity.bundle().to_json()
     if args.out:
         atomic_write(Path(args.out), text.encode())
@@ -102,7 +126,7 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
 
 def cmd_bundle_verify(args: argparse.Namespace) -> int:
     """Verify a bundle file and print its facts."""
-    bundle = _read_bundle_file(args.file)
+    bundle = read_bundle_file(args.file)
     spk = bundle.signed_prekey
     print(f"OK: bundle of {bundle.name!r}")
     print(f"fingerprint: {bundle.fingerprint()}")
@@ -113,14 +137,14 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
     """Print the safety number of a bundle file."""
-    bundle = _read_bundle_file(args.file)
+    bundle = read_bundle_file(args.file)
     print(f"{bundle.name}: {bundle.fingerprint()}")
     return 0
 
 
 def cmd_prekeys_rotate(args: argparse.Namespace) -> int:
     """Rotate the signed prekey (the old one stays usable for the grace period)."""
-    with _open_store(args.dir or default_dir()) as store:
+    with open_store(args.dir or default_dir()) as store:
         store.identity.rotate_signed_prekey(grace_period=args.grace)
         print(f"signed prekey is now {store.identity.signed_prekey_id}; re-export the bundle")
     return 0
@@ -128,7 +152,7 @@ def cmd_prekeys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_prekeys_replenish(args: argparse.Namespace) -> int:
     """Add one-time prekeys."""
-    with _open_store(args.dir or default_dir()) as store:
+    with open_store(args.dir or default_dir()) as store:
         store.identity.replenish_one_time_prekeys(args.n)
         count = len(store.identity.one_time_prekey_ids())
         print(f"{count} one-time prekeys available; re-export the bundle")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["FileOrPath", "atomic_output", "seekable_input"]
+from sealpack import errors
+from sealpack.envelope import files
+from sealpack.envelope import header as hdr
+
+__all__ = ["FileOrPath", "atomic_output", "readable_input", "seekable_input", "spool_blob"]
 
 FileOrPath = str | os.PathLike[str] | IO[bytes]
+_COPY_BLOCK = 1 << 20
 
 
 @contextlib.contextmanager
@@ -39,11 +43,64 @@ def atomic_output(destination: FileOrPath) -> Iterator[IO[bytes]]:
 
 
 @contextlib.contextmanager
-def seekable_input(source: FileOrPath) -> Iterator[IO[bytes]]:
-    """Open a path for reading, or pass a file through (read into memory if unseekable)."""
+def readable_input(source: FileOrPath) -> Iterator[IO[bytes]]:
+    """Open a path for reading, or pass a binary file through as it is."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            yield handle
+        return
+    yield source
+
+
+@contextlib.contextmanager
+def seekable_input(
+    source: FileOrPath, limits: hdr.EnvelopeLimits | None = None
+) -> Iterator[IO[bytes]]:
+    """Open a path, pass a seekable file through, or spool an unseekable stream.
+
+    An unseekable stream (a pipe, a socket) is copied block by block into an anonymous
+    temporary file (``tempfile.TemporaryFile``, gone when closed) once its header has
+    been parsed under ``limits``: only the length that header announces is copied, so
+    memory stays one block and a payload over the limit is refused before any copying.
+
+    Raises:
+        TamperedError, UnsupportedVersionError, LimitExceededError: from the header,
+            or the stream ends early or runs on past the announced length.
+    """
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
             yield handle
         return
     stream: Any = source
-    yield stream if stream.seekable() else io.BytesIO(stream.read())
+    if stream.seekable():
+        yield stream
+        return
+    with tempfile.TemporaryFile(prefix="sealpack-spool-") as spool:
+        spool_blob(stream, spool, limits or hdr.EnvelopeLimits())
+        spool.seek(0)
+        yield spool
+
+
+def spool_blob(source: IO[bytes], sink: IO[bytes], limits: hdr.EnvelopeLimits) -> int:
+    """Copy exactly one sealed blob from ``source`` to ``sink``, header first.
+
+    Returns:
+        The number of bytes copied.
+
+    Raises:
+        TamperedError: the stream ends before the announced length, or goes on after it.
+        UnsupportedVersionError, LimitExceededError: from the header.
+    """
+    header = files.read_header(source, limits)
+    sink.write(header.header_bytes)
+    remaining = header.total_length - len(header.header_bytes)
+    while remaining:
+        block = source.read(min(remaining, _COPY_BLOCK))
+        if not block:
+            raise errors.TamperedError()
+        sink.write(block)
+        remaining -= len(block)
+    if source.read(1):
+        raise errors.TamperedError()
+    sink.flush()
+    return header.total_length

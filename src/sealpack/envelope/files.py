@@ -1,10 +1,11 @@
 """Opening sealed blobs from files with bounded memory.
 
-A seekable source is read twice: pass 1 hashes the payload so the signature is
-checked before any key agreement; pass 2 decrypts chunk by chunk and hashes again,
-and the two digests must agree (a file rewritten between the passes fails). Output
-to a path goes to a 0600 temp file in the destination folder that is renamed over
-the destination only after every check has passed; on failure it is removed.
+A seekable source is read twice: pass 1 hashes the payload so the signature (and
+the replay look-up) is checked before any key agreement; pass 2 decrypts chunk by
+chunk and hashes again, and the two digests must agree (a file rewritten between the
+passes fails). Output to a path goes to a 0600 temp file in the destination folder
+that is renamed over the destination only after every check has passed; on failure
+it is removed.
 """
 
 from __future__ import annotations
@@ -28,10 +29,19 @@ _READ_BLOCK = 1 << 20
 
 
 def _read_exact(source: IO[bytes], length: int) -> bytes:
+    """Read exactly ``length`` bytes, across short reads (pipes); TamperedError at EOF."""
     data = source.read(length)
-    if data is None or len(data) != length:
-        raise errors.TamperedError()
-    return data
+    if data is not None and len(data) == length:
+        return data
+    parts = [data or b""]
+    missing = length - len(parts[0])
+    while missing > 0:
+        more = source.read(missing)
+        if not more:
+            raise errors.TamperedError()
+        parts.append(more)
+        missing -= len(more)
+    return b"".join(parts)
 
 
 def read_header(source: IO[bytes], limits: hdr.EnvelopeLimits) -> hdr.Header:
@@ -64,10 +74,11 @@ def _hash_payload(source: IO[bytes], length: int) -> bytes:
 
 def _authenticated(
     source: IO[bytes],
+    recipient: Identity,
     resolve_sender: opener.SenderResolver,
     options: opener.OpenOptions,
 ) -> tuple[hdr.Header, opener.Sender, bytes, int]:
-    """Pass 1: header, payload digest, signature, end of file, sender and time checks."""
+    """Pass 1: header, payload digest, signature, end of file, sender, time, replay."""
     header = read_header(source, options.limits)
     start = len(header.header_bytes)
     digest = _hash_payload(source, header.core.payload_length)
@@ -75,6 +86,7 @@ def _authenticated(
     if source.read(1):
         raise errors.TamperedError()
     sender = opener.authenticate(header, digest, signature, resolve_sender, options)
+    opener.refuse_replay(header, sender, recipient)
     return header, sender, digest, start
 
 
@@ -126,7 +138,7 @@ def open_file(
     """
     options = options or opener.OpenOptions()
     _require_seekable(source)
-    header, sender, digest, start = _authenticated(source, resolve_sender, options)
+    header, sender, digest, start = _authenticated(source, recipient, resolve_sender, options)
     plaintext = bytearray(header.core.size)
     out = memoryview(plaintext)
     source.seek(start)
@@ -135,7 +147,7 @@ def open_file(
     )
     if not hmac.compare_digest(digest, again):
         raise errors.TamperedError()
-    opener.accept_once(header, sender, recipient, options.current_time())
+    opener.accept_once(header, sender, recipient, options)
     return plaintext, opener.info_for(header, sender)
 
 
@@ -157,7 +169,7 @@ def open_file_to_path(
     """
     options = options or opener.OpenOptions()
     _require_seekable(source)
-    header, sender, digest, start = _authenticated(source, resolve_sender, options)
+    header, sender, digest, start = _authenticated(source, recipient, resolve_sender, options)
     target = Path(destination)
     staging = memoryview(bytearray(header.core.chunk_size))
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
@@ -171,7 +183,7 @@ def open_file_to_path(
                 raise errors.TamperedError()
             sink.flush()
             os.fsync(sink.fileno())
-        opener.accept_once(header, sender, recipient, options.current_time())
+        opener.accept_once(header, sender, recipient, options)
         os.replace(temp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):

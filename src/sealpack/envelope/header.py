@@ -22,6 +22,7 @@ import msgpack
 from sealpack import errors
 from sealpack.envelope import stream
 from sealpack.envelope.metadata import check_metadata
+from sealpack.envelope.sections import SectionLimits, unpack_section
 
 __all__ = [
     "MAGIC",
@@ -233,30 +234,28 @@ def parse_header(data: bytes | memoryview, limits: EnvelopeLimits) -> Header:
     if len(view) < end:
         raise _tampered()
     core_bytes = bytes(view[PREFIX_SIZE:core_end])
-    core = _parse_core(_unpack(core_bytes, limits), limits)
-    stanzas = _parse_stanzas(_unpack(bytes(view[core_end + 4 : end]), limits), limits)
+    core = _parse_core(unpack_section(core_bytes, _core_limits(limits)), limits)
+    stanza_bytes = bytes(view[core_end + 4 : end])
+    stanzas = _parse_stanzas(unpack_section(stanza_bytes, _stanza_limits(limits)), limits)
     return Header(core, stanzas, core_bytes, bytes(view[:end]))
 
 
-def _no_ext(code: int, data: bytes) -> Any:
-    raise ValueError("extension types are not allowed in a sealpack header")
+def _core_limits(limits: EnvelopeLimits) -> SectionLimits:
+    """The core map holds the metadata map; check_metadata applies its exact bounds later."""
+    return SectionLimits(
+        max_depth=limits.max_metadata_depth + 2,
+        max_length=max(limits.max_metadata_size, len(_CORE_KEYS)),
+        max_items=limits.max_metadata_size + 2 * len(_CORE_KEYS),
+    )
 
 
-def _unpack(section: bytes, limits: EnvelopeLimits) -> Any:
-    try:
-        return msgpack.unpackb(
-            section,
-            raw=False,
-            strict_map_key=True,
-            use_list=True,
-            ext_hook=_no_ext,
-            max_str_len=limits.max_header_size,
-            max_bin_len=limits.max_header_size,
-            max_array_len=limits.max_header_size,
-            max_map_len=limits.max_header_size,
-        )
-    except Exception as error:  # msgpack raises many types; all mean "malformed"
-        raise _tampered() from error
+def _stanza_limits(limits: EnvelopeLimits) -> SectionLimits:
+    """An array of at most max_recipients maps of five scalars."""
+    return SectionLimits(
+        max_depth=2,
+        max_length=max(limits.max_recipients, len(_STANZA_KEYS)),
+        max_items=(len(_STANZA_KEYS) + 1) * limits.max_recipients,
+    )
 
 
 def _fields(value: Any, keys: tuple[str, ...]) -> list[Any]:

@@ -2,9 +2,10 @@
 
 Order: parse the header under limits -> the blob has exactly the announced length ->
 the sender is known and trusted -> SHA-256 of the payload and the Ed25519 signature
--> validity window -> this recipient's stanza -> X3DH respond (may consume a one-time
-prekey) and unwrap the content key -> key commitment -> decrypt and authenticate
-every chunk -> replay guard (durable) -> hand the plaintext to the caller.
+-> validity window -> replay look-up (records nothing) -> this recipient's stanza ->
+X3DH respond (may consume a one-time prekey) and unwrap the content key -> key
+commitment -> decrypt and authenticate every chunk -> replay guard records the id
+(durable) -> hand the plaintext to the caller.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 from sealpack import errors, primitives, x3dh
 from sealpack.envelope import header as hdr
 from sealpack.envelope import stream, suite
-from sealpack.envelope.sealer import SealArgumentError
 from sealpack.keys import Identity, KeyBundle, fingerprint, key_id
+from sealpack.keys.replay import RETENTION_SLACK
 
 __all__ = [
     "OpenOptions",
@@ -29,12 +30,15 @@ __all__ = [
     "authenticate",
     "decrypt_payload",
     "open_buffer",
+    "refuse_replay",
     "unlock",
 ]
 
 Buffer = bytes | bytearray | memoryview
 Progress = Callable[[int, int], None]
 DEFAULT_CLOCK_SKEW = 300
+MAX_CLOCK_SKEW = RETENTION_SLACK
+"""A larger skew would let a blob stay valid after the replay guard forgot its id."""
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,25 @@ SenderResolver = Callable[[bytes], Sender]
 
 @dataclass(frozen=True)
 class OpenOptions:
-    """Time, clock skew allowance, parse limits and an optional progress callback."""
+    """Time, clock skew allowance, parse limits and an optional progress callback.
+
+    Raises:
+        SealArgumentError: ``clock_skew`` is not an int in 0..MAX_CLOCK_SKEW (one day).
+    """
 
     now: int | None = None
     clock_skew: int = DEFAULT_CLOCK_SKEW
     limits: hdr.EnvelopeLimits = field(default_factory=hdr.EnvelopeLimits)
     progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        skew = self.clock_skew
+        if not isinstance(skew, int) or isinstance(skew, bool):
+            raise errors.SealArgumentError("clock_skew must be an int number of seconds")
+        if not 0 <= skew <= MAX_CLOCK_SKEW:
+            raise errors.SealArgumentError(
+                f"clock_skew must be within 0..{MAX_CLOCK_SKEW} seconds, got {skew}"
+            )
 
     def current_time(self) -> int:
         """``now`` or the system clock."""
@@ -133,7 +150,7 @@ def unlock(
     Raises:
         NotARecipientError: no stanza for this identity.
         PrekeyError: the stanza names a signed/one-time prekey this identity lacks
-            (a one-time prekey is also missing once used: replays of such blobs end here).
+            (or a one-time prekey already used by another message).
         TamperedError: the wrapped key or the key commitment fails.
     """
     stanza = next((s for s in header.stanzas if s.recipient_key_id == recipient.key_id), None)
@@ -199,10 +216,29 @@ def info_for(header: hdr.Header, sender: Sender) -> UnsealedInfo:
     )
 
 
-def accept_once(header: hdr.Header, sender: Sender, recipient: Identity, now: int) -> None:
-    """Record the message id in the recipient's replay guard (ReplayError if seen)."""
+def refuse_replay(header: hdr.Header, sender: Sender, recipient: Identity) -> None:
+    """Look the message id up (recording nothing); call after authenticate, before unlock.
+
+    Raises:
+        ReplayError: this recipient already accepted the message.
+    """
+    if recipient.replay_guard.seen(sender.key_id, header.core.message_id):
+        raise errors.ReplayError("message was already accepted (replay)")
+
+
+def accept_once(
+    header: hdr.Header, sender: Sender, recipient: Identity, options: OpenOptions
+) -> None:
+    """Record the message id in the recipient's replay guard (ReplayError if seen).
+
+    The id is kept until ``expires + clock_skew`` (the last second this opener would
+    accept the blob) plus the guard's retention slack.
+    """
     core = header.core
-    recipient.replay_guard.accept(sender.key_id, core.message_id, core.expires, now=now)
+    last_valid = core.expires + options.clock_skew
+    recipient.replay_guard.accept(
+        sender.key_id, core.message_id, last_valid, now=options.current_time()
+    )
 
 
 def open_buffer(
@@ -228,21 +264,28 @@ def open_buffer(
         UntrustedSenderError, ExpiredError, NotARecipientError, PrekeyError, ReplayError.
     """
     options = options or OpenOptions()
-    if not isinstance(blob, (bytes, bytearray, memoryview)):
-        raise SealArgumentError(f"a sealed blob must be bytes-like, not {type(blob).__name__}")
-    view = memoryview(blob).cast("B")
-    header = hdr.parse_header(view, options.limits)
-    if len(view) != header.total_length:
-        raise errors.TamperedError()
-    payload = view[len(header.header_bytes) : len(view) - hdr.SIGNATURE_SIZE]
+    header, payload, signature = _split_blob(blob, options.limits)
     hasher = suite.PayloadHasher()
     hasher.update(payload)
-    signature = bytes(view[len(view) - hdr.SIGNATURE_SIZE :])
     sender = authenticate(header, hasher.digest(), signature, resolve_sender, options)
+    refuse_replay(header, sender, recipient)
     decryptor = unlock(header, recipient, payload[: stream.PREFIX_SIZE], options)
     plaintext = _decrypt_in_memory(decryptor, payload, header.core.size, options.progress)
-    accept_once(header, sender, recipient, options.current_time())
+    accept_once(header, sender, recipient, options)
     return plaintext, info_for(header, sender)
+
+
+def _split_blob(blob: Buffer, limits: hdr.EnvelopeLimits) -> tuple[hdr.Header, memoryview, bytes]:
+    """Parse the header and cut the blob into header, payload and signature."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        kind = type(blob).__name__
+        raise errors.SealArgumentError(f"a sealed blob must be bytes-like, not {kind}")
+    view = memoryview(blob).cast("B")
+    header = hdr.parse_header(view, limits)
+    if len(view) != header.total_length:
+        raise errors.TamperedError()
+    end = len(view) - hdr.SIGNATURE_SIZE
+    return header, view[len(header.header_bytes) : end], bytes(view[end:])
 
 
 def _decrypt_in_memory(

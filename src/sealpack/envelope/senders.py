@@ -7,11 +7,29 @@ from collections.abc import Sequence
 
 from sealpack import errors
 from sealpack.envelope.opener import Sender, SenderResolver
-from sealpack.keys import KeyBundle, TrustStore
+from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
 
-__all__ = ["Senders", "sender_resolver"]
+__all__ = ["Senders", "identity_of", "sender_resolver", "trust_of"]
 
 Senders = Sequence[KeyBundle] | KeyBundle | TrustStore
+
+
+def identity_of(holder: Identity | KeyStore) -> Identity:
+    """The Identity itself, or the one a KeyStore holds.
+
+    Raises:
+        SealArgumentError: ``holder`` is neither.
+    """
+    if isinstance(holder, KeyStore):
+        return holder.identity
+    if not isinstance(holder, Identity):
+        raise errors.SealArgumentError("expected an Identity or a KeyStore")
+    return holder
+
+
+def trust_of(holder: Identity | KeyStore) -> TrustStore | None:
+    """The KeyStore's durable TrustStore, or None for a bare Identity."""
+    return holder.trust_store if isinstance(holder, KeyStore) else None
 
 
 def _by_key(bundles: Sequence[KeyBundle], identity_key: bytes) -> KeyBundle | None:

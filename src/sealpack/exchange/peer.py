@@ -177,8 +177,7 @@ class Peer:
             to: recipient peer names.
             metadata: application metadata, signed with the message.
             expires_in: validity window in seconds.
-            stream: seal with ``seal_to`` straight to disk (large payloads) instead
-                of building the blob in memory.
+            stream: seal straight to disk with ``seal_to`` (for large payloads).
             progress: hears (plaintext bytes sealed, total) per chunk when streaming.
             now: sealing time (seconds since epoch).
 
@@ -189,26 +188,41 @@ class Peer:
             errors.SealpackError: a recipient is unknown, untrusted or has a bad bundle,
                 or the object cannot be sealed.
         """
+        names, bundles = self._recipients(to, now=now)
+        return seal_and_deliver(
+            self.transport,
+            obj,
+            names,
+            sender_name=self.name,
+            seal_options=self._seal_options(bundles, metadata, expires_in, now),
+            stream=stream,
+            progress=progress,
+        )
+
+    def _recipients(
+        self, to: Sequence[str], *, now: int | None
+    ) -> tuple[list[str], list[KeyBundle]]:
+        """Distinct, valid recipient names and a freshly claimed bundle for each."""
         names = [check_peer_name(name) for name in dict.fromkeys(to)]
         if not names:
             raise errors.TransportError("send needs at least one recipient")
-        bundles = [self._claimed_bundle(name, now=now) for name in names]
-        options = {
+        return names, [self._claimed_bundle(name, now=now) for name in names]
+
+    def _seal_options(
+        self,
+        bundles: list[KeyBundle],
+        metadata: Mapping[str, Any] | None,
+        expires_in: int,
+        now: int | None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``api.seal`` / ``api.seal_to`` for one message."""
+        return {
             "sender": self.identity,
             "recipients": bundles,
             "metadata": dict(metadata or {}),
             "expires_in": expires_in,
             "now": now,
         }
-        return seal_and_deliver(
-            self.transport,
-            obj,
-            names,
-            sender_name=self.name,
-            seal_options=options,
-            stream=stream,
-            progress=progress,
-        )
 
     # --- receiving -----------------------------------------------------------
 

@@ -68,11 +68,23 @@ def _reject_constant(token: str) -> None:
     raise errors.BundleError(f"JSON constant {token} is not allowed")
 
 
+def _decode_utf8(raw: bytes) -> str:
+    """Decode bundle bytes as strict UTF-8 without a BOM (json.loads would guess)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise errors.BundleError("bundle JSON must be UTF-8 without a byte order mark")
+    try:
+        return raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise errors.BundleError("bundle JSON is not valid UTF-8") from None
+
+
 def _load(text: str | bytes) -> Any:
     if not isinstance(text, (str, bytes, bytearray)):
         raise errors.BundleError("bundle JSON must be str or bytes")
     if len(text) > MAX_BUNDLE_JSON:
         raise errors.BundleError(f"bundle JSON larger than {MAX_BUNDLE_JSON} bytes")
+    if not isinstance(text, str):
+        text = _decode_utf8(bytes(text))
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except errors.BundleError:

@@ -107,20 +107,10 @@ class KeyStore:
         """
         directory = Path(path)
         cls._check_create_args(identity, passphrase, unencrypted)
-        params = None
-        file_key = None
-        if passphrase is not None:
-            params = keyfile.KdfParams(primitives.random_bytes(16, rng=rng), scrypt_n)
-            file_key = keyfile.derive_file_key(passphrase, params)
-        else:
+        if passphrase is None:
             _warn_unencrypted(directory)
-        ensure_private_dir(directory)
-        if (directory / KEY_FILE).exists():
-            raise errors.KeyStoreError(f"{directory} already holds a key store")
-        # A state file without a key file is left over from an interrupted create.
-        with contextlib.suppress(FileNotFoundError):
-            (directory / STATE_FILE).unlink()
-        create_private_file(directory / STATE_FILE)
+        file_key, params = _new_file_key(passphrase, scrypt_n, rng)
+        _prepare_new_store_dir(directory)
         store = cls(directory, identity, StateDB(directory / STATE_FILE), file_key, params)
         store._rng = rng
         store.save()
@@ -202,6 +192,27 @@ class KeyStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _new_file_key(
+    passphrase: bytes | None, scrypt_n: int, rng: primitives.Rng | None
+) -> tuple[SymmetricKey | None, keyfile.KdfParams | None]:
+    """A fresh scrypt salt and the file key it gives, or (None, None) when unencrypted."""
+    if passphrase is None:
+        return None, None
+    params = keyfile.KdfParams(primitives.random_bytes(16, rng=rng), scrypt_n)
+    return keyfile.derive_file_key(passphrase, params), params
+
+
+def _prepare_new_store_dir(directory: Path) -> None:
+    """Create the 0700 directory and an empty 0600 state file; refuse an existing store."""
+    ensure_private_dir(directory)
+    if (directory / KEY_FILE).exists():
+        raise errors.KeyStoreError(f"{directory} already holds a key store")
+    # A state file without a key file is left over from an interrupted create.
+    with contextlib.suppress(FileNotFoundError):
+        (directory / STATE_FILE).unlink()
+    create_private_file(directory / STATE_FILE)
 
 
 def _remove_stale_temps(directory: Path) -> None:

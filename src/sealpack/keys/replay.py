@@ -15,10 +15,24 @@ RETENTION_SLACK = 86400
 
 @runtime_checkable
 class ReplayGuard(Protocol):
-    """Records (sender key id, message id) pairs and refuses a second acceptance."""
+    """Records (sender key id, message id) pairs and refuses a second acceptance.
+
+    ``seen`` is a read-only look-up: the envelope asks it right after the sender's
+    signature verified, before any key agreement (so a replay is reported as a replay,
+    not as a consumed one-time prekey). ``accept`` records the pair only after the
+    whole payload verified, so a corrupted copy never blocks a good retransmission.
+    """
+
+    def seen(self, sender_key_id: bytes, message_id: bytes) -> bool:
+        """Return True if the pair was accepted before (records nothing)."""
 
     def accept(self, sender_key_id: bytes, message_id: bytes, expires_at: int, *, now: int) -> None:
-        """Record the pair; raise ReplayError if it was seen. Durable before return."""
+        """Record the pair; raise ReplayError if it was seen. Durable before return.
+
+        ``expires_at`` is the last second the message could still be accepted (the
+        envelope passes ``expires + clock_skew``); the pair is kept RETENTION_SLACK
+        seconds longer.
+        """
 
 
 class MemoryReplayGuard:
@@ -30,6 +44,11 @@ class MemoryReplayGuard:
 
     def __repr__(self) -> str:
         return f"MemoryReplayGuard(entries={len(self._seen)})"
+
+    def seen(self, sender_key_id: bytes, message_id: bytes) -> bool:
+        """Return True if the pair was accepted before (records nothing)."""
+        with self._lock:
+            return (bytes(sender_key_id), bytes(message_id)) in self._seen
 
     def accept(self, sender_key_id: bytes, message_id: bytes, expires_at: int, *, now: int) -> None:
         """Record the pair.

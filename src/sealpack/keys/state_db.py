@@ -73,6 +73,18 @@ class StateDB:
 
     # --- ReplayGuard ------------------------------------------------------------------
 
+    def seen(self, sender_key_id: bytes, message_id: bytes) -> bool:
+        """Return True if this sender's message id was accepted before (records nothing)."""
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT 1 FROM seen_messages WHERE sender = ? AND message_id = ?",
+                    (bytes(sender_key_id), bytes(message_id)),
+                ).fetchone()
+            except sqlite3.Error as error:
+                raise errors.KeyStoreError(f"key store state read failed: {error}") from None
+        return row is not None
+
     def accept(self, sender_key_id: bytes, message_id: bytes, expires_at: int, *, now: int) -> None:
         """Record a message id durably; ReplayError if this sender's id was seen."""
         with self._lock:

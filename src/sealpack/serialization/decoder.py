@@ -2,6 +2,10 @@
 
 msgpack parses each section with ext values deferred; a walk then checks
 depth, item counts and value types and decodes each ext at its known depth.
+Before msgpack builds anything, a skip pass (which builds nothing) proves every
+container's claimed elements are present, and the unpack limits are sized to the
+input: msgpack pre-sizes each array it starts, so unproven claims in a few KB of
+nested array headers would otherwise cost tens of MiB.
 Types named by the frame are looked up only in the receiver's registry;
 nothing is imported. Arrays over out-of-band buffers are views into the
 input (writable exactly when the input is writable).
@@ -10,7 +14,6 @@ input (writable exactly when the input is writable).
 from __future__ import annotations
 
 import argparse
-import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -57,13 +60,6 @@ class Decoder:
         self._writable = writable
         self._items = 0
         self._used = [False] * len(frame.buffers)
-        self._unpackb = functools.partial(
-            msgpack.unpackb,
-            **UNPACK_OPTIONS,
-            ext_hook=_defer_ext,
-            max_array_len=limits.max_container_length,
-            max_map_len=limits.max_container_length,
-        )
         self._types = _read_type_table(frame.types, limits)
 
     def run(self) -> Any:
@@ -79,7 +75,13 @@ class Decoder:
 
     def _unpack(self, data: Any) -> Any:
         try:
-            return self._unpackb(data)
+            size = _check_complete(data)
+            return msgpack.unpackb(
+                data,
+                **UNPACK_OPTIONS,
+                ext_hook=_defer_ext,
+                **_sized_limits(size, self._limits.max_container_length),
+            )
         except SealpackError:
             raise
         except msgpack.StackError as error:
@@ -191,9 +193,52 @@ def _check_kinds(kinds: set[type]) -> None:
         raise DecodeError("malformed frame: value of an unexpected msgpack type")
 
 
+class _ViewReader:
+    """A file-like reader over a buffer, so msgpack's Unpacker streams it without a copy."""
+
+    __slots__ = ("_position", "_view")
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._position = 0
+
+    def read(self, size: int) -> bytes:
+        chunk = self._view[self._position : self._position + size]
+        self._position += len(chunk)
+        return bytes(chunk)
+
+
+def _check_complete(data: Any) -> int:
+    """Skip over one msgpack value without building it; return the input size.
+
+    Raises msgpack's OutOfData / StackError / ValueError when a claim is not backed by
+    bytes, or the nesting exceeds msgpack's stack: refused before any allocation.
+    """
+    view = memoryview(data).cast("B")
+    size = max(len(view), 1)
+    unpacker = msgpack.Unpacker(_ViewReader(view), max_buffer_size=size, **_sized_limits(size))
+    unpacker.skip()
+    return size
+
+
+def _sized_limits(size: int, max_length: int | None = None) -> dict[str, int]:
+    """msgpack length limits no larger than the input can back (one byte per element)."""
+    length = size if max_length is None else min(size, max_length)
+    return {
+        "max_str_len": size,
+        "max_bin_len": size,
+        "max_ext_len": size,
+        "max_array_len": length,
+        "max_map_len": min(length, size // 2),
+    }
+
+
 def _read_type_table(section: memoryview, limits: DecodeLimits) -> list[str]:
     try:
-        names = msgpack.unpackb(section, **UNPACK_OPTIONS, max_array_len=limits.max_type_names)
+        size = _check_complete(section)
+        names = msgpack.unpackb(
+            section, **UNPACK_OPTIONS, **_sized_limits(size, limits.max_type_names)
+        )
     except Exception as error:
         raise DecodeError("malformed frame: unreadable type table") from error
     if type(names) is list and len(names) > limits.max_type_names:
