@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -73,17 +74,31 @@ def _raw_chunks(arrays: list[np.ndarray]) -> list[bytes]:
     return [c for c in chunks if len(set(c)) >= 4]  # skip runs of zeros/padding-like bytes
 
 
+PASSPHRASE_ENV = "SEALPACK_TEST_FLOWER_E2E_PASSPHRASE"
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     keys = tmp_path_factory.mktemp("flower-keys")
-    make_keys(keys, 3)
+    passphrase = "e2e test passphrase"
+    make_keys(keys, 3, passphrase=passphrase.encode(), scrypt_n=2**10)
+    os.environ[PASSPHRASE_ENV] = passphrase  # before the engine starts: its workers inherit it
     plain_seen: list[bytes] = []
     sealed_seen: list[bytes] = []
-    plain = run_demo(keys_dir=None, num_nodes=3, num_rounds=2, tap=lambda g: TapGrid(g, plain_seen))
-    sealed = run_demo(
-        keys_dir=keys, num_nodes=3, num_rounds=2, tap=lambda g: TapGrid(g, sealed_seen)
-    )
-    return {"plain": plain, "sealed": sealed, "plain_seen": plain_seen, "sealed_seen": sealed_seen}
+    try:
+        plain = run_demo(
+            keys_dir=None, num_nodes=3, num_rounds=2, tap=lambda g: TapGrid(g, plain_seen)
+        )
+        sealed = run_demo(
+            keys_dir=keys,
+            num_nodes=3,
+            num_rounds=2,
+            tap=lambda g: TapGrid(g, sealed_seen),
+            passphrase_env=PASSPHRASE_ENV,
+        )
+    finally:
+        del os.environ[PASSPHRASE_ENV]
+    yield {"plain": plain, "sealed": sealed, "plain_seen": plain_seen, "sealed_seen": sealed_seen}
 
 
 def test_sealed_fedavg_gives_the_same_model(runs: dict[str, Any]) -> None:

@@ -28,11 +28,13 @@ if TYPE_CHECKING:
         client_mod,
         sealed_client_app,
     )
+    from sealpack.integrations.flower.events import SealEvent
     from sealpack.integrations.flower.records import plain_to_recorddict, recorddict_to_plain
-    from sealpack.integrations.flower.server import SealedGrid, SealEvent
+    from sealpack.integrations.flower.server import REFUSED_ERROR_CODE, SealedGrid
 
 __all__ = [
     "HELLO_MESSAGE_TYPE",
+    "REFUSED_ERROR_CODE",
     "FlowerConfigError",
     "FlowerIntegrationError",
     "FlowerNotInstalledError",
@@ -53,8 +55,9 @@ _LAZY = {
     "sealed_client_app": "client",
     "plain_to_recorddict": "records",
     "recorddict_to_plain": "records",
+    "REFUSED_ERROR_CODE": "server",
     "SealedGrid": "server",
-    "SealEvent": "server",
+    "SealEvent": "events",
 }
 
 

@@ -85,33 +85,12 @@ class SealpackClientMod:
             SealpackError: Unsealing failed (tampered, untrusted, replayed, expired).
         """
         keys = self._load_keys(context)
-        if message.metadata.message_type == HELLO_MESSAGE_TYPE:
-            return _answer_hello(message, context, keys)
-        node_id = _own_node_id(message, context)
-        blob, _ = unwrap_blob(message.content, kind="instruction")
-        payload = check_payload(
-            unseal(blob, recipient=keys.store, senders=[keys.server]),
-            kind="instruction",
-            expected=_context_fields(message),
-        )
-        nodes = payload.get("nodes")
-        if not isinstance(nodes, list) or node_id not in nodes:
-            raise RefusedMessageError("sealed instruction is not addressed to this node")
-        request = payload.get("request")
-        inner = make_message(message.metadata, content=plain_to_recorddict(payload.get("content")))
-        reply = call_next(inner, context)
-        if reply.has_error():
-            return reply
-        sealed = {
-            "v": WIRE_VERSION,
-            "kind": "reply",
-            **_context_fields(message),
-            "node": node_id,
-            "request": request,
-            "content": recorddict_to_plain(reply.content),
-        }
-        blob = seal(sealed, sender=keys.store.identity, recipients=[keys.server])
-        return make_message(reply.metadata, content=wrap_blob(blob, kind="reply", sender=keys.name))
+        try:
+            if message.metadata.message_type == HELLO_MESSAGE_TYPE:
+                return _answer_hello(message, context, keys)
+            return _run_sealed(message, context, call_next, keys)
+        finally:
+            keys.store.close()
 
     def _load_keys(self, context: Context) -> _NodeKeys:
         configs = (context.node_config, context.run_config)
@@ -125,9 +104,39 @@ class SealpackClientMod:
         passphrase_env = keyconfig.config_value(
             keyconfig.PASSPHRASE_ENV, self.passphrase_env, *configs
         )
+        server = keyconfig.load_bundles(server_path)[0].with_one_time_prekeys(())
         store = keyconfig.open_keystore(template, passphrase_env, context.node_config)
-        server = keyconfig.load_bundles(server_path)[0]
-        return _NodeKeys(store=store, server=server.with_one_time_prekeys(()))
+        return _NodeKeys(store=store, server=server)
+
+
+def _run_sealed(
+    message: Message, context: Context, call_next: ClientAppCallable, keys: _NodeKeys
+) -> Message:
+    """Unseal an instruction, hand its content to the app, seal the app's reply."""
+    node_id = _own_node_id(message, context)
+    blob, _ = unwrap_blob(message.content, kind="instruction")
+    payload = check_payload(
+        unseal(blob, recipient=keys.store, senders=[keys.server]),
+        kind="instruction",
+        expected=_context_fields(message),
+    )
+    nodes = payload.get("nodes")
+    if not isinstance(nodes, list) or node_id not in nodes:
+        raise RefusedMessageError("sealed instruction is not addressed to this node")
+    inner = make_message(message.metadata, content=plain_to_recorddict(payload.get("content")))
+    reply = call_next(inner, context)
+    if reply.has_error():
+        return reply
+    sealed = {
+        "v": WIRE_VERSION,
+        "kind": "reply",
+        **_context_fields(message),
+        "node": node_id,
+        "request": payload.get("request"),
+        "content": recorddict_to_plain(reply.content),
+    }
+    blob = seal(sealed, sender=keys.store.identity, recipients=[keys.server])
+    return make_message(reply.metadata, content=wrap_blob(blob, kind="reply", sender=keys.name))
 
 
 def _own_node_id(message: Message, context: Context) -> int:

@@ -20,9 +20,10 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 
 from sealpack.integrations.flower.client import SealpackClientMod, sealed_client_app
-from sealpack.integrations.flower.keyconfig import load_bundles
+from sealpack.integrations.flower.keyconfig import load_bundles, open_keystore
 from sealpack.integrations.flower.server import SealedGrid, SealEvent
 from sealpack.keys import Identity, KeyStore
+from sealpack.keys.keystore import DEFAULT_SCRYPT_N
 
 __all__ = ["DemoResult", "make_keys", "run_demo"]
 
@@ -39,21 +40,36 @@ class DemoResult:
     bound_nodes: dict[int, str] = field(default_factory=dict)
 
 
-def make_keys(directory: Path, num_nodes: int) -> None:
-    """Create unencrypted demo KeyStores ``server`` and ``client-<i>`` plus bundle files.
+def make_keys(
+    directory: Path,
+    num_nodes: int,
+    *,
+    passphrase: bytes | None = None,
+    scrypt_n: int = DEFAULT_SCRYPT_N,
+) -> None:
+    """Create demo KeyStores ``server`` and ``client-<i>`` plus bundle files.
 
     Args:
         directory: Empty directory to fill.
         num_nodes: Number of ClientApp identities.
+        passphrase: Encrypts every store (None: unencrypted stores, which warn when opened).
+        scrypt_n: scrypt cost of the passphrase stores.
     """
+
+    def create(path: Path, identity: Identity) -> None:
+        if passphrase is None:
+            KeyStore.create(path, identity, passphrase=None, unencrypted=True).close()
+        else:
+            KeyStore.create(path, identity, passphrase=passphrase, scrypt_n=scrypt_n).close()
+
     server = Identity.generate("server", one_time_prekeys=8)
-    KeyStore.create(directory / "server", server, passphrase=None, unencrypted=True)
     (directory / "server.json").write_text(server.bundle().to_json())
+    create(directory / "server", server)
     (directory / "trusted").mkdir()
     for index in range(num_nodes):
         client = Identity.generate(f"client-{index}", one_time_prekeys=16)
-        KeyStore.create(directory / f"client-{index}", client, passphrase=None, unencrypted=True)
         (directory / "trusted" / f"client-{index}.json").write_text(client.bundle().to_json())
+        create(directory / f"client-{index}", client)
 
 
 def initial_model(size: int) -> list[np.ndarray]:
@@ -81,7 +97,7 @@ def _evaluate(message: Message, context: Context) -> Message:
     return Message(RecordDict({"metrics": metrics}), reply_to=message)
 
 
-def build_client_app(keys_dir: Path | None) -> ClientApp:
+def build_client_app(keys_dir: Path | None, passphrase_env: str | None = None) -> ClientApp:
     """The demo ClientApp, behind the sealpack mod when ``keys_dir`` is given."""
     if keys_dir is None:
         app = ClientApp()
@@ -89,6 +105,7 @@ def build_client_app(keys_dir: Path | None) -> ClientApp:
         mod = SealpackClientMod(
             keystore=str(keys_dir / "client-{partition-id}"),
             server_bundle=str(keys_dir / "server.json"),
+            passphrase_env=passphrase_env,
         )
         app = sealed_client_app(mod=mod)
     app.train()(_train)
@@ -97,9 +114,15 @@ def build_client_app(keys_dir: Path | None) -> ClientApp:
 
 
 def build_server_app(
-    keys_dir: Path | None, num_rounds: int, model_size: int, out: DemoResult, tap: GridTap | None
+    keys_dir: Path | None,
+    num_rounds: int,
+    model_size: int,
+    out: DemoResult,
+    tap: GridTap | None,
+    passphrase_env: str | None = None,
+    num_nodes: int = 1,
 ) -> ServerApp:
-    """The demo ServerApp running FedAvg; fills ``out`` when done."""
+    """The demo ServerApp running FedAvg over ``num_nodes`` nodes; fills ``out`` when done."""
     app = ServerApp()
 
     @app.main()
@@ -107,9 +130,9 @@ def build_server_app(
         engine_grid = tap(grid) if tap is not None else grid
         used: Grid = engine_grid
         if keys_dir is not None:
-            store = KeyStore.open(keys_dir / "server", passphrase=None)
+            store = open_keystore(str(keys_dir / "server"), passphrase_env, {})
             used = SealedGrid(engine_grid, keys=store, trusted=load_bundles(keys_dir / "trusted"))
-        strategy = _TimedFedAvg(out)
+        strategy = _TimedFedAvg(out, num_nodes)
         result = strategy.start(
             grid=used,
             initial_arrays=ArrayRecord(initial_model(model_size)),
@@ -126,8 +149,13 @@ def build_server_app(
 class _TimedFedAvg(FedAvg):
     """FedAvg recording the wall time of each round (train + evaluate)."""
 
-    def __init__(self, out: DemoResult) -> None:
-        super().__init__(fraction_train=1.0, fraction_evaluate=1.0, min_available_nodes=1)
+    def __init__(self, out: DemoResult, num_nodes: int) -> None:
+        # Wait for every node: sampling while some are still starting would train on fewer.
+        super().__init__(
+            min_train_nodes=num_nodes,
+            min_evaluate_nodes=num_nodes,
+            min_available_nodes=num_nodes,
+        )
         self._out = out
         self._round_start = 0.0
 
@@ -152,6 +180,7 @@ def run_demo(
     num_rounds: int = 2,
     model_size: int = 64,
     tap: GridTap | None = None,
+    passphrase_env: str | None = None,
 ) -> DemoResult:
     """Run the demo federation on Flower's simulation engine (needs ``flwr[simulation]``).
 
@@ -161,14 +190,18 @@ def run_demo(
         num_rounds: FedAvg rounds.
         model_size: Elements of the first model array (a multiple of 4).
         tap: Optional wrapper around the engine's Grid (sees exactly what the engine carries).
+        passphrase_env: Environment variable holding the stores' passphrase (set it before
+            calling: the engine's worker processes inherit it); None for unencrypted stores.
 
     Returns:
         The final global arrays, per-round seconds and (sealed) the seal events.
     """
     out = DemoResult(arrays=[], round_seconds=[])
     run_simulation(
-        server_app=build_server_app(keys_dir, num_rounds, model_size, out, tap),
-        client_app=build_client_app(keys_dir),
+        server_app=build_server_app(
+            keys_dir, num_rounds, model_size, out, tap, passphrase_env, num_nodes
+        ),
+        client_app=build_client_app(keys_dir, passphrase_env),
         num_supernodes=num_nodes,
         backend_config={
             "client_resources": {"num_cpus": 1, "num_gpus": 0.0},

@@ -1,42 +1,35 @@
 """ServerApp side: a Grid wrapper sealing instructions and unsealing replies.
 
-Before the first instruction to a node, a handshake (``query.sealpack_hello``)
-binds the Flower node id to one trusted identity: the node seals the server's
-random challenge, its node id and a fresh bundle of its one-time prekeys. Then
-each distinct RecordDict sent in one push is sealed once for all its destination
-nodes (one payload encryption for a broadcast); replies must come sealed from the
-identity bound to the replying node and answer an outstanding instruction, once.
-Refused replies reach the strategy as Flower error replies: never as plaintext.
+Before the first instruction to a node, a handshake (``query.sealpack_hello``, see
+:mod:`.handshake`) binds the Flower node id to one trusted identity. Then each
+distinct RecordDict sent in one push is sealed once for all its destination nodes
+(one payload encryption for a broadcast); replies must come sealed from the
+identity bound to the replying node and answer an outstanding instruction, once
+(see :mod:`.pending`). Refused replies reach the strategy as Flower error replies
+(code :data:`REFUSED_ERROR_CODE`): never as plaintext.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
 
-import numpy as np
-from flwr.app import ConfigRecord, Context, Error, Message, RecordDict
+from flwr.app import Context, Error, Message, RecordDict
 from flwr.app.message import make_message
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
 from sealpack.api import seal, unseal
-from sealpack.errors import ReplayError, SealpackError
+from sealpack.errors import SealpackError
 from sealpack.integrations.flower import keyconfig
-from sealpack.integrations.flower.client import HELLO_MESSAGE_TYPE
 from sealpack.integrations.flower.errors import FlowerConfigError, RefusedMessageError
+from sealpack.integrations.flower.events import SealEvent, make_event
+from sealpack.integrations.flower.handshake import CHALLENGE_SIZE, hello_message, verify_hello
+from sealpack.integrations.flower.pending import PendingReplies
 from sealpack.integrations.flower.records import plain_to_recorddict, recorddict_to_plain
-from sealpack.integrations.flower.wire import (
-    HELLO_RECORD,
-    WIRE_VERSION,
-    check_payload,
-    unwrap_blob,
-    wrap_blob,
-)
+from sealpack.integrations.flower.wire import WIRE_VERSION, check_payload, unwrap_blob, wrap_blob
 from sealpack.keys import Identity, KeyBundle, KeyStore
 
 __all__ = ["REFUSED_ERROR_CODE", "SealEvent", "SealedGrid"]
@@ -44,18 +37,6 @@ __all__ = ["REFUSED_ERROR_CODE", "SealEvent", "SealedGrid"]
 _log = logging.getLogger(__name__)
 REFUSED_ERROR_CODE = 7301
 """Flower error code of a reply sealpack refused."""
-
-
-@dataclass(frozen=True)
-class SealEvent:
-    """One seal or unseal done by :class:`SealedGrid` (for logs, examples, benchmarks)."""
-
-    action: str  # "seal" or "unseal"
-    kind: str  # "instruction", "reply" or "hello"
-    nodes: tuple[int, ...]
-    array_bytes: int  # bytes of numpy arrays in the plaintext content
-    sealed_bytes: int
-    seconds: float
 
 
 class SealedGrid(Grid):
@@ -91,7 +72,7 @@ class SealedGrid(Grid):
         self._hello_timeout = hello_timeout
         self._rng = rng or os.urandom
         self._bound: dict[int, KeyBundle] = {}
-        self._outstanding: dict[tuple[bytes, int], tuple[str, str]] = {}
+        self._pending = PendingReplies()
         self.events: list[SealEvent] = []
         self.refused: list[tuple[int, str]] = []
 
@@ -99,23 +80,26 @@ class SealedGrid(Grid):
     def from_context(cls, grid: Grid, context: Context) -> SealedGrid:
         """Build from run_config keys ``sealpack-keystore``, ``sealpack-trusted``, ...
 
+        Args:
+            grid: The Grid the ServerApp received.
+            context: The ServerApp's context (its run_config names the keys).
+
+        Returns:
+            The sealed grid.
+
         Raises:
             FlowerConfigError: A required config key is missing.
         """
         config = context.run_config
+        keystore = keyconfig.config_value(keyconfig.KEYSTORE, None, config)
         store = keyconfig.open_keystore(
-            keyconfig.require(
-                keyconfig.config_value(keyconfig.KEYSTORE, None, config), keyconfig.KEYSTORE
-            ),
+            keyconfig.require(keystore, keyconfig.KEYSTORE),
             keyconfig.config_value(keyconfig.PASSPHRASE_ENV, None, config),
             {},
         )
         trusted_path = keyconfig.config_value(keyconfig.TRUSTED, None, config)
-        return cls(
-            grid,
-            keys=store,
-            trusted=keyconfig.load_bundles(keyconfig.require(trusted_path, keyconfig.TRUSTED)),
-        )
+        trusted = keyconfig.load_bundles(keyconfig.require(trusted_path, keyconfig.TRUSTED))
+        return cls(grid, keys=store, trusted=trusted)
 
     # --- plain delegation --------------------------------------------------
     def set_run(self, run: Run) -> None:
@@ -150,24 +134,26 @@ class SealedGrid(Grid):
     # --- sealed traffic ----------------------------------------------------
     def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
         """Seal and push ``messages``; nodes that fail the handshake get nothing."""
-        return self._grid.push_messages(self._seal_all(list(messages)))
+        sealed, _ = self._seal_all(list(messages))
+        return self._grid.push_messages(sealed)
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         """Pull replies and unseal them (refused ones become error replies)."""
-        return [self._open_reply(reply) for reply in self._grid.pull_messages(message_ids)]
+        return [self._open_reply(r, None) for r in self._grid.pull_messages(message_ids)]
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> Iterable[Message]:
-        """Seal, send, wait for replies, unseal them."""
-        sealed = self._seal_all(list(messages))
+        """Seal, send, wait for replies, unseal those answering these very messages."""
+        sealed, requests = self._seal_all(list(messages))
         replies = self._grid.send_and_receive(sealed, timeout=timeout)
-        return [self._open_reply(reply) for reply in replies]
+        return [self._open_reply(reply, requests) for reply in replies]
 
     def _run_id(self) -> int:
         return int(self._grid.run.run_id)
 
-    def _seal_all(self, messages: list[Message]) -> list[Message]:
+    def _seal_all(self, messages: list[Message]) -> tuple[list[Message], set[bytes]]:
+        """Seal each distinct content once for its bound destinations; drop unbound ones."""
         self._handshake({m.metadata.dst_node_id for m in messages} - set(self._bound))
         groups: dict[tuple[int, str, str], list[Message]] = {}
         for message in messages:
@@ -180,15 +166,17 @@ class SealedGrid(Grid):
             key = (id(message.content), meta.message_type, meta.group_id)
             groups.setdefault(key, []).append(message)
         sealed: list[Message] = []
+        requests: set[bytes] = set()
         for group in groups.values():
-            sealed.extend(self._seal_group(group))
-        return sealed
+            request = self._rng(16)
+            requests.add(request)
+            sealed.extend(self._seal_group(group, request))
+        return sealed, requests
 
-    def _seal_group(self, group: list[Message]) -> list[Message]:
+    def _seal_group(self, group: list[Message], request: bytes) -> list[Message]:
         """Seal one content once for every destination node of ``group``."""
         first = group[0].metadata
         nodes = sorted({m.metadata.dst_node_id for m in group})
-        request = self._rng(16)
         started = time.perf_counter()
         plain = recorddict_to_plain(group[0].content)
         payload = {
@@ -203,33 +191,27 @@ class SealedGrid(Grid):
         }
         blob = seal(payload, sender=self._identity, recipients=[self._bound[n] for n in nodes])
         wire = wrap_blob(blob, kind="instruction", sender=self._identity.name)
-        self._note("seal", "instruction", nodes, plain, len(blob), started)
+        self.events.append(make_event("seal", "instruction", nodes, plain, len(blob), started))
         for node in nodes:
-            self._outstanding[(request, node)] = (first.message_type, first.group_id)
-        return [
-            Message(
-                wire,
-                m.metadata.dst_node_id,
-                m.metadata.message_type,
-                ttl=m.metadata.ttl,
-                group_id=m.metadata.group_id,
-            )
-            for m in group
-        ]
+            self._pending.add(request, node, first.message_type, first.group_id)
+        return [_readdressed(wire, m) for m in group]
 
-    def _open_reply(self, reply: Message) -> Message:
+    def _open_reply(self, reply: Message, allowed: Collection[bytes] | None) -> Message:
+        """The unsealed reply, or an error reply when sealpack refuses it."""
         if reply.has_error():
             return reply
         node = reply.metadata.src_node_id
         try:
-            return make_message(reply.metadata, content=self._unseal_reply(reply, node))
+            return make_message(reply.metadata, content=self._unseal_reply(reply, node, allowed))
         except SealpackError as exc:
             self.refused.append((node, type(exc).__name__))
             _log.warning("sealpack: refused reply from node %s: %s", node, type(exc).__name__)
             reason = f"sealpack refused reply: {type(exc).__name__}"
             return make_message(reply.metadata, error=Error(REFUSED_ERROR_CODE, reason))
 
-    def _unseal_reply(self, reply: Message, node: int) -> RecordDict:
+    def _unseal_reply(
+        self, reply: Message, node: int, allowed: Collection[bytes] | None
+    ) -> RecordDict:
         bundle = self._bound.get(node)
         if bundle is None:
             raise RefusedMessageError("reply from a node with no verified identity")
@@ -239,94 +221,57 @@ class SealedGrid(Grid):
         request = payload.get("request") if isinstance(payload, dict) else None
         if not isinstance(request, bytes):
             raise RefusedMessageError("sealed reply names no request")
-        pending = self._outstanding.get((request, node))
-        if pending is None:
-            raise ReplayError("reply answers no outstanding instruction for this node")
+        pending = self._pending.lookup(request, node, allowed)
         expected = {
             "run_id": self._run_id(),
-            "message_type": pending[0],
-            "group_id": pending[1],
+            "message_type": pending.message_type,
+            "group_id": pending.group_id,
             "node": node,
         }
         checked = check_payload(payload, kind="reply", expected=expected)
-        if reply.metadata.message_type != pending[0] or reply.metadata.group_id != pending[1]:
+        meta = reply.metadata
+        if (meta.message_type, meta.group_id) != (pending.message_type, pending.group_id):
             raise RefusedMessageError("reply metadata does not match its sealed context")
         content = plain_to_recorddict(checked.get("content"))
-        del self._outstanding[(request, node)]
-        self._note("unseal", "reply", [node], checked.get("content"), len(blob), started)
+        self._pending.settle(request, node)
+        self.events.append(
+            make_event("unseal", "reply", [node], checked.get("content"), len(blob), started)
+        )
         return content
 
     def _handshake(self, nodes: set[int]) -> None:
         """Bind each node id in ``nodes`` to a trusted identity (or leave it unbound)."""
         if not nodes:
             return
-        challenges = {node: self._rng(32) for node in nodes}
+        challenges = {node: self._rng(CHALLENGE_SIZE) for node in nodes}
         own_bundle = self._identity.bundle().to_json()
-        hellos = [
-            Message(
-                RecordDict(
-                    {
-                        HELLO_RECORD: ConfigRecord(
-                            {
-                                "v": WIRE_VERSION,
-                                "challenge": challenges[n],
-                                "server-bundle": own_bundle,
-                            }
-                        )
-                    }
-                ),
-                n,
-                HELLO_MESSAGE_TYPE,
-            )
-            for n in sorted(nodes)
-        ]
+        hellos = [hello_message(n, challenges[n], own_bundle) for n in sorted(nodes)]
         for reply in self._grid.send_and_receive(hellos, timeout=self._hello_timeout):
             node = reply.metadata.src_node_id
             challenge = challenges.pop(node, None)
             if challenge is None or reply.has_error():
                 continue
+            started = time.perf_counter()
             try:
-                self._bind(reply, node, challenge)
+                fresh, size = verify_hello(
+                    reply,
+                    challenge=challenge,
+                    run_id=self._run_id(),
+                    keys=self._keys,
+                    trusted=self._trusted,
+                    bound=self._bound,
+                )
             except SealpackError as exc:
                 self.refused.append((node, type(exc).__name__))
                 _log.warning("sealpack: node %s failed the handshake: %s", node, type(exc).__name__)
-
-    def _bind(self, reply: Message, node: int, challenge: bytes) -> None:
-        started = time.perf_counter()
-        blob, name = unwrap_blob(reply.content, kind="hello")
-        pinned = self._trusted.get(name)
-        if pinned is None:
-            raise RefusedMessageError("hello from an identity that is not trusted")
-        payload = unseal(blob, recipient=self._keys, senders=[pinned])
-        expected = {"run_id": self._run_id(), "node": node, "challenge": challenge}
-        checked = check_payload(payload, kind="hello", expected=expected)
-        bundle_json = checked.get("bundle")
-        if not isinstance(bundle_json, str):
-            raise RefusedMessageError("hello carries no key bundle")
-        fresh = KeyBundle.from_json(bundle_json)
-        if not hmac.compare_digest(fresh.identity_key, pinned.identity_key):
-            raise RefusedMessageError("hello bundle does not belong to the pinned identity")
-        if any(b.name == name for b in self._bound.values()):
-            raise RefusedMessageError("identity already bound to another node")
-        self._bound[node] = fresh
-        self._note("unseal", "hello", [node], None, len(blob), started)
-
-    def _note(
-        self, action: str, kind: str, nodes: Sequence[int], plain: object, size: int, started: float
-    ) -> None:
-        self.events.append(
-            SealEvent(
-                action, kind, tuple(nodes), _array_bytes(plain), size, time.perf_counter() - started
-            )
-        )
+                continue
+            self._bound[node] = fresh
+            self.events.append(make_event("unseal", "hello", [node], None, size, started))
 
 
-def _array_bytes(plain: object) -> int:
-    """Total bytes of numpy arrays inside a plain value."""
-    if isinstance(plain, np.ndarray):
-        return int(plain.nbytes)
-    if isinstance(plain, dict):
-        return sum(_array_bytes(v) for v in plain.values())
-    if isinstance(plain, list | tuple):
-        return sum(_array_bytes(v) for v in plain)
-    return 0
+def _readdressed(content: RecordDict, message: Message) -> Message:
+    """A new instruction carrying ``content`` with ``message``'s routing metadata."""
+    meta = message.metadata
+    return Message(
+        content, meta.dst_node_id, meta.message_type, ttl=meta.ttl, group_id=meta.group_id
+    )
