@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import Any
+from typing import Any, TypedDict
 
 from sealpack import primitives
 from sealpack.envelope import fileio, files, opener, sealer
@@ -17,7 +17,13 @@ from sealpack.envelope import header as hdr
 from sealpack.envelope.info import EnvelopeInfo, describe
 from sealpack.envelope.opener import OpenOptions, UnsealedInfo
 from sealpack.envelope.sealer import SealArgumentError, SealOptions
-from sealpack.envelope.senders import Senders, identity_of, sender_resolver, trust_of
+from sealpack.envelope.senders import (
+    SenderResolver,
+    Senders,
+    identity_of,
+    sender_resolver,
+    trust_of,
+)
 from sealpack.keys import Identity, KeyBundle, KeyStore
 from sealpack.secure_serializer import SecureSerializer
 from sealpack.serialization import Codec, default_codec
@@ -45,13 +51,38 @@ DEFAULT_CONTENT_TYPE = sealer.DEFAULT_CONTENT_TYPE
 DEFAULT_CLOCK_SKEW = opener.DEFAULT_CLOCK_SKEW
 
 
-def _options(metadata: Mapping[str, Any] | None, expires_in: int, content_type: str) -> SealOptions:
-    return SealOptions(metadata=metadata, expires_in=expires_in, content_type=content_type)
+class _SealArgs(TypedDict):
+    sender: Identity
+    recipients: Sequence[KeyBundle]
+    options: SealOptions
 
 
-def _open_options(now: int | None, clock_skew: int, progress: Progress | None) -> OpenOptions:
-    """Raises SealArgumentError for a clock_skew outside 0..86400."""
-    return OpenOptions(now=now, clock_skew=clock_skew, progress=progress)
+class _OpenArgs(TypedDict):
+    recipient: Identity
+    resolve_sender: SenderResolver
+
+
+def _sealing(
+    sender: Identity | KeyStore,
+    recipients: Sequence[KeyBundle],
+    metadata: Mapping[str, Any] | None,
+    expires_in: int,
+    content_type: str,
+) -> _SealArgs:
+    """The sealer's sender, recipients and options, from the public keyword arguments."""
+    options = SealOptions(metadata=metadata, expires_in=expires_in, content_type=content_type)
+    return {"sender": identity_of(sender), "recipients": recipients, "options": options}
+
+
+def _opening(recipient: Identity | KeyStore, senders: Senders) -> _OpenArgs:
+    """The opener's recipient and sender resolver (checked against the store's pins)."""
+    identity = identity_of(recipient)
+    return {"recipient": identity, "resolve_sender": sender_resolver(senders, trust_of(recipient))}
+
+
+def _decoded(plaintext: Buffer, info: UnsealedInfo, codec: Codec | None, with_info: bool) -> Any:
+    obj = (codec or default_codec()).loads(plaintext)
+    return (obj, info) if with_info else obj
 
 
 def seal(
@@ -124,14 +155,8 @@ def seal_buffer(
         SealArgumentError, PrekeyError, LimitExceededError: bad arguments or bundles.
     """
     buffers = (codec or default_codec()).dumps_buffers(obj)
-    return sealer.seal_buffers(
-        buffers,
-        sender=identity_of(sender),
-        recipients=recipients,
-        options=_options(metadata, expires_in, content_type),
-        rng=rng,
-        now=now,
-    )
+    sealing = _sealing(sender, recipients, metadata, expires_in, content_type)
+    return sealer.seal_buffers(buffers, **sealing, rng=rng, now=now)
 
 
 def unseal(
@@ -165,13 +190,9 @@ def unseal(
         SealArgumentError: ``clock_skew`` out of range.
     """
     plaintext, info = opener.open_buffer(
-        blob,
-        recipient=identity_of(recipient),
-        resolve_sender=sender_resolver(senders, trust_of(recipient)),
-        options=_open_options(now, clock_skew, None),
+        blob, **_opening(recipient, senders), options=OpenOptions(now=now, clock_skew=clock_skew)
     )
-    obj = (codec or default_codec()).loads(plaintext)
-    return (obj, info) if with_metadata else obj
+    return _decoded(plaintext, info, codec, with_metadata)
 
 
 def seal_frame_to(
@@ -193,18 +214,9 @@ def seal_frame_to(
     ``progress(done, total)`` is called after every chunk.
     """
     buffers: list[Buffer] = list(frame) if isinstance(frame, (list, tuple)) else [frame]  # type: ignore[list-item]
-    options = _options(metadata, expires_in, content_type)
+    sealing = _sealing(sender, recipients, metadata, expires_in, content_type)
     with fileio.atomic_output(file_or_path) as sink:
-        sealer.seal_buffers_to(
-            buffers,
-            sink.write,
-            sender=identity_of(sender),
-            recipients=recipients,
-            options=options,
-            rng=rng,
-            now=now,
-            progress=progress,
-        )
+        sealer.seal_buffers_to(buffers, sink.write, **sealing, rng=rng, now=now, progress=progress)
 
 
 def seal_to(
@@ -219,8 +231,7 @@ def seal_to(
     The codec's out-of-band buffers go through the cipher chunk by chunk; nothing is
     concatenated. Keyword arguments are those of :func:`seal` (plus ``progress``).
     """
-    buffers = (codec or default_codec()).dumps_buffers(obj)
-    seal_frame_to(buffers, file_or_path, **kwargs)
+    seal_frame_to((codec or default_codec()).dumps_buffers(obj), file_or_path, **kwargs)
 
 
 def unseal_from(
@@ -240,16 +251,10 @@ def unseal_from(
     unseekable stream (a pipe) is first spooled to an anonymous temporary file, up to
     the length its header announces (checked against the limits).
     """
-    options = _open_options(now, clock_skew, progress)
+    options = OpenOptions(now=now, clock_skew=clock_skew, progress=progress)
     with fileio.seekable_input(file_or_path, options.limits) as source:
-        plaintext, info = files.open_file(
-            source,
-            recipient=identity_of(recipient),
-            resolve_sender=sender_resolver(senders, trust_of(recipient)),
-            options=options,
-        )
-    obj = (codec or default_codec()).loads(plaintext)
-    return (obj, info) if with_metadata else obj
+        plaintext, info = files.open_file(source, **_opening(recipient, senders), options=options)
+    return _decoded(plaintext, info, codec, with_metadata)
 
 
 def unseal_frame_to(
@@ -268,14 +273,10 @@ def unseal_frame_to(
     every check passed; nothing is written on failure. An unseekable stream is spooled
     as in :func:`unseal_from`. Errors as :func:`unseal`.
     """
-    options = _open_options(now, clock_skew, progress)
+    options = OpenOptions(now=now, clock_skew=clock_skew, progress=progress)
     with fileio.seekable_input(file_or_path, options.limits) as source:
         return files.open_file_to_path(
-            source,
-            destination,
-            recipient=identity_of(recipient),
-            resolve_sender=sender_resolver(senders, trust_of(recipient)),
-            options=options,
+            source, destination, **_opening(recipient, senders), options=options
         )
 
 

@@ -190,8 +190,14 @@ def _receive_one(peer: Peer, size: int, report: DemoReport) -> Message:
         raise RuntimeError(f"{peer.name} expected one message, got {len(messages)}")
     message = messages[0]
     report.verified.append(f"{peer.name} <- {message.sender}")
-    print(f"    verified: sender={message.sender} metadata={dict(message.metadata)}")
+    _print_verification(message)
     return message
+
+
+def _print_verification(message: Message) -> None:
+    """One line per verified message: the signed sender and metadata."""
+    contact = " (first contact: pinned)" if message.first_contact else ""
+    print(f"    verified: sender={message.sender}{contact} metadata={dict(message.metadata)}")
 
 
 def _client_round(client: Peer, index: int, model_size: int, report: DemoReport) -> None:
@@ -226,10 +232,13 @@ def _server_aggregate(
         _step(report, "server opens + verifies updates", _inbox_size(server, SERVER)),
         _bar("server opening updates", model_bytes(model) * clients) as progress,
     ):
-        updates = []
+        updates, verified = [], []
         for message in server.iter_messages(progress=progress):
             updates.append((message.obj, int(message.metadata["num_examples"])))
             report.verified.append(f"server <- {message.sender}")
+            verified.append(message)
+    for message in verified:  # after the step, so the lines do not cut the progress bar
+        _print_verification(message)
     if len(updates) != clients:
         raise RuntimeError(f"server expected {clients} updates, got {len(updates)}")
     with _step(report, "server FedAvg", model_bytes(model)):

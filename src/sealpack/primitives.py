@@ -4,9 +4,8 @@ Every function takes and returns raw ``bytes``. Bad lengths or invalid points ra
 :class:`InvalidKeyError` (a :class:`~sealpack.errors.SealpackError`); an all-zero X25519
 output or a failed AEAD tag raises :class:`~sealpack.errors.TamperedError`.
 
-The Ed25519 -> X25519 public key conversion is the birational map u = (1 + y) / (1 - y)
-mod p. pyca/cryptography offers no such function, so it is computed here with Python
-integers on *public* data only (no secret ever passes through it).
+The Ed25519 -> X25519 public key conversion (integer arithmetic on public data only)
+lives in :mod:`sealpack.primitives_curve`.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from sealpack import errors
+from sealpack.primitives_curve import edwards_to_montgomery, is_valid_x25519_public
 
 __all__ = [
     "InvalidKeyError",
@@ -60,10 +60,6 @@ SIGNATURE_SIZE = 64
 GCM_NONCE_SIZE = 12
 CHACHA_NONCE_SIZE = 12
 HKDF_SHA256_MAX_LENGTH = 255 * 32
-
-_P = 2**255 - 19
-_D = (-121665 * pow(121666, _P - 2, _P)) % _P
-_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 
 
 InvalidKeyError = errors.InvalidKeyError
@@ -185,40 +181,6 @@ def ed25519_seed_to_x25519_private(seed: bytes) -> bytes:
     return bytes(scalar)
 
 
-def _edwards_add(
-    p1: tuple[int, int, int, int], p2: tuple[int, int, int, int]
-) -> tuple[int, int, int, int]:
-    """Add two points in extended coordinates (X, Y, Z, T) on edwards25519."""
-    x1, y1, z1, t1 = p1
-    x2, y2, z2, t2 = p2
-    a = (y1 - x1) * (y2 - x2) % _P
-    b = (y1 + x1) * (y2 + x2) % _P
-    c = 2 * t1 * t2 * _D % _P
-    d = 2 * z1 * z2 % _P
-    e, f, g, h = b - a, d - c, d + c, b + a
-    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
-
-
-def _decode_edwards(public: bytes) -> tuple[int, int]:
-    """Decode a canonical Ed25519 point (RFC 8032 5.1.3) or raise InvalidKeyError."""
-    encoded = int.from_bytes(public, "little")
-    sign = encoded >> 255
-    y = encoded & ((1 << 255) - 1)
-    if y >= _P:
-        raise InvalidKeyError("non-canonical Ed25519 public key")
-    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
-    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
-    if (v * x * x - u) % _P != 0:
-        x = x * _SQRT_M1 % _P
-    if (v * x * x - u) % _P != 0:
-        raise InvalidKeyError("Ed25519 public key is not a curve point")
-    if x == 0 and sign == 1:
-        raise InvalidKeyError("non-canonical Ed25519 public key")
-    if x & 1 != sign:
-        x = _P - x
-    return x, y
-
-
 def ed25519_public_to_x25519(public: bytes) -> bytes:
     """Map an Ed25519 public key to its X25519 form: u = (1 + y) / (1 - y) mod p.
 
@@ -226,37 +188,7 @@ def ed25519_public_to_x25519(public: bytes) -> bytes:
         InvalidKeyError: wrong length, non-canonical encoding, not on the curve, or a
             point of small order (including the identity).
     """
-    x, y = _decode_edwards(_require_bytes(public, KEY_SIZE, "Ed25519 public key"))
-    point = (x, y, 1, x * y % _P)
-    for _ in range(3):
-        point = _edwards_add(point, point)
-    if point[0] % _P == 0:  # 8 * P is the identity: P has small order
-        raise InvalidKeyError("Ed25519 public key has small order")
-    u = (1 + y) * pow(1 - y, _P - 2, _P) % _P
-    return u.to_bytes(KEY_SIZE, "little")
-
-
-# The u-coordinates of the points of order dividing 8 on curve25519 (and their
-# non-canonical encodings u + p), as listed by Bernstein's "Curve25519" page.
-_SMALL_ORDER_U = frozenset(
-    {
-        0,
-        1,
-        325606250916557431795983626356110631294008115727848805560023387167927233504,
-        39382357235489614581723060781553021112529911719440698176882885853963445705823,
-        _P - 1,
-        _P,
-        _P + 1,
-    }
-)
-
-
-def is_valid_x25519_public(public: bytes) -> bool:
-    """Return True for a 32-byte canonical X25519 public key not of small order."""
-    if len(public) != KEY_SIZE:
-        return False
-    u = int.from_bytes(public, "little")
-    return u < _P and u not in _SMALL_ORDER_U
+    return edwards_to_montgomery(_require_bytes(public, KEY_SIZE, "Ed25519 public key"))
 
 
 def aes256gcm_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
@@ -265,8 +197,8 @@ def aes256gcm_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> byte
     Raises:
         InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
     """
-    aead = AESGCM(_require_bytes(key, KEY_SIZE, "AES-256 key"))
-    return aead.encrypt(_require_bytes(nonce, GCM_NONCE_SIZE, "GCM nonce"), data, aad)
+    aead, nonce = _keyed(AESGCM, key, nonce)
+    return aead.encrypt(nonce, data, aad)
 
 
 def aes256gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
@@ -276,8 +208,7 @@ def aes256gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> byte
         InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
         TamperedError: the tag does not verify (or the input is too short).
     """
-    aead = AESGCM(_require_bytes(key, KEY_SIZE, "AES-256 key"))
-    return _aead_decrypt(aead, _require_bytes(nonce, GCM_NONCE_SIZE, "GCM nonce"), data, aad)
+    return _aead_decrypt(*_keyed(AESGCM, key, nonce), data, aad)
 
 
 def chacha20poly1305_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
@@ -286,8 +217,8 @@ def chacha20poly1305_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) 
     Raises:
         InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
     """
-    aead = ChaCha20Poly1305(_require_bytes(key, KEY_SIZE, "ChaCha20 key"))
-    return aead.encrypt(_require_bytes(nonce, CHACHA_NONCE_SIZE, "ChaCha20 nonce"), data, aad)
+    aead, nonce = _keyed(ChaCha20Poly1305, key, nonce)
+    return aead.encrypt(nonce, data, aad)
 
 
 def chacha20poly1305_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
@@ -297,9 +228,22 @@ def chacha20poly1305_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) 
         InvalidKeyError: the key is not 32 bytes or the nonce not 12 bytes.
         TamperedError: the tag does not verify (or the input is too short).
     """
-    aead = ChaCha20Poly1305(_require_bytes(key, KEY_SIZE, "ChaCha20 key"))
-    nonce = _require_bytes(nonce, CHACHA_NONCE_SIZE, "ChaCha20 nonce")
-    return _aead_decrypt(aead, nonce, data, aad)
+    return _aead_decrypt(*_keyed(ChaCha20Poly1305, key, nonce), data, aad)
+
+
+_AEAD_NAMES: dict[type[AESGCM | ChaCha20Poly1305], tuple[str, str, int]] = {
+    AESGCM: ("AES-256 key", "GCM nonce", GCM_NONCE_SIZE),
+    ChaCha20Poly1305: ("ChaCha20 key", "ChaCha20 nonce", CHACHA_NONCE_SIZE),
+}
+
+
+def _keyed(
+    cipher: type[AESGCM | ChaCha20Poly1305], key: bytes, nonce: bytes
+) -> tuple[AESGCM | ChaCha20Poly1305, bytes]:
+    """The cipher under a checked 32-byte key, and the checked nonce (key checked first)."""
+    key_name, nonce_name, nonce_size = _AEAD_NAMES[cipher]
+    aead = cipher(_require_bytes(key, KEY_SIZE, key_name))
+    return aead, _require_bytes(nonce, nonce_size, nonce_name)
 
 
 def _aead_decrypt(aead: AESGCM | ChaCha20Poly1305, nonce: bytes, data: bytes, aad: bytes) -> bytes:

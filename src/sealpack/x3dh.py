@@ -88,15 +88,9 @@ def initiate(
     """
     if bundle.is_expired(now=now):
         raise errors.PrekeyError(f"signed prekey of {bundle.name!r} has expired")
-    outputs = [sender._identity_secret().exchange(bundle.signed_prekey.public)]
+    dh1 = sender._identity_secret().exchange(bundle.signed_prekey.public)
     ephemeral = primitives.random_bytes(32, rng=rng)
-    outputs.append(primitives.x25519(ephemeral, bundle.identity_key_x25519))
-    outputs.append(primitives.x25519(ephemeral, bundle.signed_prekey.public))
-    if one_time_prekey_id is not None:
-        opk = bundle.one_time_prekey(one_time_prekey_id)
-        if opk is None:
-            raise errors.PrekeyError(f"one-time prekey {one_time_prekey_id} is not in the bundle")
-        outputs.append(primitives.x25519(ephemeral, opk.public))
+    outputs = [dh1, *_ephemeral_outputs(ephemeral, bundle, one_time_prekey_id)]
     header = X3DHHeader(
         identity_key=sender.public_identity_key,
         ephemeral_key=primitives.x25519_public_from_private(ephemeral),
@@ -105,6 +99,26 @@ def initiate(
     )
     ad = encode_identity_key(sender.public_identity_key) + bundle.identity_key_x25519 + context
     return X3DHResult(_derive(outputs), ad, header)
+
+
+def _ephemeral_outputs(
+    ephemeral: bytes, bundle: KeyBundle, one_time_prekey_id: int | None
+) -> list[bytes]:
+    """DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B) and, with an OPK id, DH4 = DH(EK_A, OPK_B).
+
+    Raises:
+        PrekeyError: the OPK id is not in the bundle.
+    """
+    outputs = [
+        primitives.x25519(ephemeral, bundle.identity_key_x25519),
+        primitives.x25519(ephemeral, bundle.signed_prekey.public),
+    ]
+    if one_time_prekey_id is not None:
+        opk = bundle.one_time_prekey(one_time_prekey_id)
+        if opk is None:
+            raise errors.PrekeyError(f"one-time prekey {one_time_prekey_id} is not in the bundle")
+        outputs.append(primitives.x25519(ephemeral, opk.public))
+    return outputs
 
 
 def _check_header(header: X3DHHeader) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 
 from sealpack import api, errors, primitives, x3dh
 from sealpack.envelope import header as hdr
-from sealpack.envelope import sealer, stream, suite
+from sealpack.envelope import opener, sealer, stream, suite
 from sealpack.keys import Identity, KeyBundle, KeyStore
 from sealpack.keys.replay import RETENTION_SLACK
 from sealpack.serialization import Codec
@@ -53,21 +53,7 @@ def _open(blob: bytes, recipient: Identity | KeyStore, *senders: KeyBundle, **kw
 def _steal_plaintext(thief: Identity, blob: bytes) -> bytes:
     """Decrypt with the recipient's private keys, bypassing every check but the crypto."""
     header, payload, _ = split(blob)
-    stanza = next(s for s in header.stanzas if s.recipient_key_id == thief.key_id)
-    agreed = x3dh.respond(
-        thief,
-        x3dh.X3DHHeader(
-            header.core.sender_key,
-            stanza.ephemeral_key,
-            stanza.signed_prekey_id,
-            stanza.one_time_prekey_id,
-        ),
-        context=suite.stanza_context(header.core_bytes),
-        now=NOW,
-    )
-    content_key = suite.unwrap_content_key(
-        agreed.shared_key, agreed.associated_data, stanza.wrapped_key
-    )
+    content_key = opener.content_key_for(header, thief, NOW)
     return stream.decrypt(
         content_key,
         payload,
@@ -235,15 +221,7 @@ def test_insider_forgery_in_a_multi_recipient_blob() -> None:
     frame = _steal_plaintext(bob, blob)  # Bob legitimately decrypts
     assert codec().loads(frame) == OBJ
     evil = frame.replace(b"attack-at-dawn", b"retreat-now!!!")
-    agreed = x3dh.respond(
-        bob,
-        x3dh.X3DHHeader(
-            header.core.sender_key, stanza.ephemeral_key, stanza.signed_prekey_id, None
-        ),
-        context=suite.stanza_context(header.core_bytes),
-        now=NOW,
-    )
-    key = suite.unwrap_content_key(agreed.shared_key, agreed.associated_data, stanza.wrapped_key)
+    key = opener.content_key_for(header, bob, NOW)
     forged_payload = stream.encrypt(
         key,
         evil,

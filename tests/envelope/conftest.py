@@ -28,21 +28,26 @@ def small_options(**kwargs: object) -> sealer.SealOptions:
     return sealer.SealOptions(**kwargs)  # type: ignore[arg-type]
 
 
+def identity(name: str, one_time_prekeys: int) -> Identity:
+    """A fresh identity whose signed prekey was created a minute before NOW."""
+    return Identity.generate(name, one_time_prekeys=one_time_prekeys, now=NOW - 60)
+
+
 @pytest.fixture
 def alice() -> Identity:
-    return Identity.generate("alice", one_time_prekeys=2, now=NOW - 60)
+    return identity("alice", 2)
 
 
 @pytest.fixture
 def bob() -> Identity:
-    return Identity.generate("bob", one_time_prekeys=3, now=NOW - 60)
+    return identity("bob", 3)
 
 
 @pytest.fixture
 def carol() -> Identity:
-    return Identity.generate("carol", one_time_prekeys=0, now=NOW - 60)
+    return identity("carol", 0)
 
 
 @pytest.fixture
 def mallory() -> Identity:
-    return Identity.generate("mallory", one_time_prekeys=1, now=NOW - 60)
+    return identity("mallory", 1)

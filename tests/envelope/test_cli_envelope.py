@@ -51,7 +51,8 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def _seal(paths: dict[str, Path], out: Path) -> int:
+def _seal(paths: dict[str, Path], out: Path, metadata: str = '{"round": 4}') -> int:
+    """Alice seals the frame for Bob with ``metadata``."""
     return cli_main.main(
         [
             "seal",
@@ -60,8 +61,23 @@ def _seal(paths: dict[str, Path], out: Path) -> int:
             "--from",
             str(paths["alice"]),
             "--metadata",
-            '{"round": 4}',
+            metadata,
             str(paths["frame"]),
+            str(out),
+        ]
+    )
+
+
+def _unseal(paths: dict[str, Path], source: Path | str, out: Path | str, who: str = "bob") -> int:
+    """``who`` opens ``source`` into ``out``, accepting Alice's bundle as the sender."""
+    return cli_main.main(
+        [
+            "unseal",
+            "--keystore",
+            str(paths[who]),
+            "--sender",
+            str(paths["alice_bundle"]),
+            str(source),
             str(out),
         ]
     )
@@ -76,17 +92,7 @@ def test_seal_inspect_unseal(setup: dict[str, Path], capsys: pytest.CaptureFixtu
     assert shown["metadata"] == {"round": 4}
     assert len(shown["recipients"]) == 1
     out = setup["tmp"] / "opened.frame"
-    code = cli_main.main(
-        [
-            "unseal",
-            "--keystore",
-            str(setup["bob"]),
-            "--sender",
-            str(setup["alice_bundle"]),
-            str(sealed),
-            str(out),
-        ]
-    )
+    code = _unseal(setup, sealed, out)
     assert code == 0
     assert out.read_bytes() == setup["frame"].read_bytes()
     decoded = default_codec().loads(out.read_bytes())
@@ -102,32 +108,12 @@ def test_unseal_errors_have_distinct_exit_codes(
     # bob's trust store has never seen alice: unknown sender
     assert cli_main.main(["unseal", "--keystore", str(setup["bob"]), str(sealed), str(out)]) == 5
     # mallory is not a recipient
-    code = cli_main.main(
-        [
-            "unseal",
-            "--keystore",
-            str(setup["mallory"]),
-            "--sender",
-            str(setup["alice_bundle"]),
-            str(sealed),
-            str(out),
-        ]
-    )
+    code = _unseal(setup, sealed, out, who="mallory")
     assert code == 4
     blob = bytearray(sealed.read_bytes())
     blob[-100] ^= 1
     sealed.write_bytes(bytes(blob))
-    code = cli_main.main(
-        [
-            "unseal",
-            "--keystore",
-            str(setup["bob"]),
-            "--sender",
-            str(setup["alice_bundle"]),
-            str(sealed),
-            str(out),
-        ]
-    )
+    code = _unseal(setup, sealed, out)
     assert code == 3
     err = capsys.readouterr().err
     assert "sealed blob failed authentication" in err
@@ -140,30 +126,9 @@ def test_replayed_blob_and_bad_metadata(setup: dict[str, Path]) -> None:
     sealed = setup["tmp"] / "model.sealed"
     _seal(setup, sealed)
     out = setup["tmp"] / "opened.frame"
-    args = [
-        "unseal",
-        "--keystore",
-        str(setup["bob"]),
-        "--sender",
-        str(setup["alice_bundle"]),
-        str(sealed),
-        str(out),
-    ]
-    assert cli_main.main(args) == 0
-    assert cli_main.main(args) == 7  # ReplayError, also when a one-time prekey was used
-    code = cli_main.main(
-        [
-            "seal",
-            "--to",
-            str(setup["bob_bundle"]),
-            "--from",
-            str(setup["alice"]),
-            "--metadata",
-            "[1]",
-            str(setup["frame"]),
-            str(sealed),
-        ]
-    )
+    assert _unseal(setup, sealed, out) == 0
+    assert _unseal(setup, sealed, out) == 7  # ReplayError, also when a one-time prekey was used
+    code = _seal(setup, sealed, metadata="[1]")
     assert code == cli_main.EXIT_USAGE  # a bad argument, like an argparse error
 
 
@@ -183,17 +148,7 @@ def test_progress_on_stderr(
     assert _seal(setup, sealed) == 0
     assert "sealing: 100%" in capsys.readouterr().err
     out = setup["tmp"] / "opened.frame"
-    code = cli_main.main(
-        [
-            "unseal",
-            "--keystore",
-            str(setup["bob"]),
-            "--sender",
-            str(setup["alice_bundle"]),
-            str(sealed),
-            str(out),
-        ]
-    )
+    code = _unseal(setup, sealed, out)
     assert code == 0
     assert "unsealing: 100%" in capsys.readouterr().err
 
@@ -214,16 +169,6 @@ def test_stdin_and_stdout(
     assert code == 0
     blob = capsysbinary.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(blob)))
-    code = cli_main.main(
-        [
-            "unseal",
-            "--keystore",
-            str(setup["bob"]),
-            "--sender",
-            str(setup["alice_bundle"]),
-            "-",
-            "-",
-        ]
-    )
+    code = _unseal(setup, "-", "-")
     assert code == 0
     assert capsysbinary.readouterr().out == frame

@@ -40,6 +40,13 @@ def _kwargs(sender: Identity, recipient: Identity, **extra: Any) -> dict[str, An
     }
 
 
+def _open_to_path(
+    blob: bytes, target: Path, sender: Identity, recipient: Identity
+) -> opener.UnsealedInfo:
+    """``recipient`` opens ``blob`` from an in-memory file into ``target``."""
+    return files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(sender, recipient))
+
+
 def test_open_file_round_trip(alice: Identity, carol: Identity) -> None:
     blob = _seal(alice, carol)
     progress: list[int] = []
@@ -55,7 +62,7 @@ def test_open_to_path_is_atomic_and_private(
 ) -> None:
     blob = _seal(alice, carol)
     target = tmp_path / "out.frame"
-    files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, carol))
+    _open_to_path(blob, target, alice, carol)
     assert target.read_bytes() == PLAIN
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert os.listdir(tmp_path) == ["out.frame"]
@@ -69,7 +76,7 @@ def test_failure_leaves_nothing_behind(
     blob[position] ^= 1
     target = tmp_path / "out.frame"
     with pytest.raises(errors.TamperedError):
-        files.open_file_to_path(io.BytesIO(bytes(blob)), target, **_kwargs(alice, carol))
+        _open_to_path(bytes(blob), target, alice, carol)
     assert os.listdir(tmp_path) == []
 
 
@@ -78,10 +85,10 @@ def test_replay_leaves_existing_output_untouched(
 ) -> None:
     blob = _seal(alice, carol)
     target = tmp_path / "out.frame"
-    files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, carol))
+    _open_to_path(blob, target, alice, carol)
     target.write_bytes(b"previous")
     with pytest.raises(errors.ReplayError):
-        files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, carol))
+        _open_to_path(blob, target, alice, carol)
     assert target.read_bytes() == b"previous"
     assert os.listdir(tmp_path) == ["out.frame"]
 
@@ -91,30 +98,18 @@ def test_replay_of_opk_file_is_a_replay_before_x3dh(
 ) -> None:
     blob = _seal(alice, bob)
     target = tmp_path / "out.frame"
-    files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, bob))
+    _open_to_path(blob, target, alice, bob)
     with mock.patch.object(x3dh, "respond", side_effect=AssertionError("X3DH ran")):
         with pytest.raises(errors.ReplayError):
             files.open_file(io.BytesIO(blob), **_kwargs(alice, bob))
         with pytest.raises(errors.ReplayError):
-            files.open_file_to_path(io.BytesIO(blob), target, **_kwargs(alice, bob))
+            _open_to_path(blob, target, alice, bob)
 
 
 def _forge(blob: bytes, insider: Identity) -> bytes:
     """What an insider recipient can do: re-encrypt other content under the content key."""
     header = hdr.parse_header(blob, hdr.EnvelopeLimits())
-    stanza = next(s for s in header.stanzas if s.recipient_key_id == insider.key_id)
-    agreed = x3dh.respond(
-        insider,
-        x3dh.X3DHHeader(
-            header.core.sender_key,
-            stanza.ephemeral_key,
-            stanza.signed_prekey_id,
-            stanza.one_time_prekey_id,
-        ),
-        context=suite.stanza_context(header.core_bytes),
-        now=NOW,
-    )
-    key = suite.unwrap_content_key(agreed.shared_key, agreed.associated_data, stanza.wrapped_key)
+    key = opener.content_key_for(header, insider, NOW)
     start = len(header.header_bytes)
     payload = stream.encrypt(
         key,

@@ -38,7 +38,7 @@ def test_peak_memory_of_seal_and_unseal(tmp_path: Path) -> None:
     kwargs: dict[str, Any] = {"sender": alice, "recipients": [bob.bundle()], "codec": codec}
 
     _, streaming = _peak(lambda: api.seal_to(model, path, **kwargs))
-    assert streaming < 4 * MiB  # one chunk of staging, not the payload
+    assert streaming < 6 * MiB  # a few chunks of staging (hash pipeline), not the payload
     blob, in_memory = _peak(lambda: api.seal_buffer(model, **kwargs))
     assert in_memory < len(blob) + 4 * MiB  # the blob itself, nothing joined
     opened, unsealing = _peak(

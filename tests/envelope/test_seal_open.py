@@ -96,21 +96,7 @@ def test_insider_cannot_forge_for_other_recipients(
     """Bob knows the content key; he re-encrypts altered content; Carol must refuse."""
     blob = bytes(_seal(alice, bob, carol))
     header = hdr.parse_header(blob, hdr.EnvelopeLimits())
-    stanza = header.stanzas[0]
-    agreed = x3dh.respond(
-        bob,
-        x3dh.X3DHHeader(
-            header.core.sender_key,
-            stanza.ephemeral_key,
-            stanza.signed_prekey_id,
-            stanza.one_time_prekey_id,
-        ),
-        context=suite.stanza_context(header.core_bytes),
-        now=NOW,
-    )
-    content_key = suite.unwrap_content_key(
-        agreed.shared_key, agreed.associated_data, stanza.wrapped_key
-    )
+    content_key = opener.content_key_for(header, bob, NOW)
     start = len(header.header_bytes)
     salt = blob[start : start + 24]
     forged_plain = JOINED.replace(b"tail", b"EVIL")

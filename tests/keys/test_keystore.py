@@ -125,31 +125,37 @@ def test_unencrypted_is_loud(tmp_path: Path) -> None:
     assert again.identity.bundle() == identity.bundle()
 
 
-def test_one_time_prekey_consumption_is_durable(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def _sent_with_prekey(store: KeyStore, prekey_id: int) -> x3dh.X3DHResult:
+    """A fresh sender runs X3DH against the store's bundle using one-time prekey ``prekey_id``."""
     alice = Identity.generate("alice", one_time_prekeys=0, now=NOW)
-    sent = x3dh.initiate(alice, store.identity.bundle(), one_time_prekey_id=2, now=NOW)
-    assert x3dh.respond(store.identity, sent.header, now=NOW).shared_key == sent.shared_key
-    store.close()
-    with KeyStore.open(tmp_path / "bob", passphrase=PASS) as again:
-        assert again.identity.one_time_prekey_ids() == [1, 3]
+    return x3dh.initiate(alice, store.identity.bundle(), one_time_prekey_id=prekey_id, now=NOW)
+
+
+def _assert_reopened_refuses(path: Path, sent: x3dh.X3DHResult, remaining: list[int]) -> None:
+    """The reopened store holds exactly ``remaining`` OPKs and refuses ``sent`` again."""
+    with KeyStore.open(path, passphrase=PASS) as again:
+        assert again.identity.one_time_prekey_ids() == remaining
         with pytest.raises(errors.PrekeyError):
             x3dh.respond(again.identity, sent.header, now=NOW)
+
+
+def test_one_time_prekey_consumption_is_durable(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    sent = _sent_with_prekey(store, 2)
+    assert x3dh.respond(store.identity, sent.header, now=NOW).shared_key == sent.shared_key
+    store.close()
+    _assert_reopened_refuses(tmp_path / "bob", sent, [1, 3])
 
 
 def test_consumed_record_wins_over_stale_key_file(tmp_path: Path) -> None:
     """A crash between the SQLite commit and the key file rewrite cannot revive an OPK."""
     store = make_store(tmp_path)
     stale = (tmp_path / "bob" / KEY_FILE).read_bytes()
-    alice = Identity.generate("alice", one_time_prekeys=0, now=NOW)
-    sent = x3dh.initiate(alice, store.identity.bundle(), one_time_prekey_id=1, now=NOW)
+    sent = _sent_with_prekey(store, 1)
     x3dh.respond(store.identity, sent.header, now=NOW)
     store.close()
     (tmp_path / "bob" / KEY_FILE).write_bytes(stale)
-    with KeyStore.open(tmp_path / "bob", passphrase=PASS) as again:
-        assert again.identity.one_time_prekey_ids() == [2, 3]
-        with pytest.raises(errors.PrekeyError):
-            x3dh.respond(again.identity, sent.header, now=NOW)
+    _assert_reopened_refuses(tmp_path / "bob", sent, [2, 3])
 
 
 def test_replay_guard_and_pins_are_durable(tmp_path: Path) -> None:

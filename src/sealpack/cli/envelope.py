@@ -180,8 +180,12 @@ def _keystore_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the seal, unseal and inspect commands."""
+def _paths_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The trailing ``IN OUT`` positionals (split from a greedy list by _split_paths)."""
+    parser.add_argument("paths", nargs="*", metavar="IN OUT", help=help_text)
+
+
+def _register_seal(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     seal = subparsers.add_parser("seal", help="seal codec-encoded data for recipients")
     seal.add_argument(
         "--to", nargs="+", required=True, metavar="BUNDLE", help="recipient bundle files (JSON)"
@@ -195,14 +199,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECONDS",
         help="validity period (default 7 days)",
     )
-    seal.add_argument(
-        "paths",
-        nargs="*",
-        metavar="IN OUT",
-        help="codec-encoded data file (- for stdin), sealed blob file (- for stdout)",
-    )
+    _paths_argument(seal, "codec-encoded data file (- for stdin), sealed blob file (- for stdout)")
     seal.set_defaults(handler=cmd_seal)
 
+
+def _register_unseal(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     unseal = subparsers.add_parser("unseal", help="verify and open a sealed blob")
     _keystore_option(unseal)
     unseal.add_argument(
@@ -211,14 +212,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="BUNDLE",
         help="accept these sender bundles (default: pinned peers)",
     )
-    unseal.add_argument(
-        "paths",
-        nargs="*",
-        metavar="IN OUT",
-        help="sealed blob file (- for stdin), codec frame output (- for stdout)",
-    )
+    _paths_argument(unseal, "sealed blob file (- for stdin), codec frame output (- for stdout)")
     unseal.set_defaults(handler=cmd_unseal)
 
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the seal, unseal and inspect commands."""
+    _register_seal(subparsers)
+    _register_unseal(subparsers)
     inspect = subparsers.add_parser("inspect", help="show a sealed blob's header (unverified)")
     inspect.add_argument("file", metavar="FILE", help="sealed blob file, or - for stdin")
     inspect.set_defaults(handler=cmd_inspect)

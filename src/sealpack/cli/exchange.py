@@ -1,8 +1,10 @@
 """CLI commands for datasite exchange: ``peer init``, ``send``, ``receive``, ``trust``.
 
-The key store (one identity) lives outside the datasite: ``--keystore DIR``,
-default ``$SEALPACK_KEYSTORE`` or ``~/.sealpack/keystore``. Its passphrase comes
-from ``$SEALPACK_PASSPHRASE`` or an interactive prompt.
+The key store (one identity) lives outside the datasite, one per peer name:
+``--keystore DIR``, else ``$SEALPACK_KEYSTORE``, else
+``~/.sealpack/keystores/<name>`` where ``<name>`` is ``peer init``'s NAME or
+``--as NAME`` (optional when exactly one key store exists there). Its passphrase
+comes from ``$SEALPACK_PASSPHRASE`` or an interactive prompt.
 """
 
 from __future__ import annotations
@@ -14,20 +16,52 @@ import sys
 from pathlib import Path
 
 from sealpack import errors
-from sealpack.exchange.atomic import write_atomic
+from sealpack.exchange.atomic import create_exclusive
+from sealpack.exchange.directory import DirectoryTransport
 from sealpack.exchange.peer import Message, Peer
-from sealpack.keys import Identity, KeyStore, fingerprint
+from sealpack.keys import Identity, KeyBundle, KeyStore, fingerprint
 
 __all__ = ["register"]
 
 PASSPHRASE_ENV = "SEALPACK_PASSPHRASE"  # noqa: S105 - an env var name
 KEYSTORE_ENV = "SEALPACK_KEYSTORE"
+_MAX_STEM, _MAX_SUFFIX, _MAX_RENAMES = 100, 16, 1000
 
 
-def default_keystore() -> Path:
-    """Return the key store folder used when ``--keystore`` is not given."""
+def keystores_home() -> Path:
+    """Return the folder holding one key store per peer name (``~/.sealpack/keystores``)."""
+    return Path.home() / ".sealpack" / "keystores"
+
+
+def resolve_keystore(keystore: Path | None, peer_name: str | None) -> Path:
+    """Pick the key store folder: ``--keystore``, ``$SEALPACK_KEYSTORE``, or per peer name.
+
+    Args:
+        keystore: the ``--keystore`` value, if given.
+        peer_name: this peer's name (``peer init NAME`` or ``--as NAME``), if known.
+
+    Returns:
+        The folder; ``~/.sealpack/keystores/<name>`` by default. Without a name, the
+        only key store in ``~/.sealpack/keystores``.
+
+    Raises:
+        errors.KeyStoreError: no name was given and there is not exactly one key store.
+    """
+    if keystore is not None:
+        return Path(keystore).expanduser()
     configured = os.environ.get(KEYSTORE_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".sealpack" / "keystore"
+    if configured:
+        return Path(configured).expanduser()
+    home = keystores_home()
+    if peer_name is not None:
+        return home / peer_name
+    found = sorted(entry.name for entry in home.iterdir()) if home.is_dir() else []
+    if len(found) != 1:
+        detail = f"several ({', '.join(found)})" if found else "none"
+        raise errors.KeyStoreError(
+            f"which key store? {home} holds {detail}: pass --as NAME or --keystore DIR"
+        )
+    return home / found[0]
 
 
 def read_passphrase(*, confirm: bool = False) -> bytes:
@@ -53,20 +87,31 @@ def read_passphrase(*, confirm: bool = False) -> bytes:
     return first.encode("utf-8")
 
 
-def _open_peer(args: argparse.Namespace) -> Peer:
-    store = KeyStore.open(args.keystore, passphrase=read_passphrase())
-    identity = store.identity
-    return Peer(identity.name, args.root, store)
+def _open_store(args: argparse.Namespace) -> KeyStore:
+    path = resolve_keystore(args.keystore, args.as_peer)
+    store = KeyStore.open(path, passphrase=read_passphrase())
+    if args.as_peer is not None and store.identity.name != args.as_peer:
+        name = store.identity.name
+        store.close()
+        raise errors.KeyStoreError(f"key store {path} holds {name!r}, not {args.as_peer!r}")
+    return store
+
+
+def _open_peer(args: argparse.Namespace, *, trust_new_peers: bool = True) -> Peer:
+    store = _open_store(args)
+    return Peer(store.identity.name, args.root, store, trust_new_peers=trust_new_peers)
 
 
 def _peer_init(args: argparse.Namespace) -> int:
-    if Path(args.keystore).exists() and any(Path(args.keystore).iterdir()):
-        raise errors.KeyStoreError(f"key store {args.keystore} already exists")
+    path = resolve_keystore(args.keystore, args.name)
+    if path.exists() and any(path.iterdir()):
+        raise errors.KeyStoreError(f"key store {path} already exists")
     identity = Identity.generate(args.name, one_time_prekeys=args.prekeys)
-    store = KeyStore.create(args.keystore, identity, passphrase=read_passphrase(confirm=True))
+    store = KeyStore.create(path, identity, passphrase=read_passphrase(confirm=True))
     peer = Peer(args.name, args.root, store)
     print(f"peer {peer.name} published to {args.root}")
     print(f"fingerprint {identity.fingerprint()}")
+    print(f"key store {path}")
     return 0
 
 
@@ -83,20 +128,56 @@ def _send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _safe_name(raw_name: str) -> str:
+    """A base name without leading dots, its stem and suffix bounded in length."""
+    name = Path(raw_name).name.lstrip(".") or "message.bin"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    if len(suffix) > _MAX_SUFFIX:
+        stem, suffix = name, ""
+    return stem[:_MAX_STEM] + suffix
+
+
+def _candidate_names(safe_name: str, message_id: str) -> list[str]:
+    """``name``, then ``stem.<message id>.suffix``, then numbered variants."""
+    stem, suffix = Path(safe_name).stem, Path(safe_name).suffix
+    tagged = f"{stem}.{message_id}"
+    return [safe_name, tagged + suffix] + [f"{tagged}.{n}{suffix}" for n in range(1, _MAX_RENAMES)]
+
+
 def _save(message: Message, out_dir: Path) -> str:
-    """Write a received file's bytes under ``out_dir/<sender>/``; return a summary."""
+    """Write a received file's bytes under ``out_dir/<sender>/``, never over a file.
+
+    Returns:
+        The path written (or a note for a non-bytes object).
+
+    Raises:
+        errors.TransportError: the folder is not writable or every candidate name is taken.
+    """
     if not isinstance(message.obj, (bytes, bytearray)):
         return f"{type(message.obj).__name__} object (not saved)"
-    raw_name = str(message.metadata.get("filename", "message.bin"))
-    safe_name = Path(raw_name).name.lstrip(".") or "message.bin"
+    safe_name = _safe_name(str(message.metadata.get("filename", "message.bin")))
     folder = out_dir / message.sender
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / safe_name, bytes(message.obj), mode=0o600)
-    return str(folder / safe_name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _candidate_names(safe_name, message.message_id):
+            if create_exclusive(folder / name, bytes(message.obj), mode=0o600):
+                return str(folder / name)
+    except OSError as error:
+        raise errors.TransportError(f"cannot write to {folder}: {error.strerror}") from error
+    raise errors.TransportError(f"no free file name for {safe_name} in {folder}")
+
+
+def _announce(peer: Peer, message: Message, out_dir: Path) -> None:
+    saved = _save(message, out_dir)
+    if message.first_contact:
+        pinned = peer.trust.pinned_key(message.sender)
+        shown = fingerprint(pinned) if pinned else "?"
+        print(f"first contact: pinned {message.sender} {shown}; compare it out of band")
+    print(f"from {message.sender}: {saved}", flush=True)
 
 
 def _receive(args: argparse.Namespace) -> int:
-    peer = _open_peer(args)
+    peer = _open_peer(args, trust_new_peers=not args.no_trust_new)
     out_dir = Path(args.out)
     earlier = {record.message_id for record in peer.quarantined()}
     messages = peer.watch(timeout=args.timeout) if args.watch else peer.iter_messages()
@@ -104,25 +185,46 @@ def _receive(args: argparse.Namespace) -> int:
     try:
         for message in messages:
             count += 1
-            print(f"from {message.sender}: {_save(message, out_dir)}", flush=True)
+            _announce(peer, message, out_dir)
     except KeyboardInterrupt:
         if not args.watch:
             raise
     for record in peer.quarantined():
         if record.message_id not in earlier:
             print(f"quarantined {record.message_id}: {record.reason}", file=sys.stderr)
+            if record.reason == "untrusted":
+                print(
+                    f"  trust it with: sealpack trust accept {record.sender_hint}", file=sys.stderr
+                )
     peer.replenish_prekeys()
     if not args.watch:
         print(f"{count} message(s) received")
     return 0
 
 
+def _published_status(root: str, name: str, pinned: bytes) -> str:
+    """How a pin compares with the bundle currently published under ``root``."""
+    try:
+        bundle = KeyBundle.from_json(DirectoryTransport(root).fetch_bundle(name), now=0)
+    except errors.SealpackError:
+        return "  (no valid bundle published)"
+    if bundle.name != name:
+        return "  (no valid bundle published)"
+    if bundle.identity_key == pinned:
+        return "  (matches the published bundle)"
+    return f"  CHANGED: published {bundle.fingerprint()}"
+
+
 def _trust_list(args: argparse.Namespace) -> int:
-    store = KeyStore.open(args.keystore, passphrase=read_passphrase())
+    store = _open_store(args)
     trust = store.trust_store
     for name in trust.names():
         pinned = trust.pinned_key(name)
-        print(f"{name}  {fingerprint(pinned) if pinned else '?'}")
+        line = f"{name}  {fingerprint(pinned) if pinned else '?'}"
+        if args.root is not None and pinned is not None:
+            line += _published_status(args.root, name, pinned)
+        print(line)
+    store.close()
     return 0
 
 
@@ -136,12 +238,20 @@ def _trust_accept(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(parser: argparse.ArgumentParser, *, root: bool = True) -> None:
-    if root:
-        parser.add_argument("--root", required=True, help="datasite folder")
+def _common(
+    parser: argparse.ArgumentParser, *, root_required: bool = True, own: bool = True
+) -> None:
+    parser.add_argument("--root", required=root_required, default=None, help="datasite folder")
     parser.add_argument(
-        "--keystore", type=Path, default=default_keystore(), help="key store folder"
+        "--keystore",
+        type=Path,
+        default=None,
+        help=f"key store folder (default: ${KEYSTORE_ENV}, else ~/.sealpack/keystores/NAME)",
     )
+    if own:
+        parser.add_argument(
+            "--as", dest="as_peer", default=None, metavar="NAME", help="this peer's name"
+        )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,7 +266,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init = peer.add_parser("init", help="create an identity and publish it")
     init.add_argument("name")
     init.add_argument("--prekeys", type=int, default=100, help="one-time prekeys")
-    _common(init)
+    _common(init, own=False)
     init.set_defaults(handler=_peer_init)
 
     send = subparsers.add_parser("send", help="seal a file to peers' inboxes")
@@ -169,6 +279,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     receive.add_argument("--watch", action="store_true", help="keep polling")
     receive.add_argument("--timeout", type=float, default=None, help="stop watching after S")
     receive.add_argument("--out", default=".", help="folder for received files")
+    receive.add_argument(
+        "--no-trust-new",
+        action="store_true",
+        help="quarantine messages from peers not pinned yet (reason 'untrusted')",
+    )
     _common(receive)
     receive.set_defaults(handler=_receive)
 
@@ -176,7 +291,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="trust_command", metavar="ACTION", required=True
     )
     listing = trust.add_parser("list", help="show pinned peers and fingerprints")
-    _common(listing, root=False)
+    _common(listing, root_required=False)
     listing.set_defaults(handler=_trust_list)
     accept = trust.add_parser("accept", help="trust a peer's current identity")
     accept.add_argument("name")

@@ -19,7 +19,8 @@ from typing import Any
 from sealpack import errors, primitives, x3dh
 from sealpack.envelope import header as hdr
 from sealpack.envelope import stream, suite
-from sealpack.keys import Identity, KeyBundle, fingerprint, key_id
+from sealpack.envelope.senders import Sender, SenderResolver
+from sealpack.keys import Identity
 from sealpack.keys.replay import RETENTION_SLACK
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "SenderResolver",
     "UnsealedInfo",
     "authenticate",
+    "content_key_for",
     "decrypt_payload",
     "open_buffer",
     "refuse_replay",
@@ -39,27 +41,6 @@ Progress = Callable[[int, int], None]
 DEFAULT_CLOCK_SKEW = 300
 MAX_CLOCK_SKEW = RETENTION_SLACK
 """A larger skew would let a blob stay valid after the replay guard forgot its id."""
-
-
-@dataclass(frozen=True)
-class Sender:
-    """A trusted sender: the name it is known by and its Ed25519 identity key."""
-
-    name: str
-    identity_key: bytes
-    bundle: KeyBundle | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def key_id(self) -> bytes:
-        """The 16-byte key id of the identity key."""
-        return key_id(self.identity_key)
-
-    def fingerprint(self) -> str:
-        """The sender's safety number."""
-        return fingerprint(self.identity_key)
-
-
-SenderResolver = Callable[[bytes], Sender]
 
 
 @dataclass(frozen=True)
@@ -153,6 +134,20 @@ def unlock(
             (or a one-time prekey already used by another message).
         TamperedError: the wrapped key or the key commitment fails.
     """
+    return stream.ChunkDecryptor(
+        content_key_for(header, recipient, options.current_time()),
+        payload_prefix,
+        context=suite.payload_context(header.core_bytes),
+        chunk_size=header.core.chunk_size,
+    )
+
+
+def content_key_for(header: hdr.Header, recipient: Identity, now: int) -> bytes:
+    """This recipient's stanza -> X3DH respond -> the unwrapped content key (no other check).
+
+    Raises:
+        NotARecipientError, PrekeyError, TamperedError: as :func:`unlock`.
+    """
     stanza = next((s for s in header.stanzas if s.recipient_key_id == recipient.key_id), None)
     if stanza is None:
         raise errors.NotARecipientError(
@@ -168,17 +163,9 @@ def unlock(
             stanza.one_time_prekey_id,
         ),
         context=suite.stanza_context(header.core_bytes),
-        now=options.current_time(),
+        now=now,
     )
-    content_key = suite.unwrap_content_key(
-        agreed.shared_key, agreed.associated_data, stanza.wrapped_key
-    )
-    return stream.ChunkDecryptor(
-        content_key,
-        payload_prefix,
-        context=suite.payload_context(header.core_bytes),
-        chunk_size=header.core.chunk_size,
-    )
+    return suite.unwrap_content_key(agreed.shared_key, agreed.associated_data, stanza.wrapped_key)
 
 
 def decrypt_payload(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sealpack import errors, primitives, x3dh
 from sealpack.envelope import header as hdr
-from sealpack.envelope import stream, suite
+from sealpack.envelope import pipeline, stream, suite
 from sealpack.keys import Identity, KeyBundle
 
 __all__ = [
@@ -32,6 +32,8 @@ Buffer = bytes | bytearray | memoryview
 Progress = Callable[[int, int], None]
 DEFAULT_EXPIRES_IN = 7 * 86400
 DEFAULT_CONTENT_TYPE = "application/x-sealpack-codec"
+_STAGING_BUFFERS = pipeline.QUEUE_DEPTH + 1
+"""Chunk buffers for seal_buffers_to: one being encrypted, the others queued or hashing."""
 
 
 SealArgumentError = errors.SealArgumentError
@@ -176,31 +178,38 @@ def _prepare(
     return _Prepared(header_bytes, encryptor, size)
 
 
+Place = Callable[[int], tuple[memoryview, pipeline.Recycle | None]]
+
+
 def _encrypt_payload(
     buffers: Sequence[Buffer],
     prepared: _Prepared,
-    place: Callable[[int], memoryview],
+    place: Place,
     emit: Callable[[memoryview], None],
     progress: Progress | None,
 ) -> bytes:
-    """Encrypt every chunk into ``place(length)``, hash it, hand it to ``emit``."""
+    """Encrypt every chunk into ``place(length)``, hand it to ``emit``, hash it.
+
+    Hashing runs in a worker thread for large payloads (see envelope.pipeline): it
+    hashes chunk i-1 while this thread encrypts chunk i; the digest is identical.
+    """
     encryptor = prepared.encryptor
-    hasher = suite.PayloadHasher()
-    prefix = place(stream.PREFIX_SIZE)
-    prefix[:] = encryptor.prefix
-    hasher.update(prefix)
-    emit(prefix)
-    done = 0
-    chunks = stream.iter_plaintext_chunks(buffers, encryptor.chunk_size)
-    for index, chunk in enumerate(chunks):
-        target = place(len(chunk) + stream.TAG_SIZE)
-        encryptor.encrypt_chunk_into(index, chunk, target)
-        hasher.update(target)
-        emit(target)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, prepared.size)
-    return hasher.digest()
+    chunks = stream.chunk_count(prepared.size, encryptor.chunk_size)
+    with pipeline.digester_for(suite.PayloadHasher(), chunks) as digester:
+        prefix, recycle = place(stream.PREFIX_SIZE)
+        prefix[:] = encryptor.prefix
+        emit(prefix)
+        digester.update(prefix, recycle)
+        done = 0
+        for index, chunk in enumerate(stream.iter_plaintext_chunks(buffers, encryptor.chunk_size)):
+            target, recycle = place(len(chunk) + stream.TAG_SIZE)
+            encryptor.encrypt_chunk_into(index, chunk, target)
+            emit(target)
+            digester.update(target, recycle)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, prepared.size)
+        return digester.finish()
 
 
 def _total_size(buffers: Sequence[Buffer]) -> int:
@@ -244,10 +253,10 @@ def seal_buffers(
     view[:header_len] = prepared.header_bytes
     position = header_len
 
-    def place(length: int) -> memoryview:
+    def place(length: int) -> tuple[memoryview, None]:
         nonlocal position
         position += length
-        return view[position - length : position]
+        return view[position - length : position], None
 
     digest = _encrypt_payload(buffers, prepared, place, lambda _: None, progress)
     view[position:] = sender.sign(suite.signed_message(prepared.header_bytes, digest))
@@ -274,7 +283,7 @@ def seal_buffers_to(
     """
     options = options or SealOptions()
     prepared = _prepare(_total_size(buffers), sender, recipients, options, rng, now)
-    staging = memoryview(bytearray(options.chunk_size + stream.TAG_SIZE))
+    staging = pipeline.StagingPool(_STAGING_BUFFERS, options.chunk_size + stream.TAG_SIZE)
     write(memoryview(prepared.header_bytes))
     written = len(prepared.header_bytes)
 
@@ -283,7 +292,7 @@ def seal_buffers_to(
         write(piece)
         written += len(piece)
 
-    digest = _encrypt_payload(buffers, prepared, lambda n: staging[:n], emit, progress)
+    digest = _encrypt_payload(buffers, prepared, staging.take, emit, progress)
     signature = sender.sign(suite.signed_message(prepared.header_bytes, digest))
     write(memoryview(signature))
     return written + len(signature)

@@ -1,17 +1,45 @@
-"""Resolving the sender named in a header to a trusted identity."""
+"""The trusted Sender of a blob, and resolving the sender key named in a header to it."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from sealpack import errors
-from sealpack.envelope.opener import Sender, SenderResolver
-from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
+from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore, fingerprint, key_id
 
-__all__ = ["Senders", "identity_of", "sender_resolver", "trust_of"]
+__all__ = [
+    "Sender",
+    "SenderResolver",
+    "Senders",
+    "identity_of",
+    "sender_resolver",
+    "trust_of",
+]
 
 Senders = Sequence[KeyBundle] | KeyBundle | TrustStore
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A trusted sender: the name it is known by and its Ed25519 identity key."""
+
+    name: str
+    identity_key: bytes
+    bundle: KeyBundle | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key_id(self) -> bytes:
+        """The 16-byte key id of the identity key."""
+        return key_id(self.identity_key)
+
+    def fingerprint(self) -> str:
+        """The sender's safety number."""
+        return fingerprint(self.identity_key)
+
+
+SenderResolver = Callable[[bytes], Sender]
 
 
 def identity_of(holder: Identity | KeyStore) -> Identity:

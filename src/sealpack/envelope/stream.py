@@ -104,6 +104,11 @@ def plaintext_length(ct_length: int, chunk_size: int) -> int:
     return full * chunk_size + rest - TAG_SIZE
 
 
+def _chunk_nonce(base_nonce: int, index: int) -> bytes:
+    """The 12-byte nonce of chunk ``index``: the base nonce XOR the counter."""
+    return (base_nonce ^ index).to_bytes(NONCE_SIZE, "big")
+
+
 class ChunkEncryptor:
     """Encrypts the chunks of one message; every chunk index is used once."""
 
@@ -135,7 +140,7 @@ class ChunkEncryptor:
         """Encrypt chunk ``index`` into ``out`` (exactly ``len(plaintext) + 16`` bytes)."""
         if not 0 <= index < MAX_CHUNKS:
             raise ValueError("chunk index out of range")
-        nonce = (self._base_nonce ^ index).to_bytes(NONCE_SIZE, "big")
+        nonce = _chunk_nonce(self._base_nonce, index)
         self._aead.encrypt_into(nonce, plaintext, None, out)
 
 
@@ -180,7 +185,7 @@ class ChunkDecryptor:
             self.chunk_size + TAG_SIZE
         ):
             raise TamperedError()
-        nonce = (self._base_nonce ^ index).to_bytes(NONCE_SIZE, "big")
+        nonce = _chunk_nonce(self._base_nonce, index)
         try:
             self._aead.decrypt_into(nonce, ciphertext, None, out)
         except (InvalidTag, ValueError) as error:

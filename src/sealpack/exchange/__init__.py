@@ -10,7 +10,7 @@ from __future__ import annotations
 from sealpack.exchange.directory import DirectoryTransport
 from sealpack.exchange.memory import MemoryTransport
 from sealpack.exchange.peer import Message, Peer
-from sealpack.exchange.quarantine import QuarantineRecord
+from sealpack.exchange.quarantine import PeerNotTrustedError, QuarantineRecord
 from sealpack.exchange.transport import Transport
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "MemoryTransport",
     "Message",
     "Peer",
+    "PeerNotTrustedError",
     "QuarantineRecord",
     "Transport",
 ]

@@ -138,6 +138,19 @@ class DirectoryTransport:
         except (OSError, UnicodeDecodeError) as error:
             raise errors.TransportError(f"peer {name!r} has no readable bundle") from error
 
+    def bundle_version(self, name: str) -> tuple[int, int, int, int] | None:
+        """Return ``(inode, mtime_ns, ctime_ns, size)`` of ``bundle.json`` (not followed).
+
+        Every atomic republish renames a new file in (a new inode and ctime), and
+        ``ctime`` cannot be set back by a writer, so an equal token means unchanged
+        content. None when the file is missing or the name is invalid.
+        """
+        try:
+            info = (self._peer_dir(name, "public") / "bundle.json").lstat()
+        except (OSError, errors.TransportError):
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
+
     def claim_one_time_prekey(self, name: str) -> int | None:
         """Move one offered prekey file to ``claimed/``; the rename picks one winner."""
         folder = self._peer_dir(name, "public/prekeys")

@@ -31,6 +31,7 @@ __all__ = ["MemoryTransport"]
 @dataclass
 class _Site:
     bundle_json: str | None = None
+    bundle_version: int = 0
     offered: dict[int, bytes] = field(default_factory=dict)
     claimed: set[int] = field(default_factory=set)
     inbox: dict[str, bytes] = field(default_factory=dict)
@@ -72,6 +73,7 @@ class MemoryTransport:
         with self._lock:
             site = self._sites.setdefault(check_peer_name(name), _Site())
             site.bundle_json = bundle_json
+            site.bundle_version += 1
             site.offered = {
                 key_id: bytes(public)
                 for key_id, public in one_time_prekeys.items()
@@ -86,6 +88,12 @@ class MemoryTransport:
         if bundle_json is None:
             raise errors.TransportError(f"peer {name!r} has not published a bundle")
         return bundle_json
+
+    def bundle_version(self, name: str) -> int | None:
+        """Return how many times the peer published a bundle (None: never or unknown)."""
+        with self._lock:
+            site = self._sites.get(name)
+            return site.bundle_version if site is not None and site.bundle_version else None
 
     def claim_one_time_prekey(self, name: str) -> int | None:
         """Take the lowest offered prekey id, or None."""

@@ -12,9 +12,11 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from sealpack import api, errors
+from sealpack.exchange.contacts import BundleCache, not_trusted_yet, with_candidate
 from sealpack.exchange.directory import DirectoryTransport
 from sealpack.exchange.outbox import ProgressCallback, seal_and_deliver
 from sealpack.exchange.quarantine import QuarantineRecord, reason_for
@@ -25,15 +27,32 @@ __all__ = ["DEFAULT_EXPIRES_IN", "Message", "Peer", "ProgressCallback"]
 
 
 DEFAULT_EXPIRES_IN = 7 * 86400
+ROTATE_AT_LIFETIME_LEFT = 0.2
 _CLAIM_ATTEMPTS = 64
+_BUNDLE_LOOKUP_ERRORS = (errors.TransportError, errors.BundleError, errors.UnsupportedVersionError)
 
 
-class Message(NamedTuple):
-    """One verified message: unpacks as ``(sender, metadata, obj)``."""
+@dataclass(frozen=True)
+class Message:
+    """One verified message; unpacks as ``(sender, metadata, obj)``.
+
+    Attributes:
+        sender: the verified sender (from the signature, never the file name).
+        metadata: the signed application metadata.
+        obj: the opened object.
+        message_id: the transport's id of the blob.
+        first_contact: True when this message pinned the sender (trust on first
+            use): the app may want to show the sender's fingerprint.
+    """
 
     sender: str
     metadata: Mapping[str, Any]
     obj: Any
+    message_id: str = ""
+    first_contact: bool = False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.sender, self.metadata, self.obj))
 
 
 class Peer:
@@ -47,6 +66,10 @@ class Peer:
         trust: the trust store to pin peers in; the key store's by default.
         archive: keep processed messages in ``archive/`` instead of deleting them.
         publish: publish the bundle and one-time prekeys now.
+        trust_new_peers: pin a peer's bundle on first use (TOFU, the default). When
+            False, a peer that is not pinned yet is refused (sending raises
+            ``PeerNotTrustedError``; its messages are quarantined with reason
+            ``untrusted``) until ``trust_peer(name)``.
 
     Raises:
         errors.KeyStoreError: the identity's name is not ``name``.
@@ -62,6 +85,7 @@ class Peer:
         trust: TrustStore | None = None,
         archive: bool = False,
         publish: bool = True,
+        trust_new_peers: bool = True,
     ) -> None:
         self.name = check_peer_name(name)
         self.transport: Transport = (
@@ -77,6 +101,8 @@ class Peer:
             trust = self._keystore.trust_store if self._keystore else TrustStore()
         self.trust: TrustStore = trust
         self.archive = archive
+        self.trust_new_peers = trust_new_peers
+        self._bundles = BundleCache(self.transport)
         self.transport.register_peer(self.name)
         if publish:
             self.publish()
@@ -91,8 +117,21 @@ class Peer:
 
     # --- keys ----------------------------------------------------------------
 
-    def publish(self) -> None:
-        """Publish this peer's bundle and offer its one-time prekeys."""
+    def publish(self, *, now: int | None = None) -> None:
+        """Refresh the signed prekey, then publish the bundle and one-time prekeys.
+
+        The signed prekey is rotated when it is in the last 20 % of its lifetime
+        (or expired), and old signed prekeys past their grace period are deleted.
+
+        Args:
+            now: the current time (seconds since epoch).
+        """
+        current = int(time.time()) if now is None else now
+        signed_prekey = self.identity.bundle().signed_prekey
+        lifetime = signed_prekey.expires - signed_prekey.created
+        if current >= signed_prekey.expires - int(lifetime * ROTATE_AT_LIFETIME_LEFT):
+            self.identity.rotate_signed_prekey(now=current)
+        self.identity.purge_expired(now=current)
         bundle = self.identity.bundle()
         prekeys = {prekey.id: prekey.public for prekey in bundle.one_time_prekeys}
         self.transport.publish_bundle(self.name, bundle.to_json(), prekeys)
@@ -121,16 +160,20 @@ class Peer:
             now: time for the signed-prekey expiry check.
 
         Returns:
-            The trusted bundle (pinned now if this is the first use).
+            The trusted bundle (pinned now if this is the first use). An unchanged
+            bundle is not re-read or re-verified (see ``BundleCache``).
 
         Raises:
             errors.TransportError: no bundle published.
             errors.BundleError: the bundle is malformed, badly signed or expired.
             errors.IdentityChangedError: the pinned identity differs.
+            PeerNotTrustedError: not pinned yet and ``trust_new_peers`` is False.
         """
-        bundle = KeyBundle.from_json(self.transport.fetch_bundle(name), now=now)
-        if bundle.name != name:
-            raise errors.BundleError(f"bundle published for {name!r} names {bundle.name!r}")
+        bundle = self._bundles.get(name)
+        if bundle.is_expired(now=now):
+            raise errors.BundleError(f"signed prekey of {bundle.name!r} has expired")
+        if not self.trust_new_peers and self.trust.pinned_key(name) is None:
+            raise not_trusted_yet(bundle)
         return self.trust.check(bundle)
 
     def trust_peer(self, name: str) -> KeyBundle:
@@ -142,7 +185,7 @@ class Peer:
         Returns:
             The newly pinned bundle.
         """
-        bundle = KeyBundle.from_json(self.transport.fetch_bundle(name))
+        bundle = self._bundles.get(name)
         self.trust.accept(bundle)
         return bundle
 
@@ -291,17 +334,21 @@ class Peer:
     def _open(
         self, message_id: str, *, progress: ProgressCallback | None, now: int | None
     ) -> Message | None:
-        hint_error = self._pin_hinted_sender(message_id)
+        candidate, hint_error = self._hinted_sender(message_id)
+        senders = self.trust if candidate is None else with_candidate(self.trust, candidate)
         try:
             with self.transport.open_message(self.name, message_id) as stream:
                 obj, info = api.unseal_from(
                     stream,
                     recipient=self._keystore or self.identity,
-                    senders=self.trust,
+                    senders=senders,
                     with_metadata=True,
                     now=now,
                     progress=progress,
                 )
+            first_contact = candidate is not None and info.sender_name == candidate.name
+            if first_contact and candidate is not None:
+                self.trust.check(candidate)  # pinned only now that a message verified
         except errors.UnknownSenderError as error:
             self._quarantine(message_id, hint_error or error)
             return None
@@ -309,24 +356,40 @@ class Peer:
             self._quarantine(message_id, error)
             return None
         self.transport.acknowledge(self.name, message_id, archive=self.archive)
-        return Message(sender=info.sender_name, metadata=dict(info.metadata), obj=obj)
+        return Message(
+            sender=info.sender_name,
+            metadata=dict(info.metadata),
+            obj=obj,
+            message_id=message_id,
+            first_contact=first_contact,
+        )
 
-    def _pin_hinted_sender(self, message_id: str) -> errors.IdentityChangedError | None:
-        """Pin the sender the message id names on first use (TOFU).
+    def _hinted_sender(
+        self, message_id: str
+    ) -> tuple[KeyBundle | None, errors.SealpackError | None]:
+        """Look up the sender the message id names (a hint, never trusted).
 
-        The blob is then verified against the trust store's pins, whoever the
-        transport claims sent it. A changed identity is returned, to be reported
-        if the blob turns out to be signed by an unpinned key.
+        Returns:
+            ``(candidate, error)``: the published bundle of a not-yet-pinned hinted
+            sender, to verify the blob against without pinning it (TOFU), and the
+            error to report if the blob's signer is unknown: the hinted peer's
+            identity changed, or it is new while ``trust_new_peers`` is False.
         """
+        name = sender_hint(message_id)
         try:
-            # Only the identity key of a sender's bundle matters here: an expired
-            # signed prekey must not stop us from verifying that sender.
-            self.fetch_bundle(sender_hint(message_id), now=0)
+            # Only the identity key matters here: an expired signed prekey must not
+            # stop us from verifying that sender, so no expiry check (now=0).
+            if self.trust.pinned_key(name) is not None:
+                self.fetch_bundle(name, now=0)
+                return None, None
+            bundle = self._bundles.get(name)
         except errors.IdentityChangedError as error:
-            return error
-        except (errors.TransportError, errors.BundleError, errors.UnsupportedVersionError):
-            pass
-        return None
+            return None, error
+        except _BUNDLE_LOOKUP_ERRORS:
+            return None, None
+        if not self.trust_new_peers:
+            return None, not_trusted_yet(bundle)
+        return bundle, None
 
     def _quarantine(self, message_id: str, error: errors.SealpackError) -> None:
         """Move a refused blob to quarantine; a blob that vanished meanwhile is skipped."""

@@ -19,11 +19,13 @@ __all__ = [
     "REASON_IDENTITY_CHANGED",
     "REASON_MALFORMED",
     "REASON_NOT_A_RECIPIENT",
+    "REASON_NOT_TRUSTED_YET",
     "REASON_PREKEY",
     "REASON_REPLAYED",
     "REASON_TAMPERED",
     "REASON_UNKNOWN_SENDER",
     "REASON_UNTRUSTED",
+    "PeerNotTrustedError",
     "QuarantineRecord",
     "decode_record",
     "encode_record",
@@ -39,9 +41,20 @@ REASON_IDENTITY_CHANGED = "identity-changed"
 REASON_NOT_A_RECIPIENT = "not-a-recipient"
 REASON_PREKEY = "prekey"
 REASON_MALFORMED = "malformed"
+REASON_NOT_TRUSTED_YET = "untrusted"
+
+
+class PeerNotTrustedError(errors.UntrustedSenderError):
+    """A peer is not pinned yet and the receiving Peer does not trust new peers.
+
+    Raised by ``Peer(..., trust_new_peers=False)`` instead of pinning a bundle on
+    first use; quarantine reason ``untrusted``.
+    """
+
 
 # Most specific first: IdentityChangedError etc. are checked before their bases.
 _REASONS: tuple[tuple[type[errors.SealpackError], str], ...] = (
+    (PeerNotTrustedError, REASON_NOT_TRUSTED_YET),
     (errors.TamperedError, REASON_TAMPERED),
     (errors.ReplayError, REASON_REPLAYED),
     (errors.ExpiredError, REASON_EXPIRED),

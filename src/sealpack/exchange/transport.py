@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -23,6 +23,7 @@ from sealpack.exchange.quarantine import QuarantineRecord
 from sealpack.keys.names import NAME_PATTERN
 
 __all__ = [
+    "BundleVersions",
     "Transport",
     "Writer",
     "check_message_id",
@@ -156,4 +157,17 @@ class Transport(Protocol):
 
     def list_quarantine(self, owner: str) -> list[QuarantineRecord]:
         """Return the reason records of quarantined messages, oldest first."""
+        ...
+
+
+@runtime_checkable
+class BundleVersions(Protocol):
+    """Optional transport feature: a cheap token that changes whenever a bundle does.
+
+    :class:`~sealpack.exchange.peer.Peer` keeps parsed, verified bundles keyed by
+    this token, so an unchanged bundle is not re-read and re-verified.
+    """
+
+    def bundle_version(self, name: str) -> Hashable | None:
+        """Return a token for the peer's current bundle; None when unknown or absent."""
         ...

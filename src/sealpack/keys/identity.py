@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Protocol
 
 from sealpack import errors, primitives
 from sealpack.keys.bundle import MAX_ONE_TIME_PREKEYS, KeyBundle
@@ -15,7 +15,7 @@ from sealpack.keys.prekeys import MAX_PREKEY_ID, OneTimePrekey, SignedPrekey
 from sealpack.keys.replay import MemoryReplayGuard, ReplayGuard
 from sealpack.keys.secret import (
     Ed25519Seed,
-    PrivateKeyExportError,
+    RefusesExport,
     X25519Secret,
 )
 
@@ -57,11 +57,27 @@ def _new_x25519(rng: primitives.Rng | None) -> X25519Secret:
     return X25519Secret(primitives.random_bytes(32, rng=rng))
 
 
-class Identity:
+def _new_signed_prekey(
+    prekey_id: int, seed: Ed25519Seed, rng: primitives.Rng | None, created: int, lifetime: int
+) -> SignedPrekey:
+    """A fresh signed prekey (32 random bytes drawn), signed by ``seed``."""
+    return SignedPrekey.create(
+        prekey_id,
+        _new_x25519(rng),
+        seed,
+        created=created,
+        lifetime=lifetime,
+        grace=DEFAULT_GRACE_PERIOD,
+    )
+
+
+class Identity(RefusesExport):
     """A private identity: opaque, never pickled or copied; repr shows name + fingerprint.
 
     Create with :meth:`generate`; persist with :class:`~sealpack.keys.KeyStore`.
     """
+
+    _export_refusal = _REFUSAL
 
     def __init__(self, state: IdentityState) -> None:
         self.name = state.name
@@ -103,14 +119,7 @@ class Identity:
         if signed_prekey_lifetime <= 0:
             raise errors.KeyStoreError("signed_prekey_lifetime must be positive")
         seed = Ed25519Seed(primitives.random_bytes(32, rng=rng))
-        spk = SignedPrekey.create(
-            1,
-            _new_x25519(rng),
-            seed,
-            created=_now(now),
-            lifetime=signed_prekey_lifetime,
-            grace=DEFAULT_GRACE_PERIOD,
-        )
+        spk = _new_signed_prekey(1, seed, rng, _now(now), signed_prekey_lifetime)
         state = IdentityState(name, seed, {1: spk}, 1, {}, 1, signed_prekey_lifetime)
         identity = cls(state)
         identity.replenish_one_time_prekeys(one_time_prekeys, rng=rng)
@@ -122,21 +131,6 @@ class Identity:
         return f"Identity(name={self.name!r}, fingerprint={self.fingerprint()!r})"
 
     __str__ = __repr__
-
-    def __reduce__(self) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __reduce_ex__(self, protocol: object) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __getstate__(self) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __copy__(self) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __deepcopy__(self, memo: object) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
 
     # --- public facts ----------------------------------------------------------
 
@@ -205,13 +199,8 @@ class Identity:
                 raise errors.KeyStoreError("signed prekey ids exhausted")
             old = state.signed_prekeys[state.current_signed_prekey_id]
             old.retire_at = min(old.retire_at, current_time + grace_period)
-            state.signed_prekeys[new_id] = SignedPrekey.create(
-                new_id,
-                _new_x25519(rng),
-                state.seed,
-                created=current_time,
-                lifetime=state.signed_prekey_lifetime,
-                grace=DEFAULT_GRACE_PERIOD,
+            state.signed_prekeys[new_id] = _new_signed_prekey(
+                new_id, state.seed, rng, current_time, state.signed_prekey_lifetime
             )
             state.current_signed_prekey_id = new_id
             self._drop_retired(current_time)

@@ -7,11 +7,18 @@ kind, pickling and copying are refused. Raw bytes leave a handle only through
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 from sealpack import errors, primitives
 
-__all__ = ["Ed25519Seed", "PrivateKeyExportError", "SymmetricKey", "X25519Secret", "export_raw"]
+__all__ = [
+    "Ed25519Seed",
+    "PrivateKeyExportError",
+    "RefusesExport",
+    "SymmetricKey",
+    "X25519Secret",
+    "export_raw",
+]
 
 
 PrivateKeyExportError = errors.PrivateKeyExportError
@@ -20,7 +27,29 @@ PrivateKeyExportError = errors.PrivateKeyExportError
 _REFUSAL = "private keys cannot be pickled or copied; export them only through a KeyStore"
 
 
-class _Opaque:
+class RefusesExport:
+    """Mixin: pickling and copying raise PrivateKeyExportError(``_export_refusal``)."""
+
+    __slots__ = ()
+    _export_refusal: ClassVar[str] = _REFUSAL
+
+    def __reduce__(self) -> NoReturn:
+        raise PrivateKeyExportError(self._export_refusal)
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        raise PrivateKeyExportError(self._export_refusal)
+
+    def __getstate__(self) -> NoReturn:
+        raise PrivateKeyExportError(self._export_refusal)
+
+    def __copy__(self) -> NoReturn:
+        raise PrivateKeyExportError(self._export_refusal)
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        raise PrivateKeyExportError(self._export_refusal)
+
+
+class _Opaque(RefusesExport):
     """Base for private handles: hides bytes, refuses pickling and copying."""
 
     __slots__ = ("__raw",)
@@ -37,21 +66,6 @@ class _Opaque:
         return f"{type(self).__name__}(<hidden>)"
 
     __str__ = __repr__
-
-    def __reduce__(self) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __reduce_ex__(self, protocol: object) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __getstate__(self) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __copy__(self) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
-
-    def __deepcopy__(self, memo: object) -> NoReturn:
-        raise PrivateKeyExportError(_REFUSAL)
 
     def __eq__(self, other: object) -> bool:
         return self is other

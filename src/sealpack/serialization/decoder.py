@@ -14,6 +14,7 @@ input (writable exactly when the input is writable).
 from __future__ import annotations
 
 import argparse
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,9 @@ from sealpack.serialization.wire import RAW_EXTS, UNPACK_OPTIONS, Ext, OobKind
 __all__ = ["Decoder"]
 
 _MAX_TYPE_NAME = 1024
+_SMALL_SECTION = 512
+"""Sections up to this size skip the proving pass: msgpack's pre-sizing of unproven
+claims is bounded by (size / 1 level per byte) * size slots = 2 MiB at worst."""
 Handler = Callable[["Decoder", Any, int], Any]
 
 
@@ -39,7 +43,7 @@ class _Pending:
 
     __slots__ = ("code", "data")
 
-    def __init__(self, code: Ext, data: bytes) -> None:
+    def __init__(self, code: int, data: bytes) -> None:
         self.code = code
         self.data = data
 
@@ -47,7 +51,10 @@ class _Pending:
 _SCALARS = frozenset({int, float, bool, type(None), str, bytes})
 _NESTED = frozenset({list, dict, _Pending})
 _ALLOWED = _SCALARS | _NESTED
-_EXT_CODES = {int(code): code for code in Ext}
+_PENDING_ONLY = {_Pending}
+_EMPTY_ARRAY = b"\x90"
+_EXT_CODES = frozenset(int(code) for code in Ext)
+_RAW_CODES = frozenset(int(code) for code in RAW_EXTS)  # plain ints: IntEnum hashing is slow
 
 
 class Decoder:
@@ -61,6 +68,8 @@ class Decoder:
         self._items = 0
         self._used = [False] * len(frame.buffers)
         self._types = _read_type_table(frame.types, limits)
+        self._small: msgpack.Unpacker | None = None
+        self._small_fed = 0
 
     def run(self) -> Any:
         """Decode the root value.
@@ -75,13 +84,10 @@ class Decoder:
 
     def _unpack(self, data: Any) -> Any:
         try:
-            size = _check_complete(data)
-            return msgpack.unpackb(
-                data,
-                **UNPACK_OPTIONS,
-                ext_hook=_defer_ext,
-                **_sized_limits(size, self._limits.max_container_length),
-            )
+            size = len(data)
+            if size > _SMALL_SECTION:
+                size = _check_complete(data)
+            return msgpack.unpackb(data, **_unpack_options(size, self._limits.max_container_length))
         except SealpackError:
             raise
         except msgpack.StackError as error:
@@ -90,6 +96,22 @@ class Decoder:
             raise DecodeError(
                 f"malformed frame: invalid msgpack ({type(error).__name__})"
             ) from error
+
+    def _unpack_small(self, data: bytes) -> Any:
+        """Unpack a small ext payload with one reused Unpacker (limits sized to
+        _SMALL_SECTION); the payload must be exactly one value."""
+        unpacker = self._small
+        if unpacker is None:
+            unpacker = self._small = msgpack.Unpacker(
+                max_buffer_size=_SMALL_SECTION,
+                **_unpack_options(_SMALL_SECTION, self._limits.max_container_length),
+            )
+        unpacker.feed(data)
+        value = unpacker.unpack()  # OutOfData / ValueError: the caller's DecodeError
+        self._small_fed += len(data)
+        if unpacker.tell() != self._small_fed:
+            raise DecodeError("malformed frame: extra data after an ext payload")
+        return value
 
     def _resolve(self, value: Any, depth: int) -> Any:
         kind = type(value)
@@ -115,9 +137,13 @@ class Decoder:
         if kinds <= _SCALARS:
             return items
         _check_kinds(kinds)
+        if kinds == _PENDING_ONLY:  # e.g. a list of tuples
+            decode_ext = self._decode_ext
+            return [decode_ext(item, depth) for item in items]
+        resolve = self._resolve
         for index, item in enumerate(items):
             if type(item) in _NESTED:
-                items[index] = self._resolve(item, depth)
+                items[index] = resolve(item, depth)
         return items
 
     def _resolve_dict(self, mapping: dict[Any, Any], depth: int) -> dict[Any, Any]:
@@ -138,18 +164,27 @@ class Decoder:
     def _decode_ext(self, pending: _Pending, depth: int) -> Any:
         code = pending.code
         try:
-            if code in RAW_EXTS:
+            if code in _RAW_CODES:
                 value: Any = pending.data
             else:
-                value = self._resolve(self._unpack(pending.data), depth)
-            return _HANDLERS[code](self, value, depth)
+                data = pending.data
+                value = (
+                    self._unpack_small(data)
+                    if len(data) <= _SMALL_SECTION
+                    else (self._unpack(data))
+                )
+                if type(value) is list and _SCALARS.issuperset(map(type, value)):
+                    self._enter(len(value), depth)  # a flat payload (tuple, datetime, ...)
+                else:
+                    value = self._resolve(value, depth)
+            return _BY_CODE[code](self, value, depth)
         except SealpackError:
             raise
         except RecursionError as error:
             raise LimitExceededError("nesting too deep for the interpreter stack") from error
         except Exception as error:
             raise DecodeError(
-                f"malformed frame: invalid {code.name.lower()} value ({type(error).__name__})"
+                f"malformed frame: invalid {Ext(code).name.lower()} value ({type(error).__name__})"
             ) from error
 
     def buffer(self, index: Any) -> memoryview:
@@ -182,10 +217,9 @@ class Decoder:
 
 
 def _defer_ext(code: int, data: bytes) -> _Pending:
-    ext = _EXT_CODES.get(code)
-    if ext is None:
+    if code not in _EXT_CODES:
         raise DecodeError(f"malformed frame: unknown ext type code {code}")
-    return _Pending(ext, data)
+    return _Pending(code, data)
 
 
 def _check_kinds(kinds: set[type]) -> None:
@@ -233,7 +267,16 @@ def _sized_limits(size: int, max_length: int | None = None) -> dict[str, int]:
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _unpack_options(size: int, max_length: int) -> dict[str, Any]:
+    """All unpackb keyword arguments for a section of ``size`` bytes (cached: ext payloads
+    of one shape repeat)."""
+    return {**UNPACK_OPTIONS, "ext_hook": _defer_ext, **_sized_limits(size, max_length)}
+
+
 def _read_type_table(section: memoryview, limits: DecodeLimits) -> list[str]:
+    if section == _EMPTY_ARRAY:  # no registered types: the common case
+        return []
     try:
         size = _check_complete(section)
         names = msgpack.unpackb(
@@ -345,3 +388,4 @@ _HANDLERS: dict[Ext, Handler] = {
     Ext.NPSCALAR: _npscalar,
     Ext.CUSTOM: lambda decoder, value, depth: decoder.custom(value),
 }
+_BY_CODE: dict[int, Handler] = {int(code): handler for code, handler in _HANDLERS.items()}

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 from enum import Enum
+from itertools import chain
 from typing import Any
 
 import msgpack
@@ -32,15 +33,18 @@ __all__ = ["Encoder"]
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 64) - 1
 _PLAIN_SCALARS = frozenset({float, bool, type(None)})
-_INTS = frozenset({int, bool})
-_STR = frozenset({str})
+_SIZED = frozenset({str, bytes})
+_PLAIN_KINDS = _PLAIN_SCALARS | _SIZED | {int}
+_TUPLE_ONLY = {tuple}
+_TUPLE_CODE = int(Ext.TUPLE)
+_SMALL = 8
 Handler = Callable[["Encoder", Any], Any]
 
 
 _new_tuple = tuple.__new__
 
 
-def _raw_ext(code: Ext, data: bytes) -> msgpack.ExtType:
+def _raw_ext(code: Ext | int, data: bytes) -> msgpack.ExtType:
     """An ExtType without msgpack's Python-level argument checks (ours are static)."""
     ext: msgpack.ExtType = _new_tuple(msgpack.ExtType, (int(code), data))
     return ext
@@ -57,11 +61,12 @@ class Encoder:
         self._type_index: dict[str, int] = {}
         self.type_names: list[str] = []
         self.buffers: list[memoryview] = []
-        self._packer = msgpack.Packer(autoreset=True, **PACK_OPTIONS)
+        self._pack = msgpack.Packer(autoreset=True, buf_size=4096, **PACK_OPTIONS).pack
 
-    def ext(self, code: Ext, payload: Any) -> msgpack.ExtType:
+    def ext(self, code: Ext | int, payload: Any) -> msgpack.ExtType:
         """An ext value whose payload is ``payload`` (msgpack-native data) packed."""
-        return _raw_ext(code, self._packer.pack(payload))
+        ext: msgpack.ExtType = _new_tuple(msgpack.ExtType, (int(code), self._pack(payload)))
+        return ext
 
     def encode(self, obj: Any) -> Any:
         """Return ``obj`` as msgpack-native data (ExtType for non-native values).
@@ -107,27 +112,72 @@ class Encoder:
         return result
 
     def _list(self, obj: Any) -> Any:
-        if self._is_plain(obj):
+        kinds = set(map(type, obj))
+        if self._is_plain(obj, kinds):
             return obj if type(obj) is list else list(obj)
-        return [self.encode(item) for item in obj]
+        if kinds == _TUPLE_ONLY and len(self._active) < self._max_depth:
+            flat = list(chain.from_iterable(obj))
+            if self._is_plain(flat, set(map(type, flat))):  # e.g. a list of pairs
+                pack, ext_type = self._pack, msgpack.ExtType
+                return [_new_tuple(ext_type, (_TUPLE_CODE, pack(list(item)))) for item in obj]
+        encode = self.encode
+        return [encode(item) for item in obj]
 
     def _dict(self, obj: Any) -> dict[Any, Any]:
         if type(obj) is argparse.Namespace:
             obj = vars(obj)
-        if self._is_plain(obj) and self._is_plain(obj.values()):
-            return obj if type(obj) is dict else dict(obj)
-        return {self.encode(key): self.encode(value) for key, value in obj.items()}
+        encode = self.encode
+        if self._is_plain(obj, set(map(type, obj))):
+            values = obj.values()
+            if self._is_plain(values, set(map(type, values))):
+                return obj if type(obj) is dict else dict(obj)
+            return {key: encode(value) for key, value in obj.items()}
+        return {encode(key): encode(value) for key, value in obj.items()}
 
-    def _is_plain(self, values: Any) -> bool:
-        """True when msgpack can pack every value as-is (checked at C speed)."""
-        kinds = set(map(type, values))
+    def _is_plain(self, values: Any, kinds: set[type]) -> bool:
+        """True when msgpack can pack every value as-is (checked at C speed).
+
+        Plain: float, bool, None, 64-bit int, and str / bytes below the threshold.
+        ``kinds`` is the set of the values' exact types.
+        """
         if kinds <= _PLAIN_SCALARS:
             return True
-        if kinds <= _INTS:
-            return bool(min(values) >= _INT_MIN and max(values) <= _INT_MAX)
-        if kinds == _STR:
-            return max(map(len, values)) < self._threshold
-        return False
+        if not kinds <= _PLAIN_KINDS:
+            return False
+        mixed = len(kinds) > 1
+        if int in kinds:
+            ints = [v for v in values if type(v) is int] if mixed else values
+            if min(ints) < _INT_MIN or max(ints) > _INT_MAX:
+                return False
+        for sized in _SIZED & kinds:
+            items = [v for v in values if type(v) is sized] if mixed else values
+            if max(map(len, items)) >= self._threshold:
+                return False
+        return True
+
+    def _is_small_plain(self, values: Any) -> bool:
+        """:meth:`_is_plain` for a few values (a tuple, a set): one loop, no sets."""
+        threshold = self._threshold
+        for value in values:
+            kind = type(value)
+            if kind is int:
+                if not _INT_MIN <= value <= _INT_MAX:
+                    return False
+            elif kind is str or kind is bytes:
+                if len(value) >= threshold:
+                    return False
+            elif kind not in _PLAIN_SCALARS:
+                return False
+        return True
+
+    def plain_items(self, obj: Any) -> bool:
+        """True when ``obj`` (a tuple, set, frozenset) holds only plain values and one
+        more level of nesting is allowed: its payload is packed as a list at once."""
+        if len(self._active) >= self._max_depth:
+            return False
+        if len(obj) <= _SMALL:
+            return self._is_small_plain(obj)
+        return self._is_plain(obj, set(map(type, obj)))
 
     def oob_or_inline(self, view: memoryview) -> Any:
         """A buffer index for a large flat byte view, else its bytes inline."""
@@ -184,10 +234,19 @@ def _ndarray(encoder: Encoder, obj: np.ndarray[Any, Any]) -> msgpack.ExtType:
     return encoder.ext(Ext.NDARRAY, [descr, list(obj.shape), fortran, data])
 
 
-def _container(code: Ext, as_map: bool) -> Handler:
+def _container(ext_code: Ext, as_map: bool) -> Handler:
+    code = int(ext_code)
+    if as_map:
+
+        def handle_map(encoder: Encoder, obj: Any) -> msgpack.ExtType:
+            return encoder.ext(code, encoder._nested(obj, encoder._dict))
+
+        return handle_map
+
     def handle(encoder: Encoder, obj: Any) -> msgpack.ExtType:
-        build = encoder._dict if as_map else encoder._list
-        return encoder.ext(code, encoder._nested(obj, build))
+        if encoder.plain_items(obj):  # no nesting inside: no cycle possible
+            return encoder.ext(code, list(obj))
+        return encoder.ext(code, encoder._nested(obj, encoder._list))
 
     return handle
 
@@ -201,7 +260,9 @@ def _bytes_like(encoder: Encoder, obj: Any) -> msgpack.ExtType:
     return _raw_ext(Ext.BYTEARRAY if is_array else Ext.MEMORYVIEW, view.tobytes())
 
 
-def _simple(code: Ext, to_payload: Callable[[Any], Any]) -> Handler:
+def _simple(ext_code: Ext, to_payload: Callable[[Any], Any]) -> Handler:
+    code = int(ext_code)
+
     def handle(encoder: Encoder, obj: Any) -> msgpack.ExtType:
         payload = to_payload(obj)
         if isinstance(payload, bytes):

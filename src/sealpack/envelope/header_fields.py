@@ -1,0 +1,201 @@
+"""The header's fields: their sizes and bounds, and their checks after msgpack decoding.
+
+:mod:`sealpack.envelope.header` frames the two sections; this module says what a valid
+core map and stanza array hold (see docs/spec/envelope.md). Every malformed field is
+a TamperedError; a field over a limit is a LimitExceededError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sealpack import errors
+from sealpack.envelope import stream
+from sealpack.envelope.metadata import check_metadata
+from sealpack.envelope.sections import SectionLimits
+
+__all__ = [
+    "CORE_KEYS",
+    "STANZA_KEYS",
+    "Core",
+    "EnvelopeLimits",
+    "Stanza",
+    "check_metadata",
+    "core_section_limits",
+    "parse_core",
+    "parse_stanzas",
+    "stanza_section_limits",
+]
+
+KEY_ID_SIZE = 16
+MESSAGE_ID_SIZE = 16
+PUBLIC_KEY_SIZE = 32
+WRAPPED_KEY_SIZE = 32 + 16
+MAX_PREKEY_ID = 2**32 - 1
+MAX_TIME = 2**63 - 1
+MAX_CONTENT_TYPE = 255
+CORE_KEYS = (
+    "sender",
+    "message_id",
+    "created",
+    "expires",
+    "content_type",
+    "metadata",
+    "size",
+    "chunk_size",
+)
+STANZA_KEYS = ("recipient", "spk", "opk", "ek", "wrapped_key")
+
+
+@dataclass(frozen=True)
+class EnvelopeLimits:
+    """Bounds applied while parsing a header, before anything is verified."""
+
+    max_header_size: int = 1 << 20
+    max_recipients: int = 4096
+    max_metadata_size: int = 64 * 1024
+    max_metadata_depth: int = 32
+    max_payload_size: int = 1 << 40
+    min_chunk_size: int = 1 << 10
+    max_chunk_size: int = 1 << 24
+
+
+@dataclass(frozen=True)
+class Stanza:
+    """One recipient's entry: who, which prekeys, the ephemeral key, the wrapped content key."""
+
+    recipient_key_id: bytes
+    signed_prekey_id: int
+    one_time_prekey_id: int | None
+    ephemeral_key: bytes
+    wrapped_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Core:
+    """The header fields shared by all recipients (everything but the stanzas)."""
+
+    sender_key: bytes
+    message_id: bytes
+    created: int
+    expires: int
+    content_type: str
+    metadata: Mapping[str, Any]
+    size: int
+    chunk_size: int
+
+    @property
+    def payload_length(self) -> int:
+        """Exact length of the encrypted payload in bytes."""
+        return stream.ciphertext_length(self.size, self.chunk_size)
+
+
+def _tampered() -> errors.TamperedError:
+    return errors.TamperedError()
+
+
+def core_section_limits(limits: EnvelopeLimits) -> SectionLimits:
+    """The core map holds the metadata map; check_metadata applies its exact bounds later."""
+    return SectionLimits(
+        max_depth=limits.max_metadata_depth + 2,
+        max_length=max(limits.max_metadata_size, len(CORE_KEYS)),
+        max_items=limits.max_metadata_size + 2 * len(CORE_KEYS),
+    )
+
+
+def stanza_section_limits(limits: EnvelopeLimits) -> SectionLimits:
+    """An array of at most max_recipients maps of five scalars."""
+    return SectionLimits(
+        max_depth=2,
+        max_length=max(limits.max_recipients, len(STANZA_KEYS)),
+        max_items=(len(STANZA_KEYS) + 1) * limits.max_recipients,
+    )
+
+
+def _fields(value: Any, keys: tuple[str, ...]) -> list[Any]:
+    if not isinstance(value, dict) or tuple(value) != keys:
+        raise _tampered()
+    return [value[key] for key in keys]
+
+
+def _bin(value: Any, size: int) -> bytes:
+    if not isinstance(value, bytes) or len(value) != size:
+        raise _tampered()
+    return value
+
+
+def _int(value: Any, maximum: int, *, optional: bool = False) -> Any:
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise _tampered()
+    return value
+
+
+def parse_core(value: Any, limits: EnvelopeLimits) -> Core:
+    sender, message_id, created, expires, content_type, metadata, size, chunk_size = _fields(
+        value, CORE_KEYS
+    )
+    if not isinstance(content_type, str) or len(content_type.encode()) > MAX_CONTENT_TYPE:
+        raise _tampered()
+    if not isinstance(metadata, dict):
+        raise _tampered()
+    try:
+        check_metadata(metadata, limits)
+    except errors.SerializationTypeError as error:
+        raise _tampered() from error
+    core = Core(
+        _bin(sender, PUBLIC_KEY_SIZE),
+        _bin(message_id, MESSAGE_ID_SIZE),
+        _int(created, MAX_TIME),
+        _int(expires, MAX_TIME),
+        content_type,
+        metadata,
+        _int(size, MAX_TIME),
+        _int(chunk_size, MAX_TIME),
+    )
+    if core.expires < core.created:
+        raise _tampered()
+    _check_payload_shape(core, limits)
+    return core
+
+
+def _check_payload_shape(core: Core, limits: EnvelopeLimits) -> None:
+    chunk = core.chunk_size
+    if chunk & (chunk - 1) or not limits.min_chunk_size <= chunk <= limits.max_chunk_size:
+        raise errors.LimitExceededError(
+            f"chunk size must be a power of two in [{limits.min_chunk_size}, "
+            f"{limits.max_chunk_size}]"
+        )
+    if core.size > limits.max_payload_size:
+        raise errors.LimitExceededError(
+            f"payload of {core.size} bytes exceeds the limit of {limits.max_payload_size}"
+        )
+    if stream.chunk_count(core.size, chunk) > stream.MAX_CHUNKS:
+        raise errors.LimitExceededError("payload has too many chunks")
+
+
+def parse_stanzas(value: Any, limits: EnvelopeLimits) -> tuple[Stanza, ...]:
+    if not isinstance(value, list) or not value:
+        raise _tampered()
+    if len(value) > limits.max_recipients:
+        raise errors.LimitExceededError(
+            f"sealed blob names more than {limits.max_recipients} recipients"
+        )
+    stanzas = []
+    for item in value:
+        kid, spk, opk, ek, wrapped = _fields(item, STANZA_KEYS)
+        stanzas.append(
+            Stanza(
+                _bin(kid, KEY_ID_SIZE),
+                _int(spk, MAX_PREKEY_ID),
+                _int(opk, MAX_PREKEY_ID, optional=True),
+                _bin(ek, PUBLIC_KEY_SIZE),
+                _bin(wrapped, WRAPPED_KEY_SIZE),
+            )
+        )
+    if len({s.recipient_key_id for s in stanzas}) != len(stanzas):
+        raise _tampered()
+    return tuple(stanzas)
