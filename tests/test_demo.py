@@ -20,6 +20,12 @@ def test_demo_round_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert "reason: tampered" in out.out
     assert "reason: prekey" not in out.out
     assert "%" in out.err  # progress bars go to stderr
+    verified = [line.strip() for line in out.out.splitlines() if "verified: sender=" in line]
+    assert len(verified) == 6  # one line per verification, updates included
+    for index in (1, 2, 3):
+        update = f"verified: sender=client{index} metadata={{'round': 1, 'kind': 'update', "
+        assert any(line.startswith(update) for line in verified)
+        assert f"'num_examples': {100 * index}}}" in "\n".join(verified)
 
 
 def test_demo_main_exit_code() -> None:

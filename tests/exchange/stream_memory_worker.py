@@ -4,14 +4,16 @@ Usage: stream_memory_worker.py ROOT SIZE_MIB
 
 Sends a SIZE_MIB float32 model from alice to bob with ``stream=True`` over a
 DirectoryTransport, drops the sender's copy, receives it, checks it, and prints
-``<model bytes> <peak RSS growth in bytes>`` (``ru_maxrss`` after minus before).
+``<model bytes> <peak RSS growth in bytes>`` (peak RSS after minus before).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import resource
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +22,16 @@ from sealpack.keys import Identity
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
+    """Peak resident set size of this process so far.
+
+    On Linux ``ru_maxrss`` starts at the *parent's* high-water mark (the kernel
+    carries it over at exec), which would hide the growth when a large pytest
+    process spawns us; ``VmHWM`` belongs to this process's own memory map.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 

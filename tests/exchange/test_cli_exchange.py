@@ -103,3 +103,122 @@ def test_through_main_with_quarantine_report(
     document.write_bytes(b"x")
     missing = ["send", "--root", site, "--keystore", ka, "--to", "carol", str(document)]
     assert cli_main.main(missing) == 13  # TransportError
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh home folder and no $SEALPACK_KEYSTORE: the per-name default applies."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(exchange_cli.KEYSTORE_ENV, raising=False)
+    return tmp_path / "home"
+
+
+def test_default_key_store_is_per_peer_name(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = str(tmp_path / "site")
+    assert run(["peer", "init", "alice", "--root", site]) == 0
+    assert run(["trust", "list"]) == 0  # the only key store needs no --as
+    assert run(["peer", "init", "bob", "--root", site]) == 0  # a second peer on one machine
+    stores = home / ".sealpack" / "keystores"
+    assert sorted(path.name for path in stores.iterdir()) == ["alice", "bob"]
+    document = tmp_path / "note.txt"
+    document.write_bytes(b"hi")
+    assert run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)]) == 0
+    with pytest.raises(errors.KeyStoreError, match=r"several \(alice, bob\)"):
+        run(["receive", "--root", site, "--out", str(tmp_path / "out")])
+    out = ["--out", str(tmp_path / "out")]
+    assert run(["receive", "--root", site, "--as", "bob", *out]) == 0
+    assert (tmp_path / "out" / "alice" / "note.txt").read_bytes() == b"hi"
+    with pytest.raises(errors.KeyStoreError, match="holds 'alice', not 'bob'"):
+        run(["trust", "list", "--keystore", str(stores / "alice"), "--as", "bob"])
+
+
+def test_no_key_store_is_a_clear_error(tmp_path: Path, home: Path) -> None:
+    with pytest.raises(errors.KeyStoreError, match="holds none: pass --as NAME"):
+        run(["receive", "--root", str(tmp_path / "site")])
+
+
+def test_env_key_store_wins_over_the_default(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(exchange_cli.KEYSTORE_ENV, str(tmp_path / "env-store"))
+    assert run(["peer", "init", "alice", "--root", str(tmp_path / "site")]) == 0
+    assert (tmp_path / "env-store").is_dir()
+    assert not (home / ".sealpack").exists()
+
+
+def test_trust_list_accepts_root_and_reports_changes(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = str(tmp_path / "site")
+    run(["peer", "init", "alice", "--root", site])
+    run(["peer", "init", "bob", "--root", site])
+    run(["trust", "accept", "alice", "--root", site, "--as", "bob"])
+    capsys.readouterr()
+    assert run(["trust", "list", "--root", site, "--as", "bob"]) == 0
+    assert "(matches the published bundle)" in capsys.readouterr().out
+    run(["peer", "init", "alice", "--root", site, "--keystore", str(tmp_path / "impostor")])
+    capsys.readouterr()
+    assert run(["trust", "list", "--root", site, "--as", "bob"]) == 0
+    assert "CHANGED: published" in capsys.readouterr().out
+
+
+def test_receive_never_overwrites_a_file_with_the_same_name(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site, out = str(tmp_path / "site"), tmp_path / "out"
+    run(["peer", "init", "alice", "--root", site])
+    run(["peer", "init", "bob", "--root", site])
+    document = tmp_path / "weights.bin"
+    for content in (b"first", b"second"):
+        document.write_bytes(content)
+        run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
+    (out / "alice").mkdir(parents=True)
+    (out / "alice" / "weights.bin").write_bytes(b"already here")
+    capsys.readouterr()
+    assert run(["receive", "--root", site, "--as", "bob", "--out", str(out)]) == 0
+    files = {path.name: path.read_bytes() for path in (out / "alice").iterdir()}
+    assert sorted(files.values()) == [b"already here", b"first", b"second"]
+    assert files["weights.bin"] == b"already here"
+    renamed = sorted(name for name in files if name != "weights.bin")
+    assert all(name.startswith("weights.") and name.endswith("-alice.bin") for name in renamed)
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in renamed)
+
+
+def test_receive_no_trust_new_quarantines_first_contact(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = str(tmp_path / "site")
+    run(["peer", "init", "alice", "--root", site])
+    run(["peer", "init", "bob", "--root", site])
+    document = tmp_path / "doc.txt"
+    document.write_bytes(b"x")
+    run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
+    capsys.readouterr()
+    out = ["--out", str(tmp_path / "out")]
+    assert run(["receive", "--root", site, "--as", "bob", "--no-trust-new", *out]) == 0
+    captured = capsys.readouterr()
+    assert "0 message(s) received" in captured.out
+    assert ": untrusted" in captured.err
+    assert "sealpack trust accept alice" in captured.err
+    run(["trust", "accept", "alice", "--root", site, "--as", "bob"])
+    run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
+    capsys.readouterr()
+    assert run(["receive", "--root", site, "--as", "bob", "--no-trust-new", *out]) == 0
+    assert "1 message(s) received" in capsys.readouterr().out
+
+
+def test_default_receive_announces_first_contact(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = str(tmp_path / "site")
+    run(["peer", "init", "alice", "--root", site])
+    run(["peer", "init", "bob", "--root", site])
+    document = tmp_path / "doc.txt"
+    document.write_bytes(b"x")
+    run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
+    capsys.readouterr()
+    run(["receive", "--root", site, "--as", "bob", "--out", str(tmp_path / "out")])
+    assert "first contact: pinned alice" in capsys.readouterr().out

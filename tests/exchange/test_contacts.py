@@ -25,8 +25,9 @@ def make_transport(request: pytest.FixtureRequest, tmp_path: Path) -> MakeTransp
     return lambda: DirectoryTransport(tmp_path / "site")
 
 
-def peer(name: str, transport: Transport, prekeys: int = 2, **options: bool) -> Peer:
-    return Peer(name, transport, Identity.generate(name, one_time_prekeys=prekeys), **options)
+def peer(name: str, transport: Transport, prekeys: int = 2, *, strict: bool = False) -> Peer:
+    identity = Identity.generate(name, one_time_prekeys=prekeys)
+    return Peer(name, transport, identity, trust_new_peers=not strict)
 
 
 def reasons(target: Peer) -> list[str]:
@@ -48,7 +49,7 @@ def test_injected_new_peer_is_tofu_by_default_and_flagged(make_transport: MakeTr
 
 def test_strict_peer_quarantines_new_peers_until_trusted(make_transport: MakeTransport) -> None:
     transport = make_transport()
-    bob = peer("bob", transport, trust_new_peers=False)
+    bob = peer("bob", transport, strict=True)
     eve = peer("eve", transport)
     eve.send("inject", to=["bob"])
     assert bob.receive() == []
@@ -68,7 +69,7 @@ def test_strict_peer_quarantines_new_peers_until_trusted(make_transport: MakeTra
 def test_strict_peer_still_receives_from_pinned_peers(make_transport: MakeTransport) -> None:
     transport = make_transport()
     alice = peer("alice", transport)
-    bob = peer("bob", transport, trust_new_peers=False)
+    bob = peer("bob", transport, strict=True)
     bob.trust_peer("alice")
     alice.send("known", to=["bob"])
     assert [m.obj for m in bob.receive()] == ["known"]
@@ -106,7 +107,7 @@ def test_unchanged_bundle_is_not_reread_and_a_changed_one_is(
         reads.append(name)
         return original_fetch(name)
 
-    def counting_parse(cls: type[KeyBundle], text: str, **kw: int | None) -> KeyBundle:
+    def counting_parse(cls: type[KeyBundle], text: str, /, **kw: int | None) -> KeyBundle:
         parses.append(1)
         return original_parse(cls, text, **kw)  # type: ignore[no-any-return]
 
