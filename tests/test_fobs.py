@@ -140,6 +140,33 @@ def test_register_data_classes_and_enum_types() -> None:
     assert fobs.num_decomposers() == 2
 
 
+def test_dataclasses_and_enums_are_sent_without_registration_like_fobs() -> None:
+    value = {"p": Point(1, 2.5), "c": Color.GREEN}
+    data = fobs.dumps(value)  # NVFLARE FOBS drop-in: the sender needs no registration
+    assert fobs.num_decomposers() == 0
+    with pytest.raises(errors.UnknownTypeError, match=r"fobs\.register_data_classes"):
+        fobs.loads(data)  # ...but the same process can not decode it by itself
+    fobs.register_data_classes(Point)
+    with pytest.raises(errors.UnknownTypeError, match=r"test_fobs\.Color.*register_enum_types"):
+        fobs.loads(data)
+    fobs.register_enum_types(Color)
+    assert fobs.loads(data) == value
+
+
+def test_unregistered_pydantic_model_names_pydantic_decomposer_as_the_fix() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Model(pydantic.BaseModel):  # type: ignore[misc, name-defined]
+        x: int
+
+    with pytest.raises(TypeError, match=r"fobs\.register\(fobs\.PydanticDecomposer\(.*Model\)\)"):
+        fobs.dumps(Model(x=1))
+    fobs.register(fobs.PydanticDecomposer(Model))
+    assert fobs.loads(fobs.dumps([Model(x=2)])) == [Model(x=2)]
+    with pytest.raises(errors.SerializationTypeError, match="not a pydantic"):
+        fobs.PydanticDecomposer(Point)
+
+
 def test_register_data_classes_rejects_non_dataclass() -> None:
     with pytest.raises(TypeError):
         fobs.register_data_classes(Simple)

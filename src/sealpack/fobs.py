@@ -44,73 +44,153 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def register(decomposer: type[Decomposer] | Decomposer) -> None:
-    """Register a Decomposer class or instance (duplicates warn; first stays).
+    """Register a Decomposer class or instance with the default codec.
+
+    Args:
+        decomposer: a Decomposer subclass (instantiated without arguments) or instance.
 
     Raises:
-        SerializationTypeError: (a TypeError) not a Decomposer.
+        SerializationTypeError: (a TypeError) not a Decomposer, or a class that
+            needs constructor arguments. A second decomposer for an already handled
+            type only warns (UserWarning); the first one stays.
     """
     default_codec().register(decomposer)
 
 
 def register_data_classes(*classes: type) -> None:
-    """Register dataclasses, on the sending and on the receiving side."""
+    """Make dataclasses decodable (rebuilt from their fields, without ``__init__``).
+
+    Sending a dataclass needs no registration; receiving one does.
+
+    Args:
+        classes: dataclass types.
+
+    Raises:
+        SerializationTypeError: an argument is not a dataclass type.
+    """
     default_codec().register_data_classes(*classes)
 
 
 def register_enum_types(*classes: type[Enum]) -> None:
-    """Register Enum subclasses, on the sending and on the receiving side."""
+    """Make Enum types decodable (rebuilt from the member value).
+
+    Sending an enum member needs no registration; receiving one does.
+
+    Args:
+        classes: Enum subclasses.
+
+    Raises:
+        SerializationTypeError: an argument is not an Enum subclass.
+    """
     default_codec().register_enum_types(*classes)
 
 
 def register_serializer(cls: type) -> Callable[[F], F]:
-    """Decorator registering ``f(obj) -> data`` as the encoder of exactly ``cls``."""
+    """Decorator registering ``f(obj) -> data`` as the encoder of exactly ``cls``.
+
+    Args:
+        cls: the class the decorated function encodes.
+
+    Returns:
+        A decorator that registers the function and returns it unchanged.
+    """
     return default_codec().register_serializer(cls)
 
 
 def register_deserializer(cls: type) -> Callable[[F], F]:
-    """Decorator registering ``f(data) -> obj`` as the decoder of ``cls``."""
+    """Decorator registering ``f(data) -> obj`` as the decoder of ``cls``.
+
+    Args:
+        cls: the class the decorated function rebuilds (its name is the wire key).
+
+    Returns:
+        A decorator that registers the function and returns it unchanged.
+    """
     return default_codec().register_deserializer(cls)
 
 
 def num_decomposers() -> int:
-    """Number of user-registered types."""
+    """Returns: the number of user-registered types of the default codec."""
     return default_codec().num_decomposers()
 
 
 def reset() -> None:
-    """Forget every registration of the default codec."""
+    """Forget every registration of the default codec (built-ins stay)."""
     default_codec().reset()
 
 
 def dumps(obj: Any) -> bytes:
-    """Serialize ``obj`` to bytes.
+    """Serialize ``obj`` into one bytes object.
+
+    Args:
+        obj: built-in values, numpy arrays, dataclasses, enums and registered types.
+
+    Returns:
+        The frame (docs/spec/codec.md).
 
     Raises:
         SerializationTypeError: an unregistered type (a TypeError naming the fix).
         CycleError: a reference cycle.
+        LimitExceededError: nesting deeper than the codec's max_depth.
     """
     return default_codec().dumps(obj)
 
 
 def dumps_buffers(obj: Any) -> list[memoryview]:
-    """Serialize ``obj`` as a list of buffers without copying large arrays."""
+    """Serialize ``obj`` as frame parts without copying large arrays or buffers.
+
+    Args:
+        obj: as for :func:`dumps`.
+
+    Returns:
+        Parts whose concatenation equals ``dumps(obj)``; large parts are views
+        of ``obj``'s memory: do not modify it until they are consumed.
+
+    Raises:
+        Same as :func:`dumps`.
+    """
     return default_codec().dumps_buffers(obj)
 
 
 def dump(obj: Any, stream: IO[bytes]) -> None:
-    """Serialize ``obj`` to a binary stream."""
+    """Serialize ``obj`` and write the frame to a binary stream.
+
+    Args:
+        obj: as for :func:`dumps`.
+        stream: a writable binary stream; nothing is written if encoding fails.
+
+    Raises:
+        Same as :func:`dumps`; OSError from the stream.
+    """
     default_codec().dump(obj, stream)
 
 
 def loads(data: bytes | bytearray | memoryview) -> Any:
-    """Deserialize one frame; arrays are views into ``data`` (writable if it is).
+    """Deserialize one frame; large arrays are views into ``data`` (writable if it is).
+
+    Args:
+        data: exactly one frame (any contiguous bytes-like object).
+
+    Returns:
+        The decoded object.
 
     Raises:
-        DecodeError, UnknownTypeError, LimitExceededError: on bad input.
+        DecodeError: malformed frame. UnknownTypeError: a type not registered here.
+        LimitExceededError: a decode limit was exceeded.
     """
     return default_codec().loads(data)
 
 
 def load(stream: IO[bytes]) -> Any:
-    """Deserialize one frame read from a binary stream (arrays are writable)."""
+    """Read exactly one frame from a binary stream and deserialize it.
+
+    Args:
+        stream: a readable binary stream, left just after the frame.
+
+    Returns:
+        The decoded object (its arrays are writable).
+
+    Raises:
+        Same as :func:`loads`; DecodeError when the stream ends inside the frame.
+    """
     return default_codec().load(stream)

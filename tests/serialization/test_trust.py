@@ -34,16 +34,59 @@ class Perm(enum.Flag):
     W = 2
 
 
-def test_unregistered_dataclass_on_encode_names_register_data_classes() -> None:
-    with pytest.raises(errors.SerializationTypeError, match="register_data_classes") as info:
-        Codec().dumps(Config(0.1, [1]))
+@pytest.mark.parametrize(
+    ("value", "register", "first_missing"),
+    [
+        (Config(0.1, [1]), "register_data_classes", "Config"),
+        (Frozen("f", Config(0.2, [])), "register_data_classes", "Config"),  # inner first
+        (Mode.TRAIN, "register_enum_types", "Mode"),
+        (Perm.R | Perm.W, "register_enum_types", "Perm"),
+    ],
+)
+def test_unregistered_dataclass_or_enum_encodes_but_same_codec_refuses_to_decode(
+    value: Any, register: str, first_missing: str
+) -> None:
+    codec = Codec()
+    data = codec.dumps({"v": value})  # FOBS drop-in: no registration needed to send
+    assert codec.num_decomposers() == 0  # ...and encoding registered nothing
+    with pytest.raises(errors.UnknownTypeError, match=register) as info:
+        codec.loads(data)
+    assert f"test_trust.{first_missing}'" in str(info.value)
+    getattr(codec, register)(type(value), *([Config] if type(value) is Frozen else []))
+    assert codec.loads(data) == {"v": value}
+
+
+def test_implicit_encoding_has_the_same_wire_form_as_registered_encoding() -> None:
+    implicit, registered = Codec(), Codec()
+    registered.register_data_classes(Frozen, Config)
+    registered.register_enum_types(Mode)
+    value = [Frozen("a", Config(1.0, [2])), Mode.EVAL, Config(3.0, [])]
+    assert implicit.dumps(value) == registered.dumps(value)
+    assert registered.loads(implicit.dumps(value)) == value
+
+
+def test_encoding_an_unregistered_dataclass_does_not_make_it_decodable_later() -> None:
+    codec = Codec()
+    first = codec.dumps(Config(0.1, [1]))
+    codec.dumps([Config(0.2, [2]), Mode.TRAIN])  # encode again, and other types
+    for data in (first, codec.dumps(Mode.EVAL)):
+        with pytest.raises(errors.UnknownTypeError):
+            codec.loads(data)
+
+
+def test_other_unknown_classes_still_raise_on_encode_naming_the_fix() -> None:
+    class Plain:
+        pass
+
+    with pytest.raises(errors.SerializationTypeError, match=r"fobs\.register\(") as info:
+        Codec().dumps([Plain()])
     assert isinstance(info.value, TypeError)
-    assert "can not serialize 'Config' object" in str(info.value)
+    assert "can not serialize 'test_other_unknown_classes" in str(info.value)
 
 
-def test_unregistered_enum_on_encode_names_register_enum_types() -> None:
-    with pytest.raises(TypeError, match="register_enum_types"):
-        Codec().dumps(Mode.TRAIN)
+def test_unregistered_dataclass_with_an_unknown_field_type_raises_on_encode() -> None:
+    with pytest.raises(errors.SerializationTypeError):
+        Codec().dumps(Config(0.1, [object()]))  # type: ignore[list-item]
 
 
 def test_encoding_a_dataclass_does_not_make_it_decodable() -> None:
@@ -104,15 +147,35 @@ def test_recompose_exceptions_become_decode_errors() -> None:
         codec.loads(codec.dumps(Boom()))
 
 
-def test_subclass_of_registered_type_is_not_encoded_implicitly() -> None:
+def test_subclass_of_registered_type_is_not_encoded_with_the_base_decomposer() -> None:
+    class Plain:
+        pass
+
+    class PlainChild(Plain):
+        pass
+
+    class PlainDecomposer(Decomposer):
+        def supported_type(self) -> type:
+            return Plain
+
+        def decompose(self, target: Any, manager: Any = None) -> Any:
+            return None
+
+        def recompose(self, data: Any, manager: Any = None) -> Any:
+            return Plain()
+
     @dataclasses.dataclass
     class Child(Config):
         extra: int = 0
 
     codec = Codec()
+    codec.register(PlainDecomposer)
     codec.register_data_classes(Config)
     with pytest.raises(errors.SerializationTypeError):
-        codec.dumps(Child(1.0, [], 3))
+        codec.dumps(PlainChild())
+    data = codec.dumps(Child(1.0, [], 3))  # a dataclass: encoded under its own name
+    with pytest.raises(errors.UnknownTypeError, match="Child"):
+        codec.loads(data)
 
 
 @pytest.mark.parametrize("kind", ["list", "dict", "tuple-list", "custom", "ordered"])
@@ -163,7 +226,11 @@ def test_deep_nesting_within_raised_limit_round_trips() -> None:
     value: Any = 0
     for index in range(1200):
         value = (value,) if index % 2 else [value]
-    assert codec.loads(codec.dumps(value)) == value
+    restored = codec.loads(codec.dumps(value))
+    for index in reversed(range(1200)):  # compared iteratively: == would need a deep stack
+        assert type(restored) is (tuple if index % 2 else list) and len(restored) == 1
+        restored = restored[0]
+    assert restored == 0
 
 
 def test_pydantic_models_round_trip_when_registered() -> None:
@@ -180,7 +247,10 @@ def test_pydantic_models_round_trip_when_registered() -> None:
 
     codec = Codec()
     value = Outer(name="x", inner=Inner(when=dt.date(2024, 1, 1)))
-    with pytest.raises(errors.SerializationTypeError):
+    with pytest.raises(
+        errors.SerializationTypeError,
+        match=r"fobs\.register\(fobs\.PydanticDecomposer\(.*Outer\)\)",
+    ):
         codec.dumps(value)
     codec.register(PydanticDecomposer(Outer))
     assert codec.loads(codec.dumps(value)) == value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from enum import Enum
 from typing import IO, Any, TypeVar
@@ -15,6 +14,7 @@ from sealpack.serialization.encoder import Encoder
 from sealpack.serialization.frame import HEADER_SIZE, build_frame, parse_frame
 from sealpack.serialization.limits import DEFAULT_OOB_THRESHOLD, DecodeLimits, check_limit
 from sealpack.serialization.registry import Decomposer, Registry
+from sealpack.serialization.stack import needed_recursion_limit, stack_headroom
 from sealpack.serialization.wire import PACK_OPTIONS
 
 __all__ = ["Codec", "default_codec"]
@@ -30,6 +30,12 @@ class Codec:
         limits: decode limits (safe defaults when None).
         oob_threshold: buffers of at least this many bytes (array data, bytes,
             bytearray, memoryview, str) go out-of-band; smaller ones inline.
+
+    Raises:
+        ValueError: ``oob_threshold`` is not an int in [0, 2**30].
+
+    Creating a codec does not touch the interpreter's recursion limit; encode and
+    decode raise it only while they run (see ``serialization/stack.py``).
     """
 
     def __init__(
@@ -40,12 +46,15 @@ class Codec:
         self.limits = limits or DecodeLimits()
         self.oob_threshold = oob_threshold
         self._registry = Registry()
-        _ensure_stack_headroom(self.limits.max_depth)
+        self._stack_needed = needed_recursion_limit(self.limits.max_depth)
 
     # --- registry (FOBS API) ------------------------------------------------
 
     def register(self, decomposer: type[Decomposer] | Decomposer) -> None:
         """Register a Decomposer class or instance; a duplicate warns and is ignored.
+
+        Args:
+            decomposer: a Decomposer subclass (instantiated without arguments) or instance.
 
         Raises:
             SerializationTypeError: (a TypeError) ``decomposer`` is not a Decomposer.
@@ -53,7 +62,10 @@ class Codec:
         self._registry.register(decomposer)
 
     def register_data_classes(self, *classes: type) -> None:
-        """Register dataclasses by their fields (on both sides).
+        """Make dataclasses decodable (sending one needs no registration).
+
+        Args:
+            classes: dataclass types, rebuilt from their fields without ``__init__``.
 
         Raises:
             SerializationTypeError: a class is not a dataclass.
@@ -61,7 +73,10 @@ class Codec:
         self._registry.register_data_classes(*classes)
 
     def register_enum_types(self, *classes: type[Enum]) -> None:
-        """Register Enum subclasses by member value (on both sides).
+        """Make Enum types decodable (sending a member needs no registration).
+
+        Args:
+            classes: Enum subclasses, rebuilt by ``cls(value)``.
 
         Raises:
             SerializationTypeError: a class is not an Enum.
@@ -69,7 +84,14 @@ class Codec:
         self._registry.register_enum_types(*classes)
 
     def register_serializer(self, cls: type) -> Callable[[F], F]:
-        """Decorator: ``@codec.register_serializer(T)`` on ``def f(obj: T) -> data``."""
+        """Decorator: ``@codec.register_serializer(T)`` on ``def f(obj: T) -> data``.
+
+        Args:
+            cls: the exact class the decorated function encodes.
+
+        Returns:
+            A decorator that registers the function and returns it unchanged.
+        """
 
         def decorate(function: F) -> F:
             self._registry.add_serializer(cls, function)
@@ -78,7 +100,14 @@ class Codec:
         return decorate
 
     def register_deserializer(self, cls: type) -> Callable[[F], F]:
-        """Decorator: ``@codec.register_deserializer(T)`` on ``def f(data) -> T``."""
+        """Decorator: ``@codec.register_deserializer(T)`` on ``def f(data) -> T``.
+
+        Args:
+            cls: the class the decorated function rebuilds (its name is the wire key).
+
+        Returns:
+            A decorator that registers the function and returns it unchanged.
+        """
 
         def decorate(function: F) -> F:
             self._registry.add_deserializer(cls, function)
@@ -87,7 +116,7 @@ class Codec:
         return decorate
 
     def num_decomposers(self) -> int:
-        """Number of user-registered types (built-ins are not counted)."""
+        """Returns: the number of user-registered types (built-ins are not counted)."""
         return self._registry.count()
 
     def reset(self) -> None:
@@ -99,8 +128,13 @@ class Codec:
     def dumps_buffers(self, obj: object) -> list[memoryview]:
         """Encode ``obj`` as frame parts; ``b"".join(parts) == dumps(obj)``.
 
-        Large contiguous arrays and buffers are not copied: their parts are
-        views of the caller's memory and must not change until consumed.
+        Args:
+            obj: built-in values, numpy arrays, dataclasses, enums (both need no
+                registration to be sent) and registered types.
+
+        Returns:
+            The parts. Large contiguous arrays and buffers are not copied: their
+            parts are views of the caller's memory and must not change until consumed.
 
         Raises:
             SerializationTypeError: unregistered type (a TypeError).
@@ -109,19 +143,28 @@ class Codec:
         """
         encoder = Encoder(self._registry, self.oob_threshold, self.limits.max_depth)
         try:
-            root = encoder.encode(obj)
-            types = msgpack.packb(encoder.type_names, **PACK_OPTIONS)
-            body = msgpack.packb(root, **PACK_OPTIONS)
+            with stack_headroom(self._stack_needed):
+                root = encoder.encode(obj)
+                types = msgpack.packb(encoder.type_names, **PACK_OPTIONS)
+                body = msgpack.packb(root, **PACK_OPTIONS)
         except SealpackError:
             raise
         except RecursionError as error:
             raise LimitExceededError("object nesting too deep to serialize") from error
         except (ValueError, TypeError, OverflowError) as error:
+            if "recursion limit" in str(error):  # msgpack packs <= 511 plain nested levels
+                raise LimitExceededError("lists/dicts nested too deep for msgpack") from error
             raise SerializationTypeError(f"can not serialize object: {error}") from error
         return build_frame(types, body, encoder.buffers)
 
     def dumps(self, obj: object) -> bytes:
         """Encode ``obj`` into one bytes object (each part copied exactly once).
+
+        Args:
+            obj: as for :meth:`dumps_buffers`.
+
+        Returns:
+            The frame.
 
         Raises:
             Same as :meth:`dumps_buffers`.
@@ -130,6 +173,10 @@ class Codec:
 
     def dump(self, obj: object, stream: IO[bytes]) -> None:
         """Encode ``obj`` and write the frame to a binary stream.
+
+        Args:
+            obj: as for :meth:`dumps_buffers`.
+            stream: writable binary stream; nothing is written if encoding fails.
 
         Raises:
             Same as :meth:`dumps_buffers`; OSError from the stream.
@@ -146,8 +193,13 @@ class Codec:
     def loads(self, data: bytes | bytearray | memoryview) -> Any:
         """Decode one frame; arrays over large buffers are views into ``data``.
 
-        The views are writable when ``data`` is writable (bytearray, writable
-        memoryview, numpy uint8 array) and read-only otherwise.
+        Args:
+            data: exactly one frame (any contiguous bytes-like object). The views
+                are writable when ``data`` is writable (bytearray, writable
+                memoryview, numpy uint8 array) and read-only otherwise.
+
+        Returns:
+            The decoded object.
 
         Raises:
             DecodeError: malformed frame. UnknownTypeError: unregistered type.
@@ -156,7 +208,8 @@ class Codec:
         view = _flat_view(data)
         frame = parse_frame(view, self.limits)
         try:
-            return Decoder(self._registry, self.limits, frame, not view.readonly).run()
+            with stack_headroom(self._stack_needed):
+                return Decoder(self._registry, self.limits, frame, not view.readonly).run()
         except SealpackError:
             raise
         except RecursionError as error:
@@ -166,6 +219,12 @@ class Codec:
 
     def load(self, stream: IO[bytes]) -> Any:
         """Read exactly one frame from a binary stream into a fresh bytearray and decode it.
+
+        Args:
+            stream: readable binary stream, left just after the frame.
+
+        Returns:
+            The decoded object (its arrays are writable).
 
         Raises:
             DecodeError: truncated stream or malformed frame (see :meth:`loads`).
@@ -208,15 +267,9 @@ def _flat_view(data: Any) -> memoryview:
     return view
 
 
-def _ensure_stack_headroom(max_depth: int) -> None:
-    needed = 8 * max_depth + 1000
-    if sys.getrecursionlimit() < needed:
-        sys.setrecursionlimit(needed)
-
-
 _DEFAULT = Codec()
 
 
 def default_codec() -> Codec:
-    """The process-wide codec used by ``sealpack.fobs``."""
+    """Returns: the process-wide codec used by ``sealpack.fobs``."""
     return _DEFAULT

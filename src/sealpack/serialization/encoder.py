@@ -9,13 +9,11 @@ subclass is never mistaken for its base (e.g. numpy.float64 vs float).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
-from enum import Enum
 from itertools import chain
 from typing import Any
 
@@ -25,7 +23,7 @@ import numpy as np
 from sealpack.errors import CycleError, LimitExceededError, SerializationTypeError
 from sealpack.serialization import builtins as bi
 from sealpack.serialization.numpy_types import array_layout, dtype_to_wire
-from sealpack.serialization.registry import Registry, mark_builtin
+from sealpack.serialization.registry import Registry, implicit_encoder, mark_builtin
 from sealpack.serialization.wire import PACK_OPTIONS, Ext, OobKind
 
 __all__ = ["Encoder"]
@@ -58,6 +56,7 @@ class Encoder:
         self._threshold = threshold
         self._max_depth = max_depth
         self._active: set[int] = set()
+        self._implicit: dict[type, tuple[str, Callable[[Any], Any]] | None] = {}
         self._type_index: dict[str, int] = {}
         self.type_names: list[str] = []
         self.buffers: list[memoryview] = []
@@ -193,6 +192,10 @@ class Encoder:
     def _other(self, obj: Any) -> Any:
         kind = type(obj)
         entry = self._registry.encoder_for(kind)
+        if entry is None:  # an unregistered dataclass / Enum: encode-only, never registered
+            if kind not in self._implicit:
+                self._implicit[kind] = implicit_encoder(kind)
+            entry = self._implicit[kind]
         if entry is not None:
             name, decompose = entry
             return self._nested(obj, lambda target: self._custom(name, decompose(target)))
@@ -208,12 +211,18 @@ class Encoder:
         return self.ext(Ext.CUSTOM, [index, self.encode(data)])
 
 
+def _is_pydantic_model(kind: type) -> bool:
+    """True for a pydantic BaseModel subclass (checked by MRO, pydantic is not imported)."""
+    return any(
+        base.__name__ == "BaseModel" and base.__module__.split(".")[0] == "pydantic"
+        for base in kind.__mro__[1:]
+    )
+
+
 def _unknown_type_message(kind: type) -> str:
     name = f"{kind.__module__}.{kind.__qualname__}"
-    if dataclasses.is_dataclass(kind):
-        fix = f"register it with fobs.register_data_classes({kind.__qualname__})"
-    elif issubclass(kind, Enum):
-        fix = f"register it with fobs.register_enum_types({kind.__qualname__})"
+    if _is_pydantic_model(kind):
+        fix = f"register it with fobs.register(fobs.PydanticDecomposer({kind.__qualname__}))"
     else:
         fix = "register a fobs.Decomposer for it with fobs.register(...)"
     return (

@@ -21,7 +21,7 @@ import numpy as np
 
 from sealpack.errors import SerializationTypeError
 
-__all__ = ["Decomposer", "Registry", "type_name"]
+__all__ = ["Decomposer", "Registry", "implicit_encoder", "type_name"]
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any], Any]
@@ -41,15 +41,35 @@ class Decomposer(ABC):
 
     @abstractmethod
     def supported_type(self) -> type[Any]:
-        """Return the exact class this decomposer handles."""
+        """Return the exact class this decomposer handles (subclasses are not covered).
+
+        Returns:
+            The class; its ``module.qualname`` is the name used on the wire.
+        """
 
     @abstractmethod
     def decompose(self, target: Any, manager: Any = None) -> Any:
-        """Return serializable data describing ``target``."""
+        """Describe ``target`` with values the codec can serialize.
+
+        Args:
+            target: an object of exactly :meth:`supported_type`.
+            manager: always None (FOBS compatibility); may be omitted by subclasses.
+
+        Returns:
+            Codec-serializable data (may contain other registered objects).
+        """
 
     @abstractmethod
     def recompose(self, data: Any, manager: Any = None) -> Any:
-        """Rebuild an object from the data ``decompose`` returned."""
+        """Rebuild an object from the data :meth:`decompose` returned.
+
+        Args:
+            data: the decoded data, untrusted: validate it.
+            manager: always None (FOBS compatibility); may be omitted by subclasses.
+
+        Returns:
+            The rebuilt object. Any exception raised here becomes a DecodeError.
+        """
 
 
 def _takes_manager(method: Callable[..., Any]) -> bool:
@@ -78,12 +98,19 @@ class DataClassDecomposer(Decomposer):
         self._names = tuple(f.name for f in dataclasses.fields(cls))
 
     def supported_type(self) -> type[Any]:
+        """Returns: the dataclass."""
         return self._cls
 
     def decompose(self, target: Any, manager: Any = None) -> Any:
+        """Returns: ``{field name: value}`` for every field of ``target``."""
         return {name: getattr(target, name) for name in self._names}
 
     def recompose(self, data: Any, manager: Any = None) -> Any:
+        """Rebuild the instance with ``cls.__new__`` and ``object.__setattr__``.
+
+        Raises:
+            ValueError: ``data`` is not a dict whose keys are exactly the field names.
+        """
         if type(data) is not dict or set(data) != set(self._names):
             raise ValueError(f"fields of {type_name(self._cls)} do not match the frame")
         cls: Any = self._cls
@@ -100,13 +127,36 @@ class EnumDecomposer(Decomposer):
         self._cls = cls
 
     def supported_type(self) -> type[Any]:
+        """Returns: the Enum subclass."""
         return self._cls
 
     def decompose(self, target: Any, manager: Any = None) -> Any:
+        """Returns: the member's value."""
         return target.value
 
     def recompose(self, data: Any, manager: Any = None) -> Any:
+        """Returns: ``cls(data)``. Raises: ValueError for a value with no member."""
         return self._cls(data)
+
+
+def implicit_encoder(cls: type) -> tuple[str, Encoder] | None:
+    """The encode-only handling of an unregistered dataclass or Enum (FOBS drop-in).
+
+    Encoding uses the same name and data as :meth:`Registry.register_data_classes`
+    / :meth:`Registry.register_enum_types` would, but nothing is registered: the
+    receiver must still register the class to decode it.
+
+    Args:
+        cls: the exact class of the object being encoded.
+
+    Returns:
+        ``(registry name, encode function)``, or None for any other class.
+    """
+    if dataclasses.is_dataclass(cls):
+        return type_name(cls), DataClassDecomposer(cls).decompose
+    if issubclass(cls, Enum):
+        return type_name(cls), EnumDecomposer(cls).decompose
+    return None
 
 
 def _instantiate(cls: type[Decomposer]) -> Decomposer:
@@ -156,7 +206,11 @@ class Registry:
         self.add_deserializer(cls, _adapt(decomposer.recompose))
 
     def register_data_classes(self, *classes: type) -> None:
-        """Register dataclasses (encoded as their fields, rebuilt without __init__)."""
+        """Register dataclasses (encoded as their fields, rebuilt without __init__).
+
+        Raises:
+            SerializationTypeError: an argument is not a dataclass type.
+        """
         for cls in classes:
             if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
                 raise SerializationTypeError(f"{cls!r} is not a dataclass")
@@ -164,7 +218,11 @@ class Registry:
             self.register(DataClassDecomposer(cls))
 
     def register_enum_types(self, *classes: type[Enum]) -> None:
-        """Register Enum subclasses (encoded as their member values)."""
+        """Register Enum subclasses (encoded as their member values).
+
+        Raises:
+            SerializationTypeError: an argument is not an Enum subclass.
+        """
         for cls in classes:
             if not (isinstance(cls, type) and issubclass(cls, Enum)):
                 raise SerializationTypeError(f"{cls!r} is not an Enum subclass")
