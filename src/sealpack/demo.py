@@ -14,16 +14,20 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
 
+from sealpack.demo_report import (
+    MB,
+    DemoReport,
+    mb_text,
+    print_verification,
+    progress_bar,
+    timed_step,
+)
 from sealpack.exchange import DirectoryTransport
 from sealpack.exchange.peer import Message, Peer
 from sealpack.exchange.transport import sender_hint
@@ -32,87 +36,19 @@ from sealpack.keys import Identity, KeyStore
 __all__ = ["DemoReport", "fed_avg", "main", "make_model", "run"]
 
 Model = dict[str, npt.NDArray[np.float32]]
-MB = 1 << 20
 SERVER = "server"
-# The quarantine reasons the two attacks must end with (the replay look-up runs before
-# X3DH, so a replayed blob is "replayed" even when it used a one-time prekey).
-EXPECTED_REASONS = ["replayed", "tampered"]
-
-
-@dataclass
-class DemoReport:
-    """What the demo did, for tests and the summary."""
-
-    steps: list[tuple[str, float, int]] = field(default_factory=list)
-    verified: list[str] = field(default_factory=list)
-    quarantined: list[str] = field(default_factory=list)
-    max_abs_error: float = float("nan")
-
-    def attacks_refused(self) -> bool:
-        """True when exactly the replayed and the tampered update were quarantined."""
-        return sorted(self.quarantined) == EXPECTED_REASONS
-
-
-class ProgressBar:
-    """A plain-text progress bar on stderr (one line, redrawn with ``\\r``)."""
-
-    def __init__(self, label: str, total: int, out: TextIO | None = None) -> None:
-        self.label, self.total = label, max(total, 1)
-        self.out = out or sys.stderr
-        # A terminal gets a smooth bar; a log file only a few redraws.
-        self._step = 1 if self.out.isatty() else 25
-        self._shown = -1
-
-    def update(self, done: int) -> None:
-        """Redraw when the percentage changed (``done`` of the bar's total bytes)."""
-        percent = min(100, done * 100 // self.total)
-        percent -= percent % self._step
-        if percent != self._shown:
-            self._shown = percent
-            filled = percent * 30 // 100
-            bar = "#" * filled + "-" * (30 - filled)
-            self.out.write(f"\r  {self.label:<28} [{bar}] {percent:3d}% of {_mb(self.total)}")
-            self.out.flush()
-
-    def close(self) -> None:
-        """Finish the line."""
-        self.out.write("\n")
-        self.out.flush()
-
-
-def _mb(size: int) -> str:
-    return f"{size / MB:.1f} MB"
-
-
-@contextmanager
-def _step(report: DemoReport, label: str, size: int) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    seconds = time.perf_counter() - start
-    report.steps.append((label, seconds, size))
-    rate = f"{size / MB / seconds:8.1f} MB/s" if size and seconds > 0 else ""
-    print(f"  {label:<40} {seconds:7.2f} s  {_mb(size):>10}  {rate}", flush=True)
-
-
-@contextmanager
-def _bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
-    """A bar over one or several payloads, fed ``(done, payload_total)`` per chunk."""
-    bar = ProgressBar(label, total)
-    finished = [0]
-
-    def update(done: int, payload_total: int) -> None:
-        bar.update(finished[0] + done)
-        if done >= payload_total:
-            finished[0] += payload_total
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 def make_model(size_mb: float, *, seed: int = 0) -> Model:
-    """Build a global model: eight float32 layers totalling about ``size_mb`` MB."""
+    """Build a global model: eight float32 layers totalling about ``size_mb`` MB.
+
+    Args:
+        size_mb: the model size in MB.
+        seed: the random seed.
+
+    Returns:
+        Layer name to weights.
+    """
     rng = np.random.default_rng(seed)
     per_layer = max(1, int(size_mb * MB / 4 / 8))
     return {
@@ -122,18 +58,40 @@ def make_model(size_mb: float, *, seed: int = 0) -> Model:
 
 
 def model_bytes(model: Model) -> int:
-    """Return the number of bytes in the model's arrays."""
+    """Count the bytes in the model's arrays.
+
+    Args:
+        model: the model.
+
+    Returns:
+        The total ``nbytes``.
+    """
     return sum(array.nbytes for array in model.values())
 
 
 def local_update(model: Model, client_index: int) -> Model:
-    """A stand-in for local training: a deterministic, client-specific change."""
+    """A stand-in for local training: a deterministic, client-specific change.
+
+    Args:
+        model: the global model.
+        client_index: the client's number (1-based).
+
+    Returns:
+        The updated model.
+    """
     factor = np.float32(1.0 + 0.01 * client_index)
     return {name: array * factor for name, array in model.items()}
 
 
 def fed_avg(updates: Sequence[tuple[Model, int]]) -> Model:
-    """Average models weighted by their number of examples (FedAvg)."""
+    """Average models weighted by their number of examples (FedAvg).
+
+    Args:
+        updates: ``(model, number of examples)`` pairs, at least one.
+
+    Returns:
+        The weighted average.
+    """
     total = sum(count for _, count in updates)
     averaged: Model = {}
     for name in updates[0][0]:
@@ -166,8 +124,8 @@ def _inbox_size(peer: Peer, owner: str) -> int:
 def _broadcast(server: Peer, clients: list[Peer], model: Model, report: DemoReport) -> None:
     size = model_bytes(model)
     with (
-        _step(report, f"server seals + delivers to {len(clients)}", size),
-        _bar("sealing global model", size) as progress,
+        timed_step(report, f"server seals + delivers to {len(clients)}", size),
+        progress_bar("sealing global model", size) as progress,
     ):
         server.send(
             model,
@@ -177,33 +135,28 @@ def _broadcast(server: Peer, clients: list[Peer], model: Model, report: DemoRepo
             progress=progress,
         )
     blob = _inbox_size(server, clients[0].name)
-    print(f"    ONE broadcast blob of {_mb(blob)} (model {_mb(size)}) in {len(clients)} inboxes")
+    sizes = f"{mb_text(blob)} (model {mb_text(size)})"
+    print(f"    ONE broadcast blob of {sizes} in {len(clients)} inboxes")
 
 
 def _receive_one(peer: Peer, size: int, report: DemoReport) -> Message:
     with (
-        _step(report, f"{peer.name} opens + verifies", size),
-        _bar(f"{peer.name} opening model", size) as progress,
+        timed_step(report, f"{peer.name} opens + verifies", size),
+        progress_bar(f"{peer.name} opening model", size) as progress,
     ):
         messages = peer.receive(progress=progress)
     if len(messages) != 1:
         raise RuntimeError(f"{peer.name} expected one message, got {len(messages)}")
     message = messages[0]
     report.verified.append(f"{peer.name} <- {message.sender}")
-    _print_verification(message)
+    print_verification(message)
     return message
-
-
-def _print_verification(message: Message) -> None:
-    """One line per verified message: the signed sender and metadata."""
-    contact = " (first contact: pinned)" if message.first_contact else ""
-    print(f"    verified: sender={message.sender}{contact} metadata={dict(message.metadata)}")
 
 
 def _client_round(client: Peer, index: int, model_size: int, report: DemoReport) -> None:
     message = _receive_one(client, model_size, report)
     update = local_update(message.obj, index)
-    with _step(report, f"{client.name} seals update", model_bytes(update)):
+    with timed_step(report, f"{client.name} seals update", model_bytes(update)):
         client.send(
             update,
             to=[SERVER],
@@ -229,8 +182,8 @@ def _server_aggregate(
     assert isinstance(transport, DirectoryTransport)
     kept = _attacker_copies(transport.root / SERVER / "inbox")
     with (
-        _step(report, "server opens + verifies updates", _inbox_size(server, SERVER)),
-        _bar("server opening updates", model_bytes(model) * clients) as progress,
+        timed_step(report, "server opens + verifies updates", _inbox_size(server, SERVER)),
+        progress_bar("server opening updates", model_bytes(model) * clients) as progress,
     ):
         updates, verified = [], []
         for message in server.iter_messages(progress=progress):
@@ -238,10 +191,10 @@ def _server_aggregate(
             report.verified.append(f"server <- {message.sender}")
             verified.append(message)
     for message in verified:  # after the step, so the lines do not cut the progress bar
-        _print_verification(message)
+        print_verification(message)
     if len(updates) != clients:
         raise RuntimeError(f"server expected {clients} updates, got {len(updates)}")
-    with _step(report, "server FedAvg", model_bytes(model)):
+    with timed_step(report, "server FedAvg", model_bytes(model)):
         averaged = fed_avg(updates)
     factor = np.float32(_expected_factor(clients))
     report.max_abs_error = max(
@@ -287,7 +240,7 @@ def run(size_mb: float = 100.0, clients: int = 3, workdir: Path | None = None) -
     with tempfile.TemporaryDirectory(prefix="sealpack-demo-", dir=workdir) as temp:
         site, keys = Path(temp) / "datasite", Path(temp) / "keys"
         print(f"datasite: {site}")
-        with _step(report, f"identities + key stores for {clients + 1} peers", 0):
+        with timed_step(report, f"identities + key stores for {clients + 1} peers", 0):
             server = _make_peer(SERVER, site, keys)
             peers = [_make_peer(f"client{i}", site, keys) for i in range(1, clients + 1)]
         for peer in [server, *peers]:

@@ -113,6 +113,17 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+def alice_sends_bob_a_file(tmp_path: Path, content: bytes = b"x") -> str:
+    """Init alice and bob in the default key stores; alice sends bob ``doc.txt``."""
+    site = str(tmp_path / "site")
+    run(["peer", "init", "alice", "--root", site])
+    run(["peer", "init", "bob", "--root", site])
+    document = tmp_path / "doc.txt"
+    document.write_bytes(content)
+    run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
+    return site
+
+
 def test_default_key_store_is_per_peer_name(
     tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -190,12 +201,8 @@ def test_receive_never_overwrites_a_file_with_the_same_name(
 def test_receive_no_trust_new_quarantines_first_contact(
     tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    site = str(tmp_path / "site")
-    run(["peer", "init", "alice", "--root", site])
-    run(["peer", "init", "bob", "--root", site])
+    site = alice_sends_bob_a_file(tmp_path)
     document = tmp_path / "doc.txt"
-    document.write_bytes(b"x")
-    run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
     capsys.readouterr()
     out = ["--out", str(tmp_path / "out")]
     assert run(["receive", "--root", site, "--as", "bob", "--no-trust-new", *out]) == 0
@@ -213,12 +220,7 @@ def test_receive_no_trust_new_quarantines_first_contact(
 def test_default_receive_announces_first_contact(
     tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    site = str(tmp_path / "site")
-    run(["peer", "init", "alice", "--root", site])
-    run(["peer", "init", "bob", "--root", site])
-    document = tmp_path / "doc.txt"
-    document.write_bytes(b"x")
-    run(["send", "--root", site, "--as", "alice", "--to", "bob", str(document)])
+    site = alice_sends_bob_a_file(tmp_path)
     capsys.readouterr()
     run(["receive", "--root", site, "--as", "bob", "--out", str(tmp_path / "out")])
     assert "first contact: pinned alice" in capsys.readouterr().out

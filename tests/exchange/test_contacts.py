@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 
 from sealpack import api, errors
-from sealpack.exchange import DirectoryTransport, MemoryTransport, PeerNotTrustedError, Transport
+from sealpack.exchange import DirectoryTransport, PeerNotTrustedError, Transport
 from sealpack.exchange.peer import Peer
 from sealpack.keys import Identity, KeyBundle
 
 MakeTransport = Callable[[], Transport]
 DAY = 86400
-
-
-@pytest.fixture(params=["memory", "directory"])
-def make_transport(request: pytest.FixtureRequest, tmp_path: Path) -> MakeTransport:
-    if request.param == "memory":
-        shared = MemoryTransport()
-        return lambda: shared
-    return lambda: DirectoryTransport(tmp_path / "site")
 
 
 def peer(name: str, transport: Transport, prekeys: int = 2, *, strict: bool = False) -> Peer:

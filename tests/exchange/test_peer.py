@@ -9,21 +9,13 @@ import numpy as np
 import pytest
 
 from sealpack import api, errors
-from sealpack.exchange import DirectoryTransport, MemoryTransport, Transport
+from sealpack.exchange import DirectoryTransport, Transport
 from sealpack.exchange.peer import Peer
 from sealpack.keys import Identity, KeyStore
 
 FAST_SCRYPT = 2**10
 
 MakeTransport = Callable[[], Transport]
-
-
-@pytest.fixture(params=["memory", "directory"])
-def make_transport(request: pytest.FixtureRequest, tmp_path: Path) -> MakeTransport:
-    if request.param == "memory":
-        shared = MemoryTransport()
-        return lambda: shared
-    return lambda: DirectoryTransport(tmp_path / "site")
 
 
 def peer(name: str, transport: Transport, prekeys: int = 4) -> Peer:

@@ -254,9 +254,9 @@ def test_accepted_message_ids_are_safe_file_names(candidate: str) -> None:
 
 @given(st.text(alphabet="0123456789-.jsonx", max_size=30))
 def test_foreign_prekey_file_names_are_ignored(file_name: str) -> None:
-    from sealpack.exchange.directory import _prekey_id
+    from sealpack.exchange.directory_sites import prekey_id
 
-    key_id = _prekey_id(file_name)
+    key_id = prekey_id(file_name)
     stem = file_name.removesuffix(".json")
     if file_name.endswith(".json") and stem.isdigit() and len(stem) <= 18:
         assert key_id == int(stem)

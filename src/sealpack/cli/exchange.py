@@ -16,52 +16,22 @@ import sys
 from pathlib import Path
 
 from sealpack import errors
-from sealpack.exchange.atomic import create_exclusive
-from sealpack.exchange.directory import DirectoryTransport
+from sealpack.exchange.contacts import published_status
+from sealpack.exchange.keystores import KEYSTORE_ENV, keystores_home, resolve_keystore
 from sealpack.exchange.peer import Message, Peer
-from sealpack.keys import Identity, KeyBundle, KeyStore, fingerprint
+from sealpack.exchange.received import save_received
+from sealpack.keys import Identity, KeyStore, fingerprint
 
-__all__ = ["register"]
+__all__ = [
+    "KEYSTORE_ENV",
+    "PASSPHRASE_ENV",
+    "keystores_home",
+    "read_passphrase",
+    "register",
+    "resolve_keystore",
+]
 
 PASSPHRASE_ENV = "SEALPACK_PASSPHRASE"  # noqa: S105 - an env var name
-KEYSTORE_ENV = "SEALPACK_KEYSTORE"
-_MAX_STEM, _MAX_SUFFIX, _MAX_RENAMES = 100, 16, 1000
-
-
-def keystores_home() -> Path:
-    """Return the folder holding one key store per peer name (``~/.sealpack/keystores``)."""
-    return Path.home() / ".sealpack" / "keystores"
-
-
-def resolve_keystore(keystore: Path | None, peer_name: str | None) -> Path:
-    """Pick the key store folder: ``--keystore``, ``$SEALPACK_KEYSTORE``, or per peer name.
-
-    Args:
-        keystore: the ``--keystore`` value, if given.
-        peer_name: this peer's name (``peer init NAME`` or ``--as NAME``), if known.
-
-    Returns:
-        The folder; ``~/.sealpack/keystores/<name>`` by default. Without a name, the
-        only key store in ``~/.sealpack/keystores``.
-
-    Raises:
-        errors.KeyStoreError: no name was given and there is not exactly one key store.
-    """
-    if keystore is not None:
-        return Path(keystore).expanduser()
-    configured = os.environ.get(KEYSTORE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    home = keystores_home()
-    if peer_name is not None:
-        return home / peer_name
-    found = sorted(entry.name for entry in home.iterdir()) if home.is_dir() else []
-    if len(found) != 1:
-        detail = f"several ({', '.join(found)})" if found else "none"
-        raise errors.KeyStoreError(
-            f"which key store? {home} holds {detail}: pass --as NAME or --keystore DIR"
-        )
-    return home / found[0]
 
 
 def read_passphrase(*, confirm: bool = False) -> bytes:
@@ -103,6 +73,17 @@ def _open_peer(args: argparse.Namespace, *, trust_new_peers: bool = True) -> Pee
 
 
 def _peer_init(args: argparse.Namespace) -> int:
+    """``peer init NAME``: create an identity and key store, publish the bundle.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0.
+
+    Raises:
+        errors.SealpackError: non-empty key store, bad passphrase, unusable datasite.
+    """
     path = resolve_keystore(args.keystore, args.name)
     if path.exists() and any(path.iterdir()):
         raise errors.KeyStoreError(f"key store {path} already exists")
@@ -116,6 +97,17 @@ def _peer_init(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
+    """``send --to NAME FILE``: seal a file's bytes to each recipient's inbox.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0.
+
+    Raises:
+        errors.SealpackError: unreadable file; unknown, untrusted or bad recipient.
+    """
     peer = _open_peer(args)
     path = Path(args.file)
     try:
@@ -128,47 +120,8 @@ def _send(args: argparse.Namespace) -> int:
     return 0
 
 
-def _safe_name(raw_name: str) -> str:
-    """A base name without leading dots, its stem and suffix bounded in length."""
-    name = Path(raw_name).name.lstrip(".") or "message.bin"
-    stem, suffix = Path(name).stem, Path(name).suffix
-    if len(suffix) > _MAX_SUFFIX:
-        stem, suffix = name, ""
-    return stem[:_MAX_STEM] + suffix
-
-
-def _candidate_names(safe_name: str, message_id: str) -> list[str]:
-    """``name``, then ``stem.<message id>.suffix``, then numbered variants."""
-    stem, suffix = Path(safe_name).stem, Path(safe_name).suffix
-    tagged = f"{stem}.{message_id}"
-    return [safe_name, tagged + suffix] + [f"{tagged}.{n}{suffix}" for n in range(1, _MAX_RENAMES)]
-
-
-def _save(message: Message, out_dir: Path) -> str:
-    """Write a received file's bytes under ``out_dir/<sender>/``, never over a file.
-
-    Returns:
-        The path written (or a note for a non-bytes object).
-
-    Raises:
-        errors.TransportError: the folder is not writable or every candidate name is taken.
-    """
-    if not isinstance(message.obj, (bytes, bytearray)):
-        return f"{type(message.obj).__name__} object (not saved)"
-    safe_name = _safe_name(str(message.metadata.get("filename", "message.bin")))
-    folder = out_dir / message.sender
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _candidate_names(safe_name, message.message_id):
-            if create_exclusive(folder / name, bytes(message.obj), mode=0o600):
-                return str(folder / name)
-    except OSError as error:
-        raise errors.TransportError(f"cannot write to {folder}: {error.strerror}") from error
-    raise errors.TransportError(f"no free file name for {safe_name} in {folder}")
-
-
 def _announce(peer: Peer, message: Message, out_dir: Path) -> None:
-    saved = _save(message, out_dir)
+    saved = save_received(message, out_dir)
     if message.first_contact:
         pinned = peer.trust.pinned_key(message.sender)
         shown = fingerprint(pinned) if pinned else "?"
@@ -177,6 +130,17 @@ def _announce(peer: Peer, message: Message, out_dir: Path) -> None:
 
 
 def _receive(args: argparse.Namespace) -> int:
+    """``receive``: save verified files, report first contacts and new quarantine.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0.
+
+    Raises:
+        errors.SealpackError: unusable key store, inbox or output folder.
+    """
     peer = _open_peer(args, trust_new_peers=not args.no_trust_new)
     out_dir = Path(args.out)
     earlier = {record.message_id for record in peer.quarantined()}
@@ -202,33 +166,42 @@ def _receive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _published_status(root: str, name: str, pinned: bytes) -> str:
-    """How a pin compares with the bundle currently published under ``root``."""
-    try:
-        bundle = KeyBundle.from_json(DirectoryTransport(root).fetch_bundle(name), now=0)
-    except errors.SealpackError:
-        return "  (no valid bundle published)"
-    if bundle.name != name:
-        return "  (no valid bundle published)"
-    if bundle.identity_key == pinned:
-        return "  (matches the published bundle)"
-    return f"  CHANGED: published {bundle.fingerprint()}"
-
-
 def _trust_list(args: argparse.Namespace) -> int:
+    """``trust list``: print pinned peers (and, with ``--root``, their published state).
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0.
+
+    Raises:
+        errors.KeyStoreError: the key store cannot be opened.
+    """
     store = _open_store(args)
     trust = store.trust_store
     for name in trust.names():
         pinned = trust.pinned_key(name)
         line = f"{name}  {fingerprint(pinned) if pinned else '?'}"
         if args.root is not None and pinned is not None:
-            line += _published_status(args.root, name, pinned)
+            line += published_status(args.root, name, pinned)
         print(line)
     store.close()
     return 0
 
 
 def _trust_accept(args: argparse.Namespace) -> int:
+    """``trust accept NAME``: pin the peer's currently published identity.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0.
+
+    Raises:
+        errors.SealpackError: unusable key store; no valid bundle published.
+    """
     peer = _open_peer(args)
     previous = peer.trust.pinned_key(args.name)
     bundle = peer.trust_peer(args.name)
@@ -260,6 +233,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     Args:
         subparsers: the top-level sub-command registry.
     """
+    _register_peer_and_send(subparsers)
+    _register_receive(subparsers)
+    _register_trust(subparsers)
+
+
+def _register_peer_and_send(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
     peer = subparsers.add_parser("peer", help="manage this peer").add_subparsers(
         dest="peer_command", metavar="ACTION", required=True
     )
@@ -275,6 +256,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(send)
     send.set_defaults(handler=_send)
 
+
+def _register_receive(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     receive = subparsers.add_parser("receive", help="open verified messages")
     receive.add_argument("--watch", action="store_true", help="keep polling")
     receive.add_argument("--timeout", type=float, default=None, help="stop watching after S")
@@ -287,6 +270,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(receive)
     receive.set_defaults(handler=_receive)
 
+
+def _register_trust(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     trust = subparsers.add_parser("trust", help="pinned peer identities").add_subparsers(
         dest="trust_command", metavar="ACTION", required=True
     )

@@ -7,6 +7,9 @@ afterwards so the rename itself survives a power cut. A killed writer leaves at
 most a hidden temporary file, which readers ignore and
 :func:`remove_stale_temporaries` cleans up.
 
+Readers use :func:`open_regular` / :func:`read_regular`: they never follow a
+symlink and only read regular files (a FIFO cannot block them).
+
 One-time prekeys are claimed with :func:`claim_by_rename`: ``rename(2)`` of one
 source path succeeds for exactly one caller, across processes, on a local or
 POSIX-compliant shared file system.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +34,8 @@ __all__ = [
     "fsync_directory",
     "is_temporary",
     "move_durably",
+    "open_regular",
+    "read_regular",
     "remove_stale_temporaries",
     "write_atomic",
 ]
@@ -42,7 +48,14 @@ Writer = Callable[[BinaryIO], None]
 
 
 def is_temporary(name: str) -> bool:
-    """Return True for names readers must ignore (hidden or temporary files)."""
+    """Tell whether readers must ignore a directory entry.
+
+    Args:
+        name: the entry's name.
+
+    Returns:
+        True for hidden or temporary files.
+    """
     return name.startswith(TEMP_PREFIX) or name.endswith(TEMP_SUFFIX)
 
 
@@ -193,3 +206,47 @@ def remove_stale_temporaries(
                 os.unlink(entry.path)
                 removed += 1
     return removed
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading, never following a symlink.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The open binary file.
+
+    Raises:
+        OSError: missing, a symlink, or not a regular file (e.g. a FIFO).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, *, limit: int) -> bytes:
+    """Read a whole regular file of at most ``limit`` bytes (see :func:`open_regular`).
+
+    Args:
+        path: the file.
+        limit: the largest accepted size in bytes.
+
+    Returns:
+        The content.
+
+    Raises:
+        OSError: unreadable, not a regular file, or larger than ``limit``.
+    """
+    with open_regular(path) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path.name} is larger than {limit} bytes")
+    return data

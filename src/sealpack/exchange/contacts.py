@@ -1,6 +1,7 @@
 """Peers' published bundles as seen by one :class:`~sealpack.exchange.peer.Peer`.
 
-``BundleCache`` reads and verifies a peer's bundle once and keeps it until the
+``publish_identity`` keeps a peer's own signed prekey fresh and publishes its
+bundle. ``BundleCache`` reads and verifies a peer's bundle once and keeps it until the
 transport's version token for it changes (see
 :class:`~sealpack.exchange.transport.BundleVersions`). ``with_candidate`` lets a
 blob from a not-yet-pinned peer be verified against that peer's published key
@@ -9,15 +10,28 @@ blob from a not-yet-pinned peer be verified against that peer's published key
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Hashable
 
 from sealpack import errors
+from sealpack.exchange.directory import DirectoryTransport
 from sealpack.exchange.quarantine import PeerNotTrustedError
 from sealpack.exchange.transport import BundleVersions, Transport
-from sealpack.keys import KeyBundle, TrustStore
+from sealpack.keys import Identity, KeyBundle, TrustStore
 
-__all__ = ["BundleCache", "not_trusted_yet", "with_candidate"]
+__all__ = [
+    "ROTATE_AT_LIFETIME_LEFT",
+    "BundleCache",
+    "not_trusted_yet",
+    "publish_identity",
+    "published_status",
+    "trusted_bundle",
+    "with_candidate",
+]
+
+ROTATE_AT_LIFETIME_LEFT = 0.2
 
 
 class BundleCache:
@@ -105,6 +119,40 @@ def with_candidate(trust: TrustStore, candidate: KeyBundle) -> TrustStore:
     return TrustStore(_CandidatePins(trust, candidate))
 
 
+def trusted_bundle(
+    bundles: BundleCache,
+    trust: TrustStore,
+    name: str,
+    *,
+    now: int | None,
+    trust_new_peers: bool,
+) -> KeyBundle:
+    """Fetch a peer's verified bundle and check it against the trust store.
+
+    Args:
+        bundles: the cache to fetch through.
+        trust: the trust store (a first-use bundle is pinned in it).
+        name: the peer.
+        now: time for the signed-prekey expiry check.
+        trust_new_peers: pin a not-yet-pinned peer (TOFU) instead of refusing it.
+
+    Returns:
+        The trusted bundle.
+
+    Raises:
+        errors.TransportError: no bundle published.
+        errors.BundleError: the bundle is malformed, badly signed or expired.
+        errors.IdentityChangedError: the pinned identity differs.
+        PeerNotTrustedError: not pinned yet and ``trust_new_peers`` is False.
+    """
+    bundle = bundles.get(name)
+    if bundle.is_expired(now=now):
+        raise errors.BundleError(f"signed prekey of {bundle.name!r} has expired")
+    if not trust_new_peers and trust.pinned_key(name) is None:
+        raise not_trusted_yet(bundle)
+    return trust.check(bundle)
+
+
 def not_trusted_yet(bundle: KeyBundle) -> PeerNotTrustedError:
     """The error for a peer that would be pinned on first use, when that is off.
 
@@ -119,3 +167,51 @@ def not_trusted_yet(bundle: KeyBundle) -> PeerNotTrustedError:
         f"{bundle.fingerprint()}); compare it out of band, then trust it "
         f"(Peer.trust_peer / sealpack trust accept {bundle.name})"
     )
+
+
+def publish_identity(transport: Transport, identity: Identity, *, now: int | None) -> None:
+    """Refresh the signed prekey, then publish the bundle and one-time prekeys.
+
+    The signed prekey is rotated when it is in the last 20 % of its lifetime (or
+    expired), and old signed prekeys past their grace period are deleted.
+
+    Args:
+        transport: where to publish (under the identity's name).
+        identity: the publishing peer's identity.
+        now: the current time (seconds since epoch); ``time.time()`` when None.
+
+    Raises:
+        errors.SealpackError: the key store or the transport failed.
+    """
+    current = int(time.time()) if now is None else now
+    signed_prekey = identity.bundle().signed_prekey
+    lifetime = signed_prekey.expires - signed_prekey.created
+    if current >= signed_prekey.expires - int(lifetime * ROTATE_AT_LIFETIME_LEFT):
+        identity.rotate_signed_prekey(now=current)
+    identity.purge_expired(now=current)
+    bundle = identity.bundle()
+    prekeys = {prekey.id: prekey.public for prekey in bundle.one_time_prekeys}
+    transport.publish_bundle(identity.name, bundle.to_json(), prekeys)
+
+
+def published_status(root: str | os.PathLike[str], name: str, pinned: bytes) -> str:
+    """Describe how a pin compares with the bundle published now in a datasite.
+
+    Args:
+        root: the datasite folder.
+        name: the pinned peer.
+        pinned: its pinned identity key.
+
+    Returns:
+        ``"  (matches the published bundle)"``, ``"  CHANGED: published <fingerprint>"``
+        or ``"  (no valid bundle published)"`` (also for an unusable datasite).
+    """
+    try:
+        bundle = KeyBundle.from_json(DirectoryTransport(root).fetch_bundle(name), now=0)
+    except errors.SealpackError:
+        return "  (no valid bundle published)"
+    if bundle.name != name:
+        return "  (no valid bundle published)"
+    if bundle.identity_key == pinned:
+        return "  (matches the published bundle)"
+    return f"  CHANGED: published {bundle.fingerprint()}"

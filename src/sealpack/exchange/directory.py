@@ -10,171 +10,85 @@ Layout (documented byte by byte in docs/spec/datasite.md)::
     <root>/<peer>/archive/<message id>.sealed   acknowledged with archive=True
 
 Every file appears atomically (see :mod:`sealpack.exchange.atomic`); hidden
-``.*.tmp`` files are in-progress writes and are ignored by readers.
+``.*.tmp`` files are in-progress writes and are ignored by readers. Peer folders,
+bundles and prekey files are handled by
+:class:`~sealpack.exchange.directory_sites.DirectorySites`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import stat
-import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from sealpack import errors
 from sealpack.exchange import atomic
-from sealpack.exchange.quarantine import QuarantineRecord, decode_record, encode_record
-from sealpack.exchange.transport import (
+from sealpack.exchange.directory_sites import (
+    MAX_BUNDLE_BYTES,
+    STALE_TEMP_SECONDS,
+    DirectorySites,
+)
+from sealpack.exchange.message_ids import (
     Writer,
     check_message_id,
-    check_peer_name,
     new_message_id,
-    sender_hint,
+    quarantine_record,
 )
+from sealpack.exchange.quarantine import QuarantineRecord, decode_record, encode_record
 
-__all__ = ["DirectoryTransport"]
+__all__ = [
+    "BLOB_SUFFIX",
+    "MAX_BUNDLE_BYTES",
+    "REASON_SUFFIX",
+    "STALE_TEMP_SECONDS",
+    "DirectoryTransport",
+]
 
 BLOB_SUFFIX = ".sealed"
 REASON_SUFFIX = ".reason.json"
-MAX_BUNDLE_BYTES = 4 << 20
-STALE_TEMP_SECONDS = 3600.0
-_AREAS = ("public", "public/prekeys", "public/claimed", "inbox", "quarantine", "archive")
+MAX_REASON_BYTES = 1 << 20
 
 
-class DirectoryTransport:
-    """A :class:`~sealpack.exchange.transport.Transport` over a shared folder."""
+class DirectoryTransport(DirectorySites):
+    """A :class:`~sealpack.exchange.transport.Transport` over a shared folder.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        """Use ``root`` as the datasite folder (created if missing).
-
-        Args:
-            root: the datasite root directory.
-
-        Raises:
-            errors.TransportError: the root cannot be created.
-        """
-        self.root = Path(root)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise errors.TransportError(f"cannot create datasite root {self.root}") from error
-
-    def __repr__(self) -> str:
-        return f"DirectoryTransport({str(self.root)!r})"
-
-    def _peer_dir(self, name: str, area: str = "") -> Path:
-        base = self.root / check_peer_name(name)
-        if not base.is_dir():
-            raise errors.TransportError(f"unknown peer {name!r} in {self.root}")
-        return base / area if area else base
-
-    def register_peer(self, name: str) -> None:
-        """Create the peer's folders if absent and clean stale temporary files."""
-        base = self.root / check_peer_name(name)
-        try:
-            for area in _AREAS:
-                (base / area).mkdir(parents=True, exist_ok=True)
-            for area in ("inbox", "quarantine", "archive", "public", "public/prekeys"):
-                atomic.remove_stale_temporaries(base / area, older_than=STALE_TEMP_SECONDS)
-        except OSError as error:
-            raise errors.TransportError(f"cannot create peer folder {base}") from error
-
-    def peers(self) -> list[str]:
-        """Return the names of the peer folders, sorted."""
-        names = []
-        for entry in self.root.iterdir():
-            with contextlib.suppress(errors.TransportError):
-                if entry.is_dir():
-                    names.append(check_peer_name(entry.name))
-        return sorted(names)
-
-    def publish_bundle(
-        self, name: str, bundle_json: str, one_time_prekeys: Mapping[int, bytes]
-    ) -> None:
-        """Write ``bundle.json`` and one file per newly offered one-time prekey."""
-        self.register_peer(name)
-        public = self._peer_dir(name, "public")
-        atomic.write_atomic(public / "bundle.json", bundle_json.encode("utf-8"))
-        # Offered before claimed: a claim racing with us moves a file from the first
-        # listing to the second, so no claimed prekey is ever offered again.
-        offered = self._offered_ids(name)
-        claimed = self._claimed_ids(name)
-        for key_id, key in one_time_prekeys.items():
-            if key_id in claimed or key_id in offered:
-                continue
-            token = json.dumps({"id": key_id, "public": bytes(key).hex()}).encode()
-            atomic.create_exclusive(public / "prekeys" / f"{key_id}.json", token)
-        for key_id in offered - set(one_time_prekeys):
-            with contextlib.suppress(FileNotFoundError):
-                (public / "prekeys" / f"{key_id}.json").unlink()
-        self._forget_consumed_claims(name, set(one_time_prekeys))
-
-    def _forget_consumed_claims(self, name: str, live_ids: set[int]) -> None:
-        """Delete claim files of prekeys the owner no longer has (consumed; never reused)."""
-        folder = self._peer_dir(name, "public/claimed")
-        for entry in os.listdir(folder):
-            key_id = _prekey_id(entry.split("-", 1)[0] + ".json")
-            if key_id >= 0 and key_id not in live_ids and not atomic.is_temporary(entry):
-                with contextlib.suppress(FileNotFoundError):
-                    (folder / entry).unlink()
-
-    def _offered_ids(self, name: str) -> set[int]:
-        folder = self._peer_dir(name, "public/prekeys")
-        return {_prekey_id(entry) for entry in os.listdir(folder)} - {-1}
-
-    def _claimed_ids(self, name: str) -> set[int]:
-        folder = self._peer_dir(name, "public/claimed")
-        return {_prekey_id(entry.split("-", 1)[0] + ".json") for entry in os.listdir(folder)}
-
-    def fetch_bundle(self, name: str) -> str:
-        """Return the peer's ``bundle.json`` text."""
-        path = self._peer_dir(name, "public") / "bundle.json"
-        try:
-            data = _read_regular(path, limit=MAX_BUNDLE_BYTES)
-            return data.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise errors.TransportError(f"peer {name!r} has no readable bundle") from error
-
-    def bundle_version(self, name: str) -> tuple[int, int, int, int] | None:
-        """Return ``(inode, mtime_ns, ctime_ns, size)`` of ``bundle.json`` (not followed).
-
-        Every atomic republish renames a new file in (a new inode and ctime), and
-        ``ctime`` cannot be set back by a writer, so an equal token means unchanged
-        content. None when the file is missing or the name is invalid.
-        """
-        try:
-            info = (self._peer_dir(name, "public") / "bundle.json").lstat()
-        except (OSError, errors.TransportError):
-            return None
-        return (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
-
-    def claim_one_time_prekey(self, name: str) -> int | None:
-        """Move one offered prekey file to ``claimed/``; the rename picks one winner."""
-        folder = self._peer_dir(name, "public/prekeys")
-        claimed_dir = self._peer_dir(name, "public/claimed")
-        for key_id in sorted(self._offered_ids(name)):
-            source = folder / f"{key_id}.json"
-            target = claimed_dir / f"{key_id}-{os.urandom(8).hex()}.json"
-            if atomic.claim_by_rename(source, target):
-                return key_id
-        return None
-
-    def available_one_time_prekeys(self, name: str) -> int:
-        """Return how many prekey files are offered."""
-        return len(self._offered_ids(name))
+    Every method raises ``errors.TransportError`` for an invalid name or id or an
+    unknown peer, as documented per method.
+    """
 
     def deliver(self, recipient: str, blob: bytes | Writer, *, sender: str) -> str:
-        """Write the blob to a hidden temporary file, fsync, then rename it in."""
+        """Write the blob to a hidden temporary file, fsync, then rename it in.
+
+        Args:
+            recipient: the inbox owner.
+            blob: the bytes, or a callable writing them to the temporary file.
+            sender: the sending peer's name.
+
+        Returns:
+            The new message id.
+
+        Raises:
+            errors.TransportError: unknown recipient or invalid sender name.
+            OSError: the write failed (only a hidden temporary file may be left).
+        """
         inbox = self._peer_dir(recipient, "inbox")
         message_id = new_message_id(sender)
         atomic.write_atomic(inbox / f"{message_id}{BLOB_SUFFIX}", blob)
         return message_id
 
     def list_inbox(self, owner: str) -> list[str]:
-        """Return complete messages' ids, oldest first; temporary files are skipped."""
+        """Return complete messages' ids; temporary and foreign files are skipped.
+
+        Args:
+            owner: the inbox owner.
+
+        Returns:
+            The ids, oldest first.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         ids = []
         for entry in os.listdir(self._peer_dir(owner, "inbox")):
             if atomic.is_temporary(entry) or not entry.endswith(BLOB_SUFFIX):
@@ -187,20 +101,51 @@ class DirectoryTransport:
         return self._peer_dir(owner, "inbox") / f"{check_message_id(message_id)}{BLOB_SUFFIX}"
 
     def read_message(self, owner: str, message_id: str) -> bytes:
-        """Return one message's bytes."""
+        """Return one message's bytes.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message.
+
+        Returns:
+            The blob.
+
+        Raises:
+            errors.TransportError: invalid id or no readable message.
+        """
         with self.open_message(owner, message_id) as stream:
             return stream.read()
 
     def open_message(self, owner: str, message_id: str) -> BinaryIO:
-        """Open one message (a regular file, never a symlink or FIFO) for reading."""
+        """Open one message (a regular file, never a symlink or FIFO) for reading.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message.
+
+        Returns:
+            The open file (also a context manager).
+
+        Raises:
+            errors.TransportError: invalid id or no readable regular file.
+        """
         path = self._blob_path(owner, message_id)
         try:
-            return _open_regular(path)
+            return atomic.open_regular(path)
         except OSError as error:
             raise errors.TransportError(f"no readable message {message_id!r}") from error
 
     def acknowledge(self, owner: str, message_id: str, *, archive: bool = False) -> None:
-        """Delete (or archive) a processed message."""
+        """Delete (or archive) a processed message.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message; one already gone is ignored.
+            archive: move it to ``archive/`` instead of deleting it.
+
+        Raises:
+            errors.TransportError: invalid id or unknown peer.
+        """
         path = self._blob_path(owner, message_id)
         with contextlib.suppress(FileNotFoundError):
             if archive:
@@ -212,16 +157,23 @@ class DirectoryTransport:
     def quarantine(
         self, owner: str, message_id: str, *, reason: str, detail: str
     ) -> QuarantineRecord:
-        """Write the reason file, then move the blob next to it."""
+        """Write the reason file, then move the blob next to it.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the refused message.
+            reason: the stable reason code.
+            detail: the error message.
+
+        Returns:
+            The stored record.
+
+        Raises:
+            errors.TransportError: invalid id or no such message in the inbox.
+        """
         path = self._blob_path(owner, message_id)
         folder = self._peer_dir(owner, "quarantine")
-        record = QuarantineRecord(
-            message_id=message_id,
-            reason=reason,
-            detail=detail,
-            sender_hint=sender_hint(message_id),
-            quarantined_at=int(time.time()),
-        )
+        record = quarantine_record(message_id, reason=reason, detail=detail)
         atomic.write_atomic(folder / f"{message_id}{REASON_SUFFIX}", encode_record(record))
         try:
             atomic.move_durably(path, folder / path.name)
@@ -230,44 +182,38 @@ class DirectoryTransport:
         return record
 
     def list_quarantine(self, owner: str) -> list[QuarantineRecord]:
-        """Return the reason records, oldest first."""
+        """Return the readable reason records (unreadable files are skipped).
+
+        Args:
+            owner: the inbox owner.
+
+        Returns:
+            The records, oldest first.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         folder = self._peer_dir(owner, "quarantine")
         records = []
         for entry in sorted(os.listdir(folder)):
             if entry.endswith(REASON_SUFFIX) and not atomic.is_temporary(entry):
                 with contextlib.suppress(OSError, errors.TransportError):
-                    records.append(decode_record(_read_regular(folder / entry, limit=1 << 20)))
+                    reason_file = atomic.read_regular(folder / entry, limit=MAX_REASON_BYTES)
+                    records.append(decode_record(reason_file))
         return records
 
     def quarantined_blob_path(self, owner: str, message_id: str) -> Path:
-        """Return where a quarantined blob is kept."""
+        """Return where a quarantined blob is kept.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the quarantined message.
+
+        Returns:
+            The path of its ``.sealed`` file in ``quarantine/``.
+
+        Raises:
+            errors.TransportError: invalid id or unknown peer.
+        """
         folder = self._peer_dir(owner, "quarantine")
         return folder / f"{check_message_id(message_id)}{BLOB_SUFFIX}"
-
-
-def _prekey_id(file_name: str) -> int:
-    stem, dot, ext = file_name.partition(".")
-    if ext != "json" or not dot or not stem.isdigit() or len(stem) > 18:
-        return -1
-    return int(stem)
-
-
-def _open_regular(path: Path) -> BinaryIO:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _read_regular(path: Path, *, limit: int) -> bytes:
-    with _open_regular(path) as stream:
-        data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(f"{path.name} is larger than {limit} bytes")
-    return data

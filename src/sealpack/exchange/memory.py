@@ -8,111 +8,44 @@ safe to share between threads of one process.
 from __future__ import annotations
 
 import io
-import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from sealpack import errors
-from sealpack.exchange.quarantine import QuarantineRecord
-from sealpack.exchange.transport import (
+from sealpack.exchange.memory_sites import MemorySites
+from sealpack.exchange.message_ids import (
     Writer,
     check_message_id,
-    check_peer_name,
     new_message_id,
-    sender_hint,
+    quarantine_record,
 )
+from sealpack.exchange.quarantine import QuarantineRecord
 
 __all__ = ["MemoryTransport"]
 
 
-@dataclass
-class _Site:
-    bundle_json: str | None = None
-    bundle_version: int = 0
-    offered: dict[int, bytes] = field(default_factory=dict)
-    claimed: set[int] = field(default_factory=set)
-    inbox: dict[str, bytes] = field(default_factory=dict)
-    archive: dict[str, bytes] = field(default_factory=dict)
-    quarantine: dict[str, tuple[bytes, QuarantineRecord]] = field(default_factory=dict)
+class MemoryTransport(MemorySites):
+    """A :class:`~sealpack.exchange.transport.Transport` held in process memory.
 
-
-class MemoryTransport:
-    """A :class:`~sealpack.exchange.transport.Transport` held in process memory."""
-
-    def __init__(self) -> None:
-        """Create an empty transport."""
-        self._lock = threading.Lock()
-        self._sites: dict[str, _Site] = {}
-
-    def __repr__(self) -> str:
-        return f"MemoryTransport(peers={sorted(self._sites)!r})"
-
-    def _site(self, name: str) -> _Site:
-        site = self._sites.get(check_peer_name(name))
-        if site is None:
-            raise errors.TransportError(f"unknown peer {name!r}")
-        return site
-
-    def register_peer(self, name: str) -> None:
-        """Create the peer's areas if absent."""
-        with self._lock:
-            self._sites.setdefault(check_peer_name(name), _Site())
-
-    def peers(self) -> list[str]:
-        """Return all peer names, sorted."""
-        with self._lock:
-            return sorted(self._sites)
-
-    def publish_bundle(
-        self, name: str, bundle_json: str, one_time_prekeys: Mapping[int, bytes]
-    ) -> None:
-        """Publish a bundle and offer its unclaimed one-time prekeys."""
-        with self._lock:
-            site = self._sites.setdefault(check_peer_name(name), _Site())
-            site.bundle_json = bundle_json
-            site.bundle_version += 1
-            site.offered = {
-                key_id: bytes(public)
-                for key_id, public in one_time_prekeys.items()
-                if key_id not in site.claimed
-            }
-            site.claimed &= set(one_time_prekeys)  # consumed ids are never reused
-
-    def fetch_bundle(self, name: str) -> str:
-        """Return the peer's bundle JSON."""
-        with self._lock:
-            bundle_json = self._site(name).bundle_json
-        if bundle_json is None:
-            raise errors.TransportError(f"peer {name!r} has not published a bundle")
-        return bundle_json
-
-    def bundle_version(self, name: str) -> int | None:
-        """Return how many times the peer published a bundle (None: never or unknown)."""
-        with self._lock:
-            site = self._sites.get(name)
-            return site.bundle_version if site is not None and site.bundle_version else None
-
-    def claim_one_time_prekey(self, name: str) -> int | None:
-        """Take the lowest offered prekey id, or None."""
-        with self._lock:
-            site = self._site(name)
-            if not site.offered:
-                return None
-            key_id = min(site.offered)
-            del site.offered[key_id]
-            site.claimed.add(key_id)
-            return key_id
-
-    def available_one_time_prekeys(self, name: str) -> int:
-        """Return how many prekeys the peer offers."""
-        with self._lock:
-            return len(self._site(name).offered)
+    Peers, bundles and prekeys are handled by :class:`MemorySites`; this class
+    adds delivery, inboxes and quarantine.
+    """
 
     def deliver(self, recipient: str, blob: bytes | Writer, *, sender: str) -> str:
-        """Store a blob in the recipient's inbox; visible only once complete."""
+        """Store a blob in the recipient's inbox; visible only once complete.
+
+        Args:
+            recipient: the inbox owner.
+            blob: the bytes, or a callable writing them.
+            sender: the sending peer's name.
+
+        Returns:
+            The new message id.
+
+        Raises:
+            errors.TransportError: unknown recipient or invalid sender name.
+        """
         if callable(blob):
             buffer = io.BytesIO()
             blob(buffer)
@@ -125,12 +58,33 @@ class MemoryTransport:
         return message_id
 
     def list_inbox(self, owner: str) -> list[str]:
-        """Return the inbox message ids, oldest first."""
+        """Return the inbox message ids.
+
+        Args:
+            owner: the inbox owner.
+
+        Returns:
+            The ids, oldest first.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         with self._lock:
             return sorted(self._site(owner).inbox)
 
     def read_message(self, owner: str, message_id: str) -> bytes:
-        """Return one message's bytes."""
+        """Return one message's bytes.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message.
+
+        Returns:
+            The blob.
+
+        Raises:
+            errors.TransportError: invalid id or no such message.
+        """
         with self._lock:
             inbox = self._site(owner).inbox
             data = inbox.get(check_message_id(message_id))
@@ -139,7 +93,18 @@ class MemoryTransport:
         return data
 
     def open_message(self, owner: str, message_id: str) -> AbstractContextManager[BinaryIO]:
-        """Open one message as a binary stream."""
+        """Open one message as a binary stream.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message.
+
+        Returns:
+            A context manager yielding an in-memory stream of the blob.
+
+        Raises:
+            errors.TransportError: invalid id or no such message.
+        """
         data = self.read_message(owner, message_id)
 
         @contextmanager
@@ -150,7 +115,16 @@ class MemoryTransport:
         return opened()
 
     def acknowledge(self, owner: str, message_id: str, *, archive: bool = False) -> None:
-        """Remove (or archive) a processed message."""
+        """Remove (or archive) a processed message.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message; one already gone is ignored.
+            archive: keep it in the archive.
+
+        Raises:
+            errors.TransportError: invalid id or unknown peer.
+        """
         with self._lock:
             site = self._site(owner)
             data = site.inbox.pop(check_message_id(message_id), None)
@@ -160,14 +134,21 @@ class MemoryTransport:
     def quarantine(
         self, owner: str, message_id: str, *, reason: str, detail: str
     ) -> QuarantineRecord:
-        """Move a refused message to quarantine with its reason."""
-        record = QuarantineRecord(
-            message_id=check_message_id(message_id),
-            reason=reason,
-            detail=detail,
-            sender_hint=sender_hint(message_id),
-            quarantined_at=int(time.time()),
-        )
+        """Move a refused message to quarantine with its reason.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the refused message.
+            reason: the stable reason code.
+            detail: the error message.
+
+        Returns:
+            The stored record.
+
+        Raises:
+            errors.TransportError: invalid id or no such message in the inbox.
+        """
+        record = quarantine_record(message_id, reason=reason, detail=detail)
         with self._lock:
             site = self._site(owner)
             data = site.inbox.pop(message_id, None)
@@ -177,13 +158,34 @@ class MemoryTransport:
         return record
 
     def list_quarantine(self, owner: str) -> list[QuarantineRecord]:
-        """Return the quarantine records, oldest first."""
+        """Return the quarantine records.
+
+        Args:
+            owner: the inbox owner.
+
+        Returns:
+            The records, oldest first.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         with self._lock:
             items = self._site(owner).quarantine
             return [items[key][1] for key in sorted(items)]
 
     def quarantined_blob(self, owner: str, message_id: str) -> bytes:
-        """Return the bytes of a quarantined message (for inspection)."""
+        """Return the bytes of a quarantined message (for inspection).
+
+        Args:
+            owner: the inbox owner.
+            message_id: the quarantined message.
+
+        Returns:
+            The blob as received.
+
+        Raises:
+            errors.TransportError: invalid id or no such quarantined message.
+        """
         with self._lock:
             entry = self._site(owner).quarantine.get(check_message_id(message_id))
         if entry is None:

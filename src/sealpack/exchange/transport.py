@@ -3,24 +3,25 @@
 A transport is untrusted plumbing. It stores opaque bytes: key bundles as
 published JSON, one-time prekey claim tokens, and sealed blobs in per-peer
 inboxes. Everything security-relevant (signatures, trust, replay) is checked by
-:class:`sealpack.exchange.Peer` on top of it.
-
-Message ids are ``<time_ns:020d>-<16 hex>-<sender>``: they sort by delivery
-time, name the (unverified) sender, and never collide.
+:class:`sealpack.exchange.Peer` on top of it. Names and message ids are in
+:mod:`sealpack.exchange.message_ids` (re-exported here).
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from sealpack import errors
+from sealpack.exchange.message_ids import (
+    Writer,
+    check_message_id,
+    check_peer_name,
+    new_message_id,
+    quarantine_record,
+    sender_hint,
+)
 from sealpack.exchange.quarantine import QuarantineRecord
-from sealpack.keys.names import NAME_PATTERN
 
 __all__ = [
     "BundleVersions",
@@ -29,80 +30,35 @@ __all__ = [
     "check_message_id",
     "check_peer_name",
     "new_message_id",
+    "quarantine_record",
     "sender_hint",
 ]
-
-Writer = Callable[[BinaryIO], None]
-
-_MESSAGE_ID = re.compile(r"[0-9]{20}-[0-9a-f]{16}-(" + NAME_PATTERN.pattern + ")")
-
-
-def check_peer_name(name: object) -> str:
-    """Validate a peer name (a safe single path component).
-
-    Args:
-        name: the candidate name.
-
-    Returns:
-        The name.
-
-    Raises:
-        errors.TransportError: not a valid identity name (see sealpack.keys.names).
-    """
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise errors.TransportError(
-            f"invalid peer name {name!r}: use 1-64 of A-Z a-z 0-9 . _ @ + - "
-            "(starting with a letter or digit)"
-        )
-    return name
-
-
-def check_message_id(message_id: object) -> str:
-    """Validate a message id so it can never escape its directory.
-
-    Args:
-        message_id: the candidate id.
-
-    Returns:
-        The id.
-
-    Raises:
-        errors.TransportError: the id is not in the transport's format.
-    """
-    if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
-        raise errors.TransportError(f"invalid message id {message_id!r}")
-    return message_id
-
-
-def new_message_id(sender: str, *, now_ns: int | None = None) -> str:
-    """Make a fresh, sortable, unique message id.
-
-    Args:
-        sender: the sending peer's name.
-        now_ns: delivery time in nanoseconds; ``time.time_ns()`` when None.
-
-    Returns:
-        The id.
-    """
-    stamp = time.time_ns() if now_ns is None else now_ns
-    return f"{stamp:020d}-{secrets.token_hex(8)}-{check_peer_name(sender)}"
-
-
-def sender_hint(message_id: str) -> str:
-    """Return the sender name embedded in a message id (unverified)."""
-    match = _MESSAGE_ID.fullmatch(message_id)
-    return match.group(1) if match else ""
 
 
 @runtime_checkable
 class Transport(Protocol):
-    """Where peers publish bundles and exchange sealed blobs."""
+    """Where peers publish bundles and exchange sealed blobs.
+
+    Every method that takes a peer name or message id raises
+    ``errors.TransportError`` for an invalid or unknown one.
+    """
 
     def register_peer(self, name: str) -> None:
-        """Create the peer's areas (public keys, inbox, quarantine) if absent."""
+        """Create the peer's areas (public keys, inbox, quarantine) if absent.
+
+        Args:
+            name: the peer.
+
+        Raises:
+            errors.TransportError: invalid name, or the areas cannot be created.
+        """
 
     def peers(self) -> list[str]:
-        """Return the names of all peers known to the transport, sorted."""
+        """Return the names of all peers known to the transport.
+
+        Returns:
+            The names, sorted.
+        """
         ...
 
     def publish_bundle(
@@ -112,51 +68,161 @@ class Transport(Protocol):
 
         Prekeys already offered or claimed stay as they are; offered prekeys missing
         from ``one_time_prekeys`` are withdrawn.
+
+        Args:
+            name: the publishing peer.
+            bundle_json: its ``KeyBundle.to_json()``.
+            one_time_prekeys: every unconsumed one-time prekey, id to public key.
+
+        Raises:
+            errors.TransportError: invalid name or the bundle cannot be stored.
         """
 
     def fetch_bundle(self, name: str) -> str:
-        """Return a peer's published bundle JSON; TransportError if there is none."""
+        """Return a peer's published bundle JSON.
+
+        Args:
+            name: the peer.
+
+        Returns:
+            The bundle JSON as published (unverified).
+
+        Raises:
+            errors.TransportError: unknown peer or no bundle published.
+        """
         ...
 
     def claim_one_time_prekey(self, name: str) -> int | None:
-        """Atomically take one of the peer's offered prekeys; None when none is left."""
+        """Atomically take one of the peer's offered prekeys (one winner per prekey).
+
+        Args:
+            name: the peer whose prekey is taken.
+
+        Returns:
+            The claimed prekey id; None when none is left.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         ...
 
     def available_one_time_prekeys(self, name: str) -> int:
-        """Return how many prekeys the peer still offers."""
+        """Return how many prekeys the peer still offers.
+
+        Args:
+            name: the peer.
+
+        Returns:
+            The number of offered, unclaimed prekeys.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         ...
 
     def deliver(self, recipient: str, blob: bytes | Writer, *, sender: str) -> str:
         """Put a blob (bytes, or a writer streaming it) into an inbox atomically.
 
+        Args:
+            recipient: the inbox owner.
+            blob: the sealed bytes, or a callable writing them to a binary file.
+            sender: the sending peer's name (recorded in the message id).
+
         Returns:
             The new message id.
+
+        Raises:
+            errors.TransportError: unknown recipient or invalid sender name.
         """
         ...
 
     def list_inbox(self, owner: str) -> list[str]:
-        """Return the ids of complete messages in an inbox, oldest first."""
+        """Return the ids of complete messages in an inbox.
+
+        Args:
+            owner: the inbox owner.
+
+        Returns:
+            The ids, oldest first.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         ...
 
     def read_message(self, owner: str, message_id: str) -> bytes:
-        """Return the bytes of one inbox message."""
+        """Return the bytes of one inbox message.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message.
+
+        Returns:
+            The sealed blob.
+
+        Raises:
+            errors.TransportError: invalid id or no such readable message.
+        """
         ...
 
     def open_message(self, owner: str, message_id: str) -> AbstractContextManager[BinaryIO]:
-        """Open one inbox message for streaming reads."""
+        """Open one inbox message for streaming reads.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message.
+
+        Returns:
+            A context manager yielding a binary stream of the blob.
+
+        Raises:
+            errors.TransportError: invalid id or no such readable message.
+        """
         ...
 
     def acknowledge(self, owner: str, message_id: str, *, archive: bool = False) -> None:
-        """Remove a processed message from the inbox (or move it to the archive)."""
+        """Remove a processed message from the inbox (or move it to the archive).
+
+        Args:
+            owner: the inbox owner.
+            message_id: the message; one already gone is ignored.
+            archive: keep it in the archive instead of deleting it.
+
+        Raises:
+            errors.TransportError: invalid id or unknown peer.
+        """
 
     def quarantine(
         self, owner: str, message_id: str, *, reason: str, detail: str
     ) -> QuarantineRecord:
-        """Move a refused message out of the inbox, with a reason record."""
+        """Move a refused message out of the inbox, with a reason record.
+
+        Args:
+            owner: the inbox owner.
+            message_id: the refused message.
+            reason: a stable reason code (see sealpack.exchange.quarantine).
+            detail: the error message (never key material).
+
+        Returns:
+            The stored record.
+
+        Raises:
+            errors.TransportError: invalid id or no such message in the inbox.
+        """
         ...
 
     def list_quarantine(self, owner: str) -> list[QuarantineRecord]:
-        """Return the reason records of quarantined messages, oldest first."""
+        """Return the reason records of quarantined messages.
+
+        Args:
+            owner: the inbox owner.
+
+        Returns:
+            The records, oldest first.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
         ...
 
 
@@ -169,5 +235,12 @@ class BundleVersions(Protocol):
     """
 
     def bundle_version(self, name: str) -> Hashable | None:
-        """Return a token for the peer's current bundle; None when unknown or absent."""
+        """Return a token that changes whenever the peer's bundle does.
+
+        Args:
+            name: the peer.
+
+        Returns:
+            The token; None when the peer or its bundle is unknown.
+        """
         ...

@@ -1,0 +1,160 @@
+"""The key half of the in-memory transport: peers, bundles and one-time prekeys.
+
+:class:`MemorySites` holds every peer's area behind one lock;
+:class:`~sealpack.exchange.memory.MemoryTransport` adds the inboxes on top.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sealpack import errors
+from sealpack.exchange.message_ids import check_peer_name
+from sealpack.exchange.quarantine import QuarantineRecord
+
+__all__ = ["MemorySites"]
+
+
+@dataclass
+class _Site:
+    """One peer's area: its published keys, inbox, archive and quarantine."""
+
+    bundle_json: str | None = None
+    bundle_version: int = 0
+    offered: dict[int, bytes] = field(default_factory=dict)
+    claimed: set[int] = field(default_factory=set)
+    inbox: dict[str, bytes] = field(default_factory=dict)
+    archive: dict[str, bytes] = field(default_factory=dict)
+    quarantine: dict[str, tuple[bytes, QuarantineRecord]] = field(default_factory=dict)
+
+
+class MemorySites:
+    """Peers' areas in process memory: registration, bundles, prekey claims."""
+
+    def __init__(self) -> None:
+        """Create an empty transport."""
+        self._lock = threading.Lock()
+        self._sites: dict[str, _Site] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryTransport(peers={sorted(self._sites)!r})"
+
+    def _site(self, name: str) -> _Site:
+        site = self._sites.get(check_peer_name(name))
+        if site is None:
+            raise errors.TransportError(f"unknown peer {name!r}")
+        return site
+
+    def register_peer(self, name: str) -> None:
+        """Create the peer's areas if absent.
+
+        Args:
+            name: the peer.
+
+        Raises:
+            errors.TransportError: invalid name.
+        """
+        with self._lock:
+            self._sites.setdefault(check_peer_name(name), _Site())
+
+    def peers(self) -> list[str]:
+        """Return all peer names.
+
+        Returns:
+            The names, sorted.
+        """
+        with self._lock:
+            return sorted(self._sites)
+
+    def publish_bundle(
+        self, name: str, bundle_json: str, one_time_prekeys: Mapping[int, bytes]
+    ) -> None:
+        """Publish a bundle and offer its unclaimed one-time prekeys.
+
+        Args:
+            name: the publishing peer (registered if new).
+            bundle_json: its bundle JSON.
+            one_time_prekeys: every unconsumed one-time prekey, id to public key.
+
+        Raises:
+            errors.TransportError: invalid name.
+        """
+        with self._lock:
+            site = self._sites.setdefault(check_peer_name(name), _Site())
+            site.bundle_json = bundle_json
+            site.bundle_version += 1
+            site.offered = {
+                key_id: bytes(public)
+                for key_id, public in one_time_prekeys.items()
+                if key_id not in site.claimed
+            }
+            site.claimed &= set(one_time_prekeys)  # consumed ids are never reused
+
+    def fetch_bundle(self, name: str) -> str:
+        """Return the peer's bundle JSON.
+
+        Args:
+            name: the peer.
+
+        Returns:
+            The JSON as published.
+
+        Raises:
+            errors.TransportError: unknown peer or no bundle published.
+        """
+        with self._lock:
+            bundle_json = self._site(name).bundle_json
+        if bundle_json is None:
+            raise errors.TransportError(f"peer {name!r} has not published a bundle")
+        return bundle_json
+
+    def bundle_version(self, name: str) -> int | None:
+        """Return how many times the peer published a bundle.
+
+        Args:
+            name: the peer.
+
+        Returns:
+            The publish counter; None when never published or unknown.
+        """
+        with self._lock:
+            site = self._sites.get(name)
+            return site.bundle_version if site is not None and site.bundle_version else None
+
+    def claim_one_time_prekey(self, name: str) -> int | None:
+        """Take the lowest offered prekey id.
+
+        Args:
+            name: the peer whose prekey is taken.
+
+        Returns:
+            The id; None when none is offered.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        with self._lock:
+            site = self._site(name)
+            if not site.offered:
+                return None
+            key_id = min(site.offered)
+            del site.offered[key_id]
+            site.claimed.add(key_id)
+            return key_id
+
+    def available_one_time_prekeys(self, name: str) -> int:
+        """Return how many prekeys the peer offers.
+
+        Args:
+            name: the peer.
+
+        Returns:
+            The number of offered prekeys.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        with self._lock:
+            return len(self._site(name).offered)
