@@ -124,8 +124,11 @@ def test_x25519_validity() -> None:
 
 
 AEADS = {
-    "aes256gcm": (primitives.aes256gcm_encrypt, primitives.aes256gcm_decrypt),
-    "chacha20poly1305": (primitives.chacha20poly1305_encrypt, primitives.chacha20poly1305_decrypt),
+    "aes256gcm": (primitives._aes256gcm_encrypt, primitives._aes256gcm_decrypt),
+    "chacha20poly1305": (
+        primitives._chacha20poly1305_encrypt,
+        primitives._chacha20poly1305_decrypt,
+    ),
 }
 
 
@@ -174,19 +177,19 @@ def test_chacha20_poly1305_rfc8439_vector() -> None:
         b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip "
         b"for the future, sunscreen would be it."
     )
-    sealed = primitives.chacha20poly1305_encrypt(key, nonce, text, aad)
+    sealed = primitives._chacha20poly1305_encrypt(key, nonce, text, aad)
     assert sealed[-16:].hex() == "1ae10b594f09e26a7e902ecbd0600691"
     assert sealed[:8].hex() == "d31a8d34648e60db"
-    assert primitives.chacha20poly1305_decrypt(key, nonce, sealed, aad) == text
+    assert primitives._chacha20poly1305_decrypt(key, nonce, sealed, aad) == text
 
 
 def test_bad_lengths_are_sealpack_errors() -> None:
     with pytest.raises(primitives.InvalidKeyError):
         primitives.x25519(b"\x01" * 31, b"\x09" + bytes(31))
     with pytest.raises(primitives.InvalidKeyError):
-        primitives.aes256gcm_encrypt(bytes(16), bytes(12), b"", b"")
+        primitives._aes256gcm_encrypt(bytes(16), bytes(12), b"", b"")
     with pytest.raises(errors.TamperedError):
-        primitives.aes256gcm_decrypt(bytes(32), bytes(12), b"short", b"")
+        primitives._aes256gcm_decrypt(bytes(32), bytes(12), b"short", b"")
     with pytest.raises(primitives.InvalidKeyError):
         primitives.random_bytes(8, rng=lambda n: b"\x00" * (n - 1))
     assert not primitives.ed25519_verify(b"\x01" * 31, bytes(64), b"m")
@@ -199,3 +202,53 @@ def test_sign_verify() -> None:
     signature = primitives.ed25519_sign(seed, b"message")
     assert primitives.ed25519_verify(public, signature, b"message")
     assert not primitives.ed25519_verify(public, signature, b"messagE")
+
+
+def _public_callables() -> list[tuple[str, Any]]:
+    import inspect
+
+    import sealpack
+    from sealpack import api, keys, x3dh
+    from sealpack.keys import secret
+
+    found = []
+    for module in (primitives, api, keys, x3dh, secret, sealpack):
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            members = [(name, obj)]
+            if inspect.isclass(obj):
+                members += [
+                    (f"{name}.{m}", f) for m, f in vars(obj).items() if not m.startswith("_")
+                ]
+            found += [(n, f) for n, f in members if callable(f)]
+    return found
+
+
+def test_no_public_signature_takes_a_nonce() -> None:
+    import inspect
+
+    checked = 0
+    for name, function in _public_callables():
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            continue
+        checked += 1
+        assert not any("nonce" in p for p in parameters), name
+    assert checked > 30
+    assert not any("aes" in n or "chacha" in n for n in primitives.__all__)
+    assert "internal layer" in (primitives.__doc__ or "")
+
+
+def test_x25519_zero_check_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    real = primitives.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(primitives.hmac, "compare_digest", spy)
+    public = primitives.x25519_public_from_private(bytes([9]) * 32)
+    shared = primitives.x25519(bytes([7]) * 32, public)
+    assert calls == [(shared, bytes(32))]

@@ -25,6 +25,7 @@ from sealpack.envelope.senders import (
     trust_of,
 )
 from sealpack.keys import Identity, KeyBundle, KeyStore
+from sealpack.keys.arguments import require_now, require_rng
 from sealpack.secure_serializer import SecureSerializer
 from sealpack.serialization import Codec, default_codec
 
@@ -68,9 +69,19 @@ def _sealing(
     metadata: Mapping[str, Any] | None,
     expires_in: int,
     content_type: str,
+    one_time_prekey: bool,
 ) -> _SealArgs:
     """The sealer's sender, recipients and options, from the public keyword arguments."""
-    options = SealOptions(metadata=metadata, expires_in=expires_in, content_type=content_type)
+    if not isinstance(one_time_prekey, bool):
+        raise SealArgumentError("one_time_prekey must be True or False")
+    if not isinstance(recipients, Sequence) or isinstance(recipients, (str, bytes)):
+        raise SealArgumentError("recipients must be a list of KeyBundle")
+    options = SealOptions(
+        metadata=metadata,
+        expires_in=expires_in,
+        content_type=content_type,
+        one_time_prekey=one_time_prekey,
+    )
     return {"sender": identity_of(sender), "recipients": recipients, "options": options}
 
 
@@ -93,6 +104,7 @@ def seal(
     metadata: Mapping[str, Any] | None = None,
     expires_in: int = DEFAULT_EXPIRES_IN,
     content_type: str = DEFAULT_CONTENT_TYPE,
+    one_time_prekey: bool = True,
     codec: Codec | None = None,
     rng: primitives.Rng | None = None,
     now: int | None = None,
@@ -113,6 +125,7 @@ def seal(
         metadata=metadata,
         expires_in=expires_in,
         content_type=content_type,
+        one_time_prekey=one_time_prekey,
         codec=codec,
         rng=rng,
         now=now,
@@ -128,6 +141,7 @@ def seal_buffer(
     metadata: Mapping[str, Any] | None = None,
     expires_in: int = DEFAULT_EXPIRES_IN,
     content_type: str = DEFAULT_CONTENT_TYPE,
+    one_time_prekey: bool = True,
     codec: Codec | None = None,
     rng: primitives.Rng | None = None,
     now: int | None = None,
@@ -144,6 +158,9 @@ def seal_buffer(
         metadata: small app metadata (plain msgpack values), signed, readable by inspect.
         expires_in: seconds the blob stays valid.
         content_type: informational label in the signed header.
+        one_time_prekey: use one of each recipient's one-time prekeys (the first one this
+            sender has not used, tracked by ``sender.prekey_usage``, durable in a KeyStore);
+            False seals with the signed prekey only.
         codec: the codec (default: the fobs module codec).
         rng: randomness source (default os.urandom); now: seconds since the epoch.
 
@@ -154,8 +171,9 @@ def seal_buffer(
         SerializationTypeError: ``obj`` holds an unregistered type.
         SealArgumentError, PrekeyError, LimitExceededError: bad arguments or bundles.
     """
+    sealing = _sealing(sender, recipients, metadata, expires_in, content_type, one_time_prekey)
+    rng, now = require_rng(rng), require_now(now)
     buffers = (codec or default_codec()).dumps_buffers(obj)
-    sealing = _sealing(sender, recipients, metadata, expires_in, content_type)
     return sealer.seal_buffers(buffers, **sealing, rng=rng, now=now)
 
 
@@ -204,6 +222,7 @@ def seal_frame_to(
     metadata: Mapping[str, Any] | None = None,
     expires_in: int = DEFAULT_EXPIRES_IN,
     content_type: str = DEFAULT_CONTENT_TYPE,
+    one_time_prekey: bool = True,
     rng: primitives.Rng | None = None,
     now: int | None = None,
     progress: Progress | None = None,
@@ -214,7 +233,10 @@ def seal_frame_to(
     ``progress(done, total)`` is called after every chunk.
     """
     buffers: list[Buffer] = list(frame) if isinstance(frame, (list, tuple)) else [frame]  # type: ignore[list-item]
-    sealing = _sealing(sender, recipients, metadata, expires_in, content_type)
+    if not all(isinstance(b, (bytes, bytearray, memoryview)) for b in buffers):
+        raise SealArgumentError("frame must be bytes-like, or a list of bytes-like buffers")
+    sealing = _sealing(sender, recipients, metadata, expires_in, content_type, one_time_prekey)
+    rng, now = require_rng(rng), require_now(now)
     with fileio.atomic_output(file_or_path) as sink:
         sealer.seal_buffers_to(buffers, sink.write, **sealing, rng=rng, now=now, progress=progress)
 
@@ -291,6 +313,7 @@ def inspect(blob: Buffer | FileOrPath) -> EnvelopeInfo:
 
     Raises:
         TamperedError: not a well-formed header. UnsupportedVersionError, LimitExceededError.
+        SealArgumentError: ``blob`` is none of these types, or the file cannot be read.
     """
     limits = hdr.EnvelopeLimits()
     if isinstance(blob, (bytes, bytearray, memoryview)):

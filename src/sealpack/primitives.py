@@ -1,5 +1,11 @@
 """Thin wrappers over pyca/cryptography: the only place sealpack touches primitives.
 
+This is an **internal layer**, not part of sealpack's public API: applications use
+:mod:`sealpack.api` (seal / unseal) and :mod:`sealpack.keys`. The nonce-taking AEAD
+wrappers (``_aes256gcm_*``, ``_chacha20poly1305_*``) are private on purpose: no public
+signature takes a nonce; callers inside sealpack derive a unique key per use (the key
+wrap) or draw the nonce from ``rng`` themselves (``keys.secret.SymmetricKey``).
+
 Every function takes and returns raw ``bytes``. Bad lengths or invalid points raise
 :class:`InvalidKeyError` (a :class:`~sealpack.errors.SealpackError`); an all-zero X25519
 output or a failed AEAD tag raises :class:`~sealpack.errors.TamperedError`.
@@ -10,6 +16,7 @@ lives in :mod:`sealpack.primitives_curve`.
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Callable
 
@@ -33,10 +40,6 @@ from sealpack.primitives_curve import edwards_to_montgomery, is_valid_x25519_pub
 __all__ = [
     "InvalidKeyError",
     "Rng",
-    "aes256gcm_decrypt",
-    "aes256gcm_encrypt",
-    "chacha20poly1305_decrypt",
-    "chacha20poly1305_encrypt",
     "ed25519_public_from_seed",
     "ed25519_public_to_x25519",
     "ed25519_seed_to_x25519_private",
@@ -60,6 +63,7 @@ SIGNATURE_SIZE = 64
 GCM_NONCE_SIZE = 12
 CHACHA_NONCE_SIZE = 12
 HKDF_SHA256_MAX_LENGTH = 255 * 32
+_ZERO_KEY = bytes(KEY_SIZE)
 
 
 InvalidKeyError = errors.InvalidKeyError
@@ -167,7 +171,7 @@ def x25519(private: bytes, public: bytes) -> bytes:
         shared = key.exchange(peer)
     except ValueError as error:  # OpenSSL refuses an all-zero result
         raise errors.TamperedError() from error
-    if shared == bytes(KEY_SIZE):
+    if hmac.compare_digest(shared, _ZERO_KEY):
         raise errors.TamperedError()
     return shared
 
@@ -191,7 +195,7 @@ def ed25519_public_to_x25519(public: bytes) -> bytes:
     return edwards_to_montgomery(_require_bytes(public, KEY_SIZE, "Ed25519 public key"))
 
 
-def aes256gcm_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+def _aes256gcm_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     """AES-256-GCM encrypt; returns ciphertext || 16-byte tag.
 
     Raises:
@@ -201,7 +205,7 @@ def aes256gcm_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> byte
     return aead.encrypt(nonce, data, aad)
 
 
-def aes256gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+def _aes256gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     """AES-256-GCM decrypt.
 
     Raises:
@@ -211,7 +215,7 @@ def aes256gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> byte
     return _aead_decrypt(*_keyed(AESGCM, key, nonce), data, aad)
 
 
-def chacha20poly1305_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+def _chacha20poly1305_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     """ChaCha20-Poly1305 (RFC 8439) encrypt; returns ciphertext || 16-byte tag.
 
     Raises:
@@ -221,7 +225,7 @@ def chacha20poly1305_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) 
     return aead.encrypt(nonce, data, aad)
 
 
-def chacha20poly1305_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+def _chacha20poly1305_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     """ChaCha20-Poly1305 (RFC 8439) decrypt.
 
     Raises:

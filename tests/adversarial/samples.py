@@ -54,7 +54,6 @@ class World:
         options = sealer.SealOptions(
             metadata={"round": 3, "tag": "sample"},
             chunk_size=SMALL_CHUNK,
-            prekeys=sealer.PrekeyTracker(),
         )
         return bytes(
             sealer.seal_buffers(

@@ -192,7 +192,7 @@ def test_one_time_prekey_reuse_is_refused() -> None:
     alice, carol, bob = _identity("alice"), _identity("carol"), _identity("bob", opks=1)
     claimed = bob.bundle()
     first = api.seal(OBJ, sender=alice, recipients=[claimed], now=NOW)
-    second_options = sealer.SealOptions(prekeys=sealer.PrekeyTracker())
+    second_options = sealer.SealOptions()
     second = bytes(
         sealer.seal_buffers(
             codec().dumps_buffers(OBJ),

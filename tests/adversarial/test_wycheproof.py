@@ -5,7 +5,7 @@ Already covered elsewhere (see SECURITY.md):
 * c2sp_chunked_encryption_aes_256_gcm and AES-GCM without AAD via the chunk layer:
   tests/envelope/test_stream.py
 
-Here: AES-256-GCM *with* AAD through ``primitives.aes256gcm_*`` (the key wrap), every
+Here: AES-256-GCM *with* AAD through ``primitives._aes256gcm_*`` (the key wrap), every
 other key/IV size refused by the wrapper; X25519 low-order and non-canonical public keys
 refused by the point validation bundles and stanzas use, and X25519 through the opaque
 key handle; ChaCha20-Poly1305 through a primitives wrapper when sealpack has one.
@@ -60,14 +60,14 @@ def _check_aead(name: str, encrypt: Any, decrypt: Any) -> int:
 
 def test_aes_gcm_through_primitives_with_aad() -> None:
     checked = _check_aead(
-        "aes_gcm_test.json", primitives.aes256gcm_encrypt, primitives.aes256gcm_decrypt
+        "aes_gcm_test.json", primitives._aes256gcm_encrypt, primitives._aes256gcm_decrypt
     )
     assert checked > 50
 
 
 def test_chacha20_poly1305_through_primitives() -> None:
-    encrypt = getattr(primitives, "chacha20poly1305_encrypt", None)
-    decrypt = getattr(primitives, "chacha20poly1305_decrypt", None)
+    encrypt = getattr(primitives, "_chacha20poly1305_encrypt", None)
+    decrypt = getattr(primitives, "_chacha20poly1305_decrypt", None)
     if encrypt is None or decrypt is None:
         pytest.skip("sealpack.primitives has no ChaCha20-Poly1305 wrapper (see SECURITY.md)")
     assert _check_aead("chacha20_poly1305_test.json", encrypt, decrypt) > 50
@@ -99,4 +99,4 @@ def test_x25519_through_the_opaque_key_handle() -> None:
 
 def test_wrong_nonce_length_is_an_invalid_key_not_tampering() -> None:
     with pytest.raises(primitives.InvalidKeyError):
-        primitives.aes256gcm_decrypt(bytes(32), bytes(16), bytes(32), b"")
+        primitives._aes256gcm_decrypt(bytes(32), bytes(16), bytes(32), b"")

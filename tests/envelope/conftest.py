@@ -24,7 +24,6 @@ def resolver(*bundles: KeyBundle) -> opener.SenderResolver:
 
 def small_options(**kwargs: object) -> sealer.SealOptions:
     kwargs.setdefault("chunk_size", SMALL_CHUNK)
-    kwargs.setdefault("prekeys", sealer.PrekeyTracker())
     return sealer.SealOptions(**kwargs)  # type: ignore[arg-type]
 
 

@@ -172,3 +172,51 @@ def test_stdin_and_stdout(
     code = _unseal(setup, "-", "-")
     assert code == 0
     assert capsysbinary.readouterr().out == frame
+
+
+def _seal_in_a_new_process(paths: dict[str, Path], out: Path, *extra: str) -> None:
+    """``sealpack seal`` as its own process (the one-time prekey record must be on disk)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-W", "ignore", "-m", "sealpack.cli.main", "seal", *extra]
+    command += ["--to", str(paths["bob_bundle"]), "--from", str(paths["alice"])]
+    subprocess.run([*command, str(paths["frame"]), str(out)], check=True)
+
+
+def _opk_of(sealed: Path) -> int | None:
+    from sealpack import api
+
+    return api.inspect(sealed).recipients[0].one_time_prekey_id
+
+
+def test_two_seal_runs_use_different_one_time_prekeys(setup: dict[str, Path]) -> None:
+    first, second = setup["tmp"] / "first.sealed", setup["tmp"] / "second.sealed"
+    _seal_in_a_new_process(setup, first)
+    _seal_in_a_new_process(setup, second)
+    assert (_opk_of(first), _opk_of(second)) == (1, 2)
+    for sealed in (first, second):
+        out = setup["tmp"] / f"{sealed.name}.frame"
+        assert _unseal(setup, sealed, out) == 0
+        assert out.read_bytes() == setup["frame"].read_bytes()
+
+
+def test_seal_no_one_time_prekey(setup: dict[str, Path]) -> None:
+    sealed = setup["tmp"] / "spk-only.sealed"
+    _seal_in_a_new_process(setup, sealed, "--no-one-time-prekey")
+    assert _opk_of(sealed) is None
+    assert _unseal(setup, sealed, setup["tmp"] / "opened.frame") == 0
+
+
+def test_unseal_has_no_from_alias(
+    setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sealed = setup["tmp"] / "model.sealed"
+    assert _seal(setup, sealed) == 0  # --from stays on seal (the sender's key store)
+    out = setup["tmp"] / "opened.frame"
+    argv = ["unseal", "--from", str(setup["bob"]), "--sender", str(setup["alice_bundle"])]
+    with pytest.raises(SystemExit) as exited:
+        cli_main.main([*argv, str(sealed), str(out)])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --from" in capsys.readouterr().err
+    assert not out.exists()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sealpack import errors
 from sealpack.envelope import opener, pipeline, sealer, suite
-from sealpack.keys import Identity
+from sealpack.keys import Identity, MemoryPrekeyUsage
 from tests.envelope.conftest import NOW, resolver, small_options
 
 PLAIN: list[bytes | memoryview] = [
@@ -142,6 +142,7 @@ def _seal_both(alice: Identity, bob: Identity) -> tuple[bytearray, bytes]:
         return lambda n: bytes([next(seed) % 256]) * n
 
     recipients = [bob.bundle()]
+    alice.prekey_usage = MemoryPrekeyUsage()  # every seal picks the same one-time prekey
     in_memory = sealer.seal_buffers(
         PLAIN,
         sender=alice,
@@ -151,6 +152,7 @@ def _seal_both(alice: Identity, bob: Identity) -> tuple[bytearray, bytes]:
         now=NOW,
     )
     pieces: list[bytes] = []
+    alice.prekey_usage = MemoryPrekeyUsage()
     sealer.seal_buffers_to(
         PLAIN,
         lambda v: pieces.append(bytes(v)),

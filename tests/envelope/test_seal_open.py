@@ -70,10 +70,9 @@ def test_one_payload_encryption_for_many_recipients(alice: Identity) -> None:
 
 
 def test_opk_used_then_spk_only(alice: Identity, bob: Identity) -> None:
-    tracker = sealer.PrekeyTracker()
     seen = []
     for _ in range(4):
-        blob = _seal(alice, bob, options={"prekeys": tracker})
+        blob = _seal(alice, bob)
         seen.append(hdr.parse_header(blob, hdr.EnvelopeLimits()).stanzas[0].one_time_prekey_id)
         assert _open(blob, bob, alice)[0] == JOINED
     assert seen == [1, 2, 3, None]
@@ -124,10 +123,26 @@ def test_insider_cannot_forge_for_other_recipients(
     assert _open(blob, carol, alice)[0] == JOINED
 
 
-def test_not_a_recipient(alice: Identity, bob: Identity, mallory: Identity) -> None:
-    blob = _seal(alice, bob)
-    with pytest.raises(errors.NotARecipientError):
+def test_not_a_recipient(
+    alice: Identity, bob: Identity, carol: Identity, mallory: Identity
+) -> None:
+    blob = _seal(alice, bob, carol)
+    with pytest.raises(errors.NotARecipientError) as caught:
         _open(blob, mallory, alice)
+    # The message names the identity asked, never how many others the blob is for.
+    assert str(caught.value) == "this sealed blob is not addressed to 'mallory'"
+    assert "2" not in str(caught.value) and "other" not in str(caught.value)
+
+
+def test_one_time_prekey_false_seals_with_the_signed_prekey_only(
+    alice: Identity, bob: Identity
+) -> None:
+    blob = _seal(alice, bob, options={"one_time_prekey": False})
+    assert hdr.parse_header(blob, hdr.EnvelopeLimits()).stanzas[0].one_time_prekey_id is None
+    assert _open(blob, bob, alice)[0] == JOINED
+    # Nothing was marked used: the next default seal still takes the first OPK.
+    blob = _seal(alice, bob)
+    assert hdr.parse_header(blob, hdr.EnvelopeLimits()).stanzas[0].one_time_prekey_id == 1
 
 
 def test_unknown_sender(alice: Identity, bob: Identity, mallory: Identity) -> None:

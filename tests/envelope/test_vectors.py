@@ -197,7 +197,6 @@ def test_reseal_reproduces_bytes(test: dict[str, Any]) -> None:
         metadata=spec["metadata"],
         expires_in=spec["expiresIn"],
         chunk_size=spec["chunkSize"],
-        prekeys=sealer.PrekeyTracker(),
     )
     blob = sealer.seal_buffers(
         [bytes.fromhex(test["plaintext"])],

@@ -187,7 +187,7 @@ def test_rotation_and_replenish_persist(tmp_path: Path) -> None:
     store.identity.replenish_one_time_prekeys(4)
     bundle = store.identity.bundle()
     store.close()
-    with KeyStore.open(tmp_path / "bob", passphrase=PASS) as again:
+    with KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + 20) as again:
         assert again.identity.bundle() == bundle
         assert sorted(again.identity._state.signed_prekeys) == [1, 2]
         assert again.identity.purge_expired(now=NOW + 200) == 1
@@ -259,3 +259,52 @@ def test_interrupted_create_and_missing_state_recover(tmp_path: Path) -> None:
     with KeyStore.open(directory, passphrase=PASS) as again:
         assert again.identity.one_time_prekey_ids() == [1, 2, 3]
     assert stat.S_IMODE((directory / STATE_FILE).stat().st_mode) == 0o600
+
+
+def test_key_file_layout_read_independently(tmp_path: Path) -> None:
+    """identity.key decrypts per keys.md §6 with pyca directly (format unchanged)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    store = make_store(tmp_path)
+    store.close()
+    document = json.loads((tmp_path / "bob" / KEY_FILE).read_text())
+    kdf = document["kdf"]
+    salt, nonce = bytes.fromhex(kdf["salt"]), bytes.fromhex(document["nonce"])
+    assert len(salt) == 16 and len(nonce) == 12
+    key = Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(PASS)
+    params = b"".join(v.to_bytes(4, "big") for v in (kdf["n"], kdf["r"], kdf["p"]))
+    aad = b"sealpack/keystore/v1\x00" + salt + params
+    plain = AESGCM(key).decrypt(nonce, bytes.fromhex(document["ciphertext"]), aad)
+    assert json.loads(plain)["name"] == "bob"
+
+
+def test_open_purges_retired_signed_prekeys(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.identity.rotate_signed_prekey(grace_period=100, now=NOW + 10)
+    store.close()
+    with KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + 50) as again:
+        assert sorted(again.identity._state.signed_prekeys) == [1, 2]  # still in grace
+    with KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + 110) as again:
+        assert sorted(again.identity._state.signed_prekeys) == [2]
+    with KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + 110) as again:
+        assert sorted(again.identity._state.signed_prekeys) == [2]  # the purge was saved
+
+
+def test_open_warns_when_the_signed_prekey_ages(tmp_path: Path) -> None:
+    import warnings
+
+    make_store(tmp_path).close()
+    lifetime = 30 * 86400
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # young prekey: no warning at all
+        KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + lifetime // 2).close()
+    with pytest.warns(UserWarning, match=r"expires in .*sealpack prekeys rotate"):
+        KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + lifetime * 81 // 100).close()
+    with pytest.warns(UserWarning, match=r"EXPIRED.*sealpack prekeys rotate"):
+        KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + lifetime).close()
+    with KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + lifetime) as store:
+        store.identity.rotate_signed_prekey(now=NOW + lifetime)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rotated: quiet again
+        KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + lifetime + 1).close()

@@ -65,3 +65,18 @@ def test_no_instance_dict_on_handles() -> None:
 def test_handle_rejects_wrong_length() -> None:
     with pytest.raises(errors.SealpackError):
         X25519Secret(b"short")
+
+
+def test_symmetric_key_draws_its_own_nonce() -> None:
+    key = SymmetricKey(RAW)
+    first, second = key.encrypt(b"data", b"aad"), key.encrypt(b"data", b"aad")
+    assert first[:12] != second[:12] and len(first) == 12 + 4 + 16
+    assert key.decrypt(first, b"aad") == key.decrypt(second, b"aad") == b"data"
+    fixed = key.encrypt(b"data", b"aad", rng=lambda n: b"\x05" * n)
+    assert fixed[:12] == b"\x05" * 12
+    assert fixed == key.encrypt(b"data", b"aad", rng=lambda n: b"\x05" * n)
+    for bad in (fixed[:11], fixed[:-1], bytes([fixed[0] ^ 1]) + fixed[1:]):
+        with pytest.raises(errors.TamperedError):
+            key.decrypt(bad, b"aad")
+    with pytest.raises(errors.TamperedError):
+        key.decrypt(fixed, b"other aad")

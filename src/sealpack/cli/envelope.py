@@ -5,6 +5,9 @@ the CLI seals those bytes as they are. ``unseal`` writes the verified codec fram
 OUT (a temp file renamed only after every check passed) or to stdout with ``-``.
 Senders accepted by ``unseal`` are the peers pinned in the key store's trust store,
 plus any ``--sender BUNDLE`` given. Progress goes to stderr for payloads over 8 MiB.
+``seal`` takes each recipient's first one-time prekey the sender's key store has not
+used yet (recorded in the store, so separate runs never repeat one);
+``--no-one-time-prekey`` seals with the signed prekeys only.
 """
 
 from __future__ import annotations
@@ -119,6 +122,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
                 recipients=recipients,
                 metadata=metadata,
                 expires_in=args.expires_in,
+                one_time_prekey=args.one_time_prekey,
                 progress=progress_printer("sealing", len(frame)),
             )
     return 0
@@ -170,10 +174,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keystore_option(parser: argparse.ArgumentParser) -> None:
+def _keystore_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
     parser.add_argument(
         "--keystore",
-        "--from",
+        *aliases,
         dest="keystore",
         metavar="DIR",
         help="key store directory (default $SEALPACK_KEYSTORE or ~/.sealpack/keystore)",
@@ -190,7 +194,13 @@ def _register_seal(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     seal.add_argument(
         "--to", nargs="+", required=True, metavar="BUNDLE", help="recipient bundle files (JSON)"
     )
-    _keystore_option(seal)
+    _keystore_option(seal, "--from")  # --from: the sender's key store
+    seal.add_argument(
+        "--no-one-time-prekey",
+        dest="one_time_prekey",
+        action="store_false",
+        help="seal with the recipients' signed prekeys only (no one-time prekey)",
+    )
     seal.add_argument("--metadata", help="JSON object of app metadata (signed, not secret)")
     seal.add_argument(
         "--expires-in",

@@ -6,8 +6,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 from sealpack import errors
 from sealpack.envelope import files
@@ -19,17 +18,53 @@ FileOrPath = str | os.PathLike[str] | IO[bytes]
 _COPY_BLOCK = 1 << 20
 
 
+def _is_path(value: object) -> TypeGuard[str | os.PathLike[str]]:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _require_file(value: object, method: str) -> None:
+    """A binary file object must at least have ``method`` (read or write)."""
+    if isinstance(value, (bytes, bytearray, memoryview)) or not callable(
+        getattr(value, method, None)
+    ):
+        raise errors.SealArgumentError(
+            f"expected a path or a binary file with .{method}(), not {type(value).__name__}"
+        )
+
+
+@contextlib.contextmanager
+def _opened(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open ``path`` for reading; a missing or unreadable file is a SealArgumentError."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise errors.SealArgumentError(f"cannot read {os.fspath(path)!r}: {reason}") from None
+    with handle:
+        yield handle
+
+
 @contextlib.contextmanager
 def atomic_output(destination: FileOrPath) -> Iterator[IO[bytes]]:
     """Yield a writable stream; a path gets a 0600 temp file renamed over it on success.
 
     On any exception the temp file is removed and the destination is untouched.
+
+    Raises:
+        SealArgumentError: neither a path nor a writable file, or the folder of the
+            path cannot take a new file (missing, not writable).
     """
-    if not isinstance(destination, (str, os.PathLike)):
-        yield destination
+    if not _is_path(destination):
+        _require_file(destination, "write")
+        yield destination  # type: ignore[misc]
         return
-    target = Path(destination)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
+    target = files.target_path(destination)
+    try:
+        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
+    except OSError as error:
+        raise errors.SealArgumentError(
+            f"cannot write next to {str(target)!r}: {error.strerror}"
+        ) from None
     try:
         with os.fdopen(handle, "wb") as sink:
             yield sink
@@ -44,12 +79,18 @@ def atomic_output(destination: FileOrPath) -> Iterator[IO[bytes]]:
 
 @contextlib.contextmanager
 def readable_input(source: FileOrPath) -> Iterator[IO[bytes]]:
-    """Open a path for reading, or pass a binary file through as it is."""
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as handle:
+    """Open a path for reading, or pass a binary file through as it is.
+
+    Raises:
+        SealArgumentError: neither a path nor a readable file, or the file is missing
+            or unreadable.
+    """
+    if _is_path(source):
+        with _opened(source) as handle:
             yield handle
         return
-    yield source
+    _require_file(source, "read")
+    yield source  # type: ignore[misc]
 
 
 @contextlib.contextmanager
@@ -66,11 +107,13 @@ def seekable_input(
     Raises:
         TamperedError, UnsupportedVersionError, LimitExceededError: from the header,
             or the stream ends early or runs on past the announced length.
+        SealArgumentError: neither a path nor a readable file, or the file is missing.
     """
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as handle:
+    if _is_path(source):
+        with _opened(source) as handle:
             yield handle
         return
+    _require_file(source, "read")
     stream: Any = source
     if stream.seekable():
         yield stream

@@ -22,8 +22,9 @@ from sealpack import errors
 from sealpack.envelope import header as hdr
 from sealpack.envelope import opener, stream, suite
 from sealpack.keys import Identity
+from sealpack.keys.arguments import require_path
 
-__all__ = ["open_file", "open_file_to_path", "read_header"]
+__all__ = ["open_file", "open_file_to_path", "read_header", "target_path"]
 
 _READ_BLOCK = 1 << 20
 
@@ -151,6 +152,18 @@ def open_file(
     return plaintext, opener.info_for(header, sender)
 
 
+def target_path(destination: object) -> Path:
+    """``destination`` as a Path a new file can be renamed over.
+
+    Raises:
+        SealArgumentError: not a path, or it names a directory.
+    """
+    target = require_path(destination, "destination")
+    if target.is_dir():
+        raise errors.SealArgumentError(f"destination {str(target)!r} is a directory")
+    return target
+
+
 def open_file_to_path(
     source: IO[bytes],
     destination: str | os.PathLike[str],
@@ -166,13 +179,19 @@ def open_file_to_path(
 
     Raises:
         The errors of :func:`sealpack.envelope.opener.open_buffer`; OSError on I/O.
+        SealArgumentError: ``destination`` is not a path, or its folder is not writable.
     """
     options = options or opener.OpenOptions()
+    target = target_path(destination)
     _require_seekable(source)
     header, sender, digest, start = _authenticated(source, recipient, resolve_sender, options)
-    target = Path(destination)
     staging = memoryview(bytearray(header.core.chunk_size))
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
+    try:
+        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
+    except OSError as error:
+        raise errors.SealArgumentError(
+            f"cannot write next to {str(target)!r}: {error.strerror}"
+        ) from None
     try:
         with os.fdopen(handle, "wb") as sink:
             source.seek(start)

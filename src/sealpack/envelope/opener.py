@@ -21,6 +21,7 @@ from sealpack.envelope import header as hdr
 from sealpack.envelope import stream, suite
 from sealpack.envelope.senders import Sender, SenderResolver
 from sealpack.keys import Identity
+from sealpack.keys.arguments import require_now
 from sealpack.keys.replay import RETENTION_SLACK
 
 __all__ = [
@@ -48,7 +49,8 @@ class OpenOptions:
     """Time, clock skew allowance, parse limits and an optional progress callback.
 
     Raises:
-        SealArgumentError: ``clock_skew`` is not an int in 0..MAX_CLOCK_SKEW (one day).
+        SealArgumentError: ``clock_skew`` is not an int in 0..MAX_CLOCK_SKEW (one day),
+            or ``now`` is neither None nor an int.
     """
 
     now: int | None = None
@@ -57,6 +59,7 @@ class OpenOptions:
     progress: Progress | None = None
 
     def __post_init__(self) -> None:
+        require_now(self.now)
         skew = self.clock_skew
         if not isinstance(skew, int) or isinstance(skew, bool):
             raise errors.SealArgumentError("clock_skew must be an int number of seconds")
@@ -150,10 +153,7 @@ def content_key_for(header: hdr.Header, recipient: Identity, now: int) -> bytes:
     """
     stanza = next((s for s in header.stanzas if s.recipient_key_id == recipient.key_id), None)
     if stanza is None:
-        raise errors.NotARecipientError(
-            f"this sealed blob is not addressed to {recipient.name!r} "
-            f"({len(header.stanzas)} other recipient(s))"
-        )
+        raise errors.NotARecipientError(f"this sealed blob is not addressed to {recipient.name!r}")
     agreed = x3dh.respond(
         recipient,
         x3dh.X3DHHeader(

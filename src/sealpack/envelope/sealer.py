@@ -7,7 +7,6 @@ per recipient in the order given (duplicates removed).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from sealpack.keys import Identity, KeyBundle
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
     "DEFAULT_EXPIRES_IN",
-    "PrekeyTracker",
     "SealArgumentError",
     "SealOptions",
     "seal_buffers",
@@ -39,31 +37,14 @@ _STAGING_BUFFERS = pipeline.QUEUE_DEPTH + 1
 SealArgumentError = errors.SealArgumentError
 
 
-class PrekeyTracker:
-    """Remembers which one-time prekeys a sender already used for each recipient.
+def _one_time_prekey_id(sender: Identity, bundle: KeyBundle) -> int | None:
+    """The bundle's first one-time prekey the sender has not used yet (marked used), or None.
 
-    Sealing to a bundle uses its first one-time prekey this tracker has not handed
-    out for that (sender, recipient) pair, or none (signed prekey only) when all are
-    used. The default tracker lives in memory for the process; across processes use
-    freshly claimed bundles (see sealpack.exchange).
+    The record is the sender's ``prekey_usage``: durable in a KeyStore (shared by every
+    process using that store), in memory for a bare Identity.
     """
-
-    def __init__(self) -> None:
-        self._used: dict[tuple[bytes, bytes], set[int]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, sender_key: bytes, bundle: KeyBundle) -> int | None:
-        """Return the one-time prekey id to use for ``bundle`` and mark it used."""
-        with self._lock:
-            used = self._used.setdefault((sender_key, bundle.identity_key), set())
-            for prekey in bundle.one_time_prekeys:
-                if prekey.id not in used:
-                    used.add(prekey.id)
-                    return prekey.id
-        return None
-
-
-DEFAULT_TRACKER = PrekeyTracker()
+    candidates = [prekey.id for prekey in bundle.one_time_prekeys]
+    return sender.prekey_usage.take(bundle.identity_key, candidates) if candidates else None
 
 
 @dataclass(frozen=True)
@@ -75,7 +56,9 @@ class SealOptions:
     content_type: str = DEFAULT_CONTENT_TYPE
     chunk_size: int = suite.DEFAULT_CHUNK_SIZE
     limits: hdr.EnvelopeLimits = field(default_factory=hdr.EnvelopeLimits)
-    prekeys: PrekeyTracker = field(default_factory=lambda: DEFAULT_TRACKER)
+    one_time_prekey: bool = True
+    """Use one of each recipient's one-time prekeys (the first one ``sender.prekey_usage``
+    has not handed out for that recipient); False seals with the signed prekey only."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +106,7 @@ def _stanza(
     rng: primitives.Rng | None,
     now: int,
 ) -> hdr.Stanza:
-    prekey_id = options.prekeys.take(sender.public_identity_key, bundle)
+    prekey_id = _one_time_prekey_id(sender, bundle) if options.one_time_prekey else None
     agreed = x3dh.initiate(
         sender, bundle, one_time_prekey_id=prekey_id, context=context, rng=rng, now=now
     )

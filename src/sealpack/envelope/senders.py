@@ -76,7 +76,11 @@ def sender_resolver(senders: Senders, trust: TrustStore | None = None) -> Sender
 
     Returns:
         A resolver raising UnknownSenderError / UntrustedSenderError.
+
+    Raises:
+        SealArgumentError: ``senders`` is not a TrustStore, a KeyBundle or a list of them.
     """
+    _check_senders(senders)
 
     def resolve(identity_key: bytes) -> Sender:
         if isinstance(senders, TrustStore):
@@ -97,6 +101,20 @@ def sender_resolver(senders: Senders, trust: TrustStore | None = None) -> Sender
         return Sender(bundle.name, bundle.identity_key, bundle)
 
     return resolve
+
+
+def _check_senders(senders: object) -> None:
+    if isinstance(senders, (TrustStore, KeyBundle)):
+        return
+    bundles = (
+        list(senders)
+        if isinstance(senders, Sequence) and not isinstance(senders, (str, bytes, bytearray))
+        else None
+    )
+    if bundles is None or not all(isinstance(bundle, KeyBundle) for bundle in bundles):
+        raise errors.SealArgumentError(
+            "senders must be a TrustStore, a KeyBundle or a list of KeyBundle"
+        )
 
 
 def _unknown(identity_key: bytes) -> errors.UnknownSenderError:

@@ -52,7 +52,7 @@ def _wrap_key(shared_key: bytes) -> bytes:
 
 def wrap_content_key(shared_key: bytes, associated_data: bytes, content_key: bytes) -> bytes:
     """Encrypt the content key under the X3DH shared key (48 bytes out)."""
-    return primitives.aes256gcm_encrypt(
+    return primitives._aes256gcm_encrypt(
         _wrap_key(shared_key), _WRAP_NONCE, content_key, associated_data
     )
 
@@ -63,7 +63,7 @@ def unwrap_content_key(shared_key: bytes, associated_data: bytes, wrapped: bytes
     Raises:
         TamperedError: the wrapped key does not authenticate.
     """
-    return primitives.aes256gcm_decrypt(
+    return primitives._aes256gcm_decrypt(
         _wrap_key(shared_key), _WRAP_NONCE, wrapped, associated_data
     )
 

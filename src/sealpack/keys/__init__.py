@@ -6,6 +6,7 @@ from sealpack.keys.bundle import KeyBundle
 from sealpack.keys.fingerprint import fingerprint, key_id
 from sealpack.keys.identity import Identity
 from sealpack.keys.keystore import KeyStore
+from sealpack.keys.prekey_usage import MemoryPrekeyUsage, PrekeyUsage
 from sealpack.keys.prekeys import OneTimePrekeyPublic, SignedPrekeyPublic
 from sealpack.keys.replay import MemoryReplayGuard, ReplayGuard
 from sealpack.keys.secret import PrivateKeyExportError
@@ -15,8 +16,10 @@ __all__ = [
     "Identity",
     "KeyBundle",
     "KeyStore",
+    "MemoryPrekeyUsage",
     "MemoryReplayGuard",
     "OneTimePrekeyPublic",
+    "PrekeyUsage",
     "PrivateKeyExportError",
     "ReplayGuard",
     "SignedPrekeyPublic",

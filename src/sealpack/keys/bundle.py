@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from sealpack import errors, primitives
 from sealpack.keys import bundle_json
+from sealpack.keys.arguments import require_int, require_now
 from sealpack.keys.fingerprint import fingerprint, key_id
 from sealpack.keys.names import validate_name
 from sealpack.keys.prekeys import (
@@ -142,7 +143,8 @@ class KeyBundle:
 
     def is_expired(self, *, now: int | None = None) -> bool:
         """Return True when the signed prekey has expired at ``now``."""
-        current = int(time.time()) if now is None else now
+        checked = require_now(now)
+        current = int(time.time()) if checked is None else checked
         return self.signed_prekey.expires <= current
 
     def with_one_time_prekeys(self, ids: Iterable[int]) -> KeyBundle:
@@ -150,8 +152,11 @@ class KeyBundle:
 
         Raises:
             BundleError: an id is not in this bundle.
+            SealArgumentError: ``ids`` is not an iterable of ints.
         """
-        wanted = list(ids)
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise errors.SealArgumentError("ids must be an iterable of int prekey ids")
+        wanted = [require_int(i, "a one-time prekey id") for i in ids]
         missing = [i for i in wanted if i not in self._opk_index]
         if missing:
             raise errors.BundleError(f"one-time prekey ids not in bundle: {missing[:5]}")
@@ -172,7 +177,9 @@ class KeyBundle:
             UnsupportedVersionError: unknown ``version``.
             BundleError: malformed JSON, wrong types or lengths, invalid points, bad
                 signature, or a signed prekey expired at ``now``.
+            SealArgumentError: ``now`` is neither None nor an int.
         """
+        require_now(now)
         fields = bundle_json.parse_bundle(text)
         bundle = cls(
             fields.name, fields.identity_key, fields.signed_prekey, fields.one_time_prekeys

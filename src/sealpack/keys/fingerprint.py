@@ -18,6 +18,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives import hashes
 
 from sealpack import primitives
+from sealpack.keys.arguments import require_bytes
 
 __all__ = ["FINGERPRINT_DOMAIN", "FINGERPRINT_ITERATIONS", "fingerprint", "key_id"]
 
@@ -28,7 +29,6 @@ _GROUPS = 12
 _CHUNK = 5
 
 
-@lru_cache(maxsize=4096)
 def fingerprint(identity_key: bytes) -> str:
     """Return the safety number of an Ed25519 identity public key.
 
@@ -37,7 +37,15 @@ def fingerprint(identity_key: bytes) -> str:
 
     Returns:
         12 groups of 5 decimal digits separated by single spaces.
+
+    Raises:
+        SealArgumentError: ``identity_key`` is not bytes.
     """
+    return _fingerprint(require_bytes(identity_key, "identity_key"))
+
+
+@lru_cache(maxsize=4096)
+def _fingerprint(identity_key: bytes) -> str:
     state = primitives.sha512(FINGERPRINT_DOMAIN + identity_key)
     for _ in range(FINGERPRINT_ITERATIONS):
         digest = hashes.Hash(hashes.SHA512())
@@ -51,5 +59,9 @@ def fingerprint(identity_key: bytes) -> str:
 
 
 def key_id(identity_key: bytes) -> bytes:
-    """Return the 16-byte key id: SHA-256("sealpack/key-id/v1" || IK)[:16]."""
-    return primitives.sha256(KEY_ID_DOMAIN + identity_key)[:16]
+    """Return the 16-byte key id: SHA-256("sealpack/key-id/v1" || IK)[:16].
+
+    Raises:
+        SealArgumentError: ``identity_key`` is not bytes.
+    """
+    return primitives.sha256(KEY_ID_DOMAIN + require_bytes(identity_key, "identity_key"))[:16]

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sealpack import errors, primitives
+from sealpack.keys.arguments import require_bytes, require_int, require_now, require_rng
 from sealpack.keys.bundle import MAX_ONE_TIME_PREKEYS, KeyBundle
 from sealpack.keys.fingerprint import fingerprint, key_id
 from sealpack.keys.names import validate_name
+from sealpack.keys.prekey_usage import MemoryPrekeyUsage, PrekeyUsage
 from sealpack.keys.prekeys import MAX_PREKEY_ID, OneTimePrekey, SignedPrekey
 from sealpack.keys.replay import MemoryReplayGuard, ReplayGuard
 from sealpack.keys.secret import (
@@ -50,7 +52,8 @@ class IdentityState:
 
 
 def _now(now: int | None) -> int:
-    return int(time.time()) if now is None else now
+    checked = require_now(now)
+    return int(time.time()) if checked is None else checked
 
 
 def _new_x25519(rng: primitives.Rng | None) -> X25519Secret:
@@ -75,6 +78,8 @@ class Identity(RefusesExport):
     """A private identity: opaque, never pickled or copied; repr shows name + fingerprint.
 
     Create with :meth:`generate`; persist with :class:`~sealpack.keys.KeyStore`.
+    ``replay_guard`` (as recipient) and ``prekey_usage`` (as sender: the peers'
+    one-time prekeys already used) are in memory, or durable when a KeyStore holds it.
     """
 
     _export_refusal = _REFUSAL
@@ -86,6 +91,7 @@ class Identity(RefusesExport):
         self._bundle: KeyBundle | None = None
         self._persistence: PrekeyPersistence | None = None
         self.replay_guard: ReplayGuard = MemoryReplayGuard()
+        self.prekey_usage: PrekeyUsage = MemoryPrekeyUsage()
 
     @classmethod
     def generate(
@@ -114,9 +120,12 @@ class Identity(RefusesExport):
 
         Raises:
             KeyStoreError: bad name, count or lifetime.
+            SealArgumentError: an argument of the wrong type.
         """
         validate_name(name, errors.KeyStoreError)
-        if signed_prekey_lifetime <= 0:
+        require_int(one_time_prekeys, "one_time_prekeys")
+        require_rng(rng)
+        if require_int(signed_prekey_lifetime, "signed_prekey_lifetime") <= 0:
             raise errors.KeyStoreError("signed_prekey_lifetime must be positive")
         seed = Ed25519Seed(primitives.random_bytes(32, rng=rng))
         spk = _new_signed_prekey(1, seed, rng, _now(now), signed_prekey_lifetime)
@@ -159,8 +168,12 @@ class Identity(RefusesExport):
         return fingerprint(self._state.seed.public)
 
     def sign(self, message: bytes) -> bytes:
-        """Return the Ed25519 signature of ``message`` by the identity key."""
-        return self._state.seed.sign(message)
+        """Return the Ed25519 signature of ``message`` by the identity key.
+
+        Raises:
+            SealArgumentError: ``message`` is not bytes.
+        """
+        return self._state.seed.sign(require_bytes(message, "message"))
 
     def bundle(self) -> KeyBundle:
         """Return the public bundle (current signed prekey, all unused one-time prekeys)."""
@@ -188,8 +201,10 @@ class Identity(RefusesExport):
 
         Raises:
             KeyStoreError: negative grace period, or signed prekey ids exhausted.
+            SealArgumentError: an argument of the wrong type.
         """
-        if grace_period < 0:
+        require_rng(rng)
+        if require_int(grace_period, "grace_period") < 0:
             raise errors.KeyStoreError("grace_period must be >= 0")
         current_time = _now(now)
         with self._lock:
@@ -211,7 +226,10 @@ class Identity(RefusesExport):
 
         Raises:
             KeyStoreError: ``n`` is negative or the total would exceed 10000.
+            SealArgumentError: ``n`` is not an int, or ``rng`` not callable.
         """
+        require_int(n, "n")
+        require_rng(rng)
         with self._lock:
             state = self._state
             if n < 0 or len(state.one_time_prekeys) + n > MAX_ONE_TIME_PREKEYS:
@@ -283,6 +301,12 @@ class Identity(RefusesExport):
             del self._state.one_time_prekeys[prekey_id]
             self._changed()
 
-    def _attach(self, persistence: PrekeyPersistence, replay_guard: ReplayGuard) -> None:
+    def _attach(
+        self,
+        persistence: PrekeyPersistence,
+        replay_guard: ReplayGuard,
+        prekey_usage: PrekeyUsage,
+    ) -> None:
         self._persistence = persistence
         self.replay_guard = replay_guard
+        self.prekey_usage = prekey_usage

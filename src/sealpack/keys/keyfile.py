@@ -142,8 +142,8 @@ def encode_keyfile(
     if file_key is None or params is None:
         document.update(encryption="none", keys=json.loads(keys))
     else:
-        nonce = primitives.random_bytes(12, rng=rng)
-        ciphertext = file_key.encrypt(nonce, keys, params.aad())
+        sealed = file_key.encrypt(keys, params.aad(), rng=rng)
+        nonce, ciphertext = sealed[: file_key.NONCE_SIZE], sealed[file_key.NONCE_SIZE :]
         document.update(
             encryption="scrypt-aes256gcm",
             kdf=params.to_json(),
@@ -196,9 +196,11 @@ def decode_keyfile(
             if file_key is None:
                 raise errors.WrongPassphraseError("this key store needs a passphrase")
             nonce = bytes.fromhex(document["nonce"])
+            if len(nonce) != file_key.NONCE_SIZE:
+                raise errors.KeyStoreError("key store file is corrupt (nonce length)")
             ciphertext = bytes.fromhex(document["ciphertext"])
             try:
-                plaintext = file_key.decrypt(nonce, ciphertext, params.aad())
+                plaintext = file_key.decrypt(nonce + ciphertext, params.aad())
             except errors.TamperedError:
                 raise errors.WrongPassphraseError(
                     "wrong passphrase (or the key file was modified)"

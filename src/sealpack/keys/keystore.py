@@ -13,12 +13,14 @@ A store has a single writer process at a time.
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from pathlib import Path
 from types import TracebackType
 
 from sealpack import errors, primitives
 from sealpack.keys import keyfile
+from sealpack.keys.arguments import require_int, require_now, require_path
 from sealpack.keys.fsutil import atomic_write, create_private_file, ensure_private_dir
 from sealpack.keys.identity import Identity
 from sealpack.keys.replay import ReplayGuard
@@ -37,8 +39,31 @@ UNENCRYPTED_WARNING = (
 )
 
 
-def _warn_unencrypted(path: Path) -> None:
-    warnings.warn(UNENCRYPTED_WARNING.format(path=path), UserWarning, stacklevel=3)
+ROTATE_WARNING_FRACTION = 0.2
+"""Warn on open when the current signed prekey is in the last 20% of its lifetime."""
+
+
+def _warn_unencrypted(path: Path, stacklevel: int = 3) -> None:
+    warnings.warn(UNENCRYPTED_WARNING.format(path=path), UserWarning, stacklevel=stacklevel)
+
+
+def _warn_if_signed_prekey_ages(path: Path, identity: Identity, now: int) -> None:
+    """Warn when the current signed prekey has expired or is close to expiring."""
+    state = identity._state
+    spk = state.signed_prekeys[state.current_signed_prekey_id]
+    lifetime = spk.expires - spk.created
+    if now >= spk.expires:
+        what = "has EXPIRED: peers can no longer seal to this identity's bundle"
+    elif now >= spk.expires - lifetime * ROTATE_WARNING_FRACTION:
+        what = f"expires in {(spk.expires - now) // 3600} hour(s)"
+    else:
+        return
+    warnings.warn(
+        f"the signed prekey of key store {path} {what}; run `sealpack prekeys rotate` "
+        "and publish the new bundle",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 class KeyStore:
@@ -58,7 +83,7 @@ class KeyStore:
         self._file_key = file_key
         self._params = params
         self.trust_store = TrustStore(state)
-        identity._attach(self, state)
+        identity._attach(self, state, state)
 
     def __repr__(self) -> str:
         return f"KeyStore(path={str(self.path)!r}, identity={self._identity.name!r})"
@@ -105,7 +130,8 @@ class KeyStore:
         Raises:
             KeyStoreError: bad arguments, a store already there, or an I/O failure.
         """
-        directory = Path(path)
+        directory = require_path(path, "path")
+        require_int(scrypt_n, "scrypt_n")
         cls._check_create_args(identity, passphrase, unencrypted)
         if passphrase is None:
             _warn_unencrypted(directory)
@@ -128,14 +154,45 @@ class KeyStore:
             raise errors.KeyStoreError("passphrase must be non-empty bytes")
 
     @classmethod
-    def open(cls, path: str | Path, *, passphrase: bytes | None) -> KeyStore:
-        """Open an existing key store.
+    def open(
+        cls, path: str | Path, *, passphrase: bytes | None, now: int | None = None
+    ) -> KeyStore:
+        """Open an existing key store, purge retired signed prekeys, warn when rotation is due.
+
+        Signed prekeys whose grace period ended are deleted (``purge_expired``). A
+        ``UserWarning`` naming ``sealpack prekeys rotate`` is emitted when the current
+        signed prekey has expired or is in the last 20% of its lifetime.
+
+        Args:
+            path: the key store directory.
+            passphrase: the passphrase (None for an unencrypted store).
+            now: seconds since the epoch (default: the system clock).
+
+        Returns:
+            The open key store.
 
         Raises:
             WrongPassphraseError: the passphrase does not decrypt the keys.
             KeyStoreError: no store there, or it is corrupt.
+            SealArgumentError: an argument of the wrong type.
         """
-        directory = Path(path)
+        directory = require_path(path, "path")
+        current = require_now(now)
+        current = int(time.time()) if current is None else current
+        if passphrase is not None and not isinstance(passphrase, bytes):
+            raise errors.SealArgumentError("passphrase must be bytes or None")
+        store = cls._load(directory, passphrase)
+        try:
+            store._identity.purge_expired(now=current)
+        except BaseException:
+            store.close()
+            raise
+        _warn_if_signed_prekey_ages(directory, store._identity, current)
+        return store
+
+    @classmethod
+    def _load(cls, directory: Path, passphrase: bytes | None) -> KeyStore:
+        """Read the key file and the state database into an open store."""
         try:
             data = (directory / KEY_FILE).read_bytes()
         except OSError as error:
@@ -144,7 +201,7 @@ class KeyStore:
         document, params = keyfile.read_header(data)
         file_key = None
         if params is None:
-            _warn_unencrypted(directory)
+            _warn_unencrypted(directory, stacklevel=4)
         elif passphrase is not None:
             file_key = keyfile.derive_file_key(passphrase, params)
         if not (directory / STATE_FILE).exists():

@@ -113,14 +113,38 @@ def export_raw(secret: X25519Secret | Ed25519Seed) -> bytes:
 
 
 class SymmetricKey(_Opaque):
-    """A 32-byte symmetric key (e.g. the key store's file key)."""
+    """A 32-byte AES-256-GCM key (e.g. the key store's file key).
+
+    The nonce never crosses this interface: :meth:`encrypt` draws a fresh 12-byte
+    nonce from ``rng`` and returns ``nonce || ciphertext || tag``; :meth:`decrypt`
+    takes that same layout.
+    """
 
     __slots__ = ()
 
-    def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
-        """AES-256-GCM encrypt under this key."""
-        return primitives.aes256gcm_encrypt(self._raw(), nonce, data, aad)
+    NONCE_SIZE: ClassVar[int] = primitives.GCM_NONCE_SIZE
 
-    def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
-        """AES-256-GCM decrypt under this key (TamperedError on failure)."""
-        return primitives.aes256gcm_decrypt(self._raw(), nonce, data, aad)
+    def encrypt(self, data: bytes, aad: bytes, *, rng: primitives.Rng | None = None) -> bytes:
+        """AES-256-GCM encrypt under this key with a fresh random nonce.
+
+        Args:
+            data: the plaintext.
+            aad: associated data, authenticated but not encrypted.
+            rng: randomness for the nonce (default ``os.urandom``).
+
+        Returns:
+            ``nonce (12 bytes) || ciphertext || tag (16 bytes)``.
+        """
+        nonce = primitives.random_bytes(self.NONCE_SIZE, rng=rng)
+        return nonce + primitives._aes256gcm_encrypt(self._raw(), nonce, data, aad)
+
+    def decrypt(self, sealed: bytes, aad: bytes) -> bytes:
+        """Decrypt ``nonce || ciphertext || tag`` as made by :meth:`encrypt`.
+
+        Raises:
+            TamperedError: too short, or the tag does not verify.
+        """
+        if len(sealed) < self.NONCE_SIZE:
+            raise errors.TamperedError()
+        nonce, ciphertext = sealed[: self.NONCE_SIZE], sealed[self.NONCE_SIZE :]
+        return primitives._aes256gcm_decrypt(self._raw(), nonce, ciphertext, aad)

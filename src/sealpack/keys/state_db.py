@@ -1,4 +1,5 @@
-"""The key store's SQLite database: consumed one-time prekeys, seen message ids, pins.
+"""The key store's SQLite database: consumed one-time prekeys, seen message ids, pins,
+and the peers' one-time prekeys this identity used when sealing.
 
 Every write commits (``synchronous=FULL``) before the call returns, so the state is
 durable; SQLite's journal makes each write all-or-nothing across crashes.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from sealpack import errors
+from sealpack.keys.prekey_usage import first_unused
 from sealpack.keys.replay import RETENTION_SLACK
 
 __all__ = ["StateDB"]
@@ -20,11 +23,13 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS seen_messages (sender BLOB NOT NULL, message_id BLOB NOT NULL,"
     " expires_at INTEGER NOT NULL, PRIMARY KEY (sender, message_id))",
     "CREATE TABLE IF NOT EXISTS pins (name TEXT PRIMARY KEY, identity_key BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS used_peer_one_time_prekeys (recipient BLOB NOT NULL,"
+    " id INTEGER NOT NULL, PRIMARY KEY (recipient, id))",
 )
 
 
 class StateDB:
-    """One SQLite connection, serialized by a lock; also a ReplayGuard and a PinBackend."""
+    """One SQLite connection, serialized by a lock; a ReplayGuard, PinBackend, PrekeyUsage."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -70,6 +75,41 @@ class StateDB:
             self._write("INSERT INTO consumed_one_time_prekeys (id) VALUES (?)", (prekey_id,))
         except sqlite3.IntegrityError:
             raise errors.PrekeyError(f"one-time prekey {prekey_id} was already used") from None
+
+    # --- PrekeyUsage (peers' one-time prekeys used when sealing) -----------------------
+
+    def take(self, recipient_identity_key: bytes, candidate_ids: Sequence[int]) -> int | None:
+        """Return the first of ``candidate_ids`` not used for this recipient, marked used.
+
+        The look-up and the insert run in one ``BEGIN IMMEDIATE`` transaction, so two
+        processes sharing the store never take the same id; the mark is committed
+        (``synchronous=FULL``) before the id is returned.
+        """
+        recipient = bytes(recipient_identity_key)
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    chosen = self._take_locked(recipient, candidate_ids)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise errors.KeyStoreError(f"key store state write failed: {error}") from None
+        return chosen
+
+    def _take_locked(self, recipient: bytes, candidate_ids: Sequence[int]) -> int | None:
+        rows = self._db.execute(
+            "SELECT id FROM used_peer_one_time_prekeys WHERE recipient = ?", (recipient,)
+        ).fetchall()
+        chosen = first_unused(candidate_ids, {int(row[0]) for row in rows})
+        if chosen is not None:
+            self._db.execute(
+                "INSERT INTO used_peer_one_time_prekeys (recipient, id) VALUES (?, ?)",
+                (recipient, chosen),
+            )
+        return chosen
 
     # --- ReplayGuard ------------------------------------------------------------------
 

@@ -68,7 +68,9 @@ class TrustStore:
 
         Raises:
             IdentityChangedError: the name is pinned to another identity key.
+            SealArgumentError: ``bundle`` is not a KeyBundle.
         """
+        _require_bundle(bundle)
         with self._lock:
             pinned = self._backend.get_pin(bundle.name)
             if pinned is None:
@@ -83,19 +85,40 @@ class TrustStore:
         return bundle
 
     def accept(self, bundle: KeyBundle) -> None:
-        """Trust this bundle's identity key for its name, replacing any pin."""
+        """Trust this bundle's identity key for its name, replacing any pin.
+
+        Raises:
+            SealArgumentError: ``bundle`` is not a KeyBundle.
+        """
+        _require_bundle(bundle)
         with self._lock:
             self._backend.set_pin(bundle.name, bundle.identity_key)
 
     def pinned_key(self, name: str) -> bytes | None:
-        """Return the identity key pinned for ``name``, or None."""
+        """Return the identity key pinned for ``name``, or None.
+
+        Raises:
+            SealArgumentError: ``name`` is not a str.
+        """
+        if not isinstance(name, str):
+            raise errors.SealArgumentError(f"name must be a str, not {type(name).__name__}")
         return self._backend.get_pin(name)
 
     def is_trusted(self, bundle: KeyBundle) -> bool:
-        """Return True when the bundle's identity key is the one pinned for its name."""
+        """Return True when the bundle's identity key is the one pinned for its name.
+
+        Raises:
+            SealArgumentError: ``bundle`` is not a KeyBundle.
+        """
+        _require_bundle(bundle)
         pinned = self._backend.get_pin(bundle.name)
         return pinned is not None and hmac.compare_digest(pinned, bundle.identity_key)
 
     def names(self) -> list[str]:
         """Return every pinned name, sorted."""
         return self._backend.pinned_names()
+
+
+def _require_bundle(bundle: object) -> None:
+    if not isinstance(bundle, KeyBundle):
+        raise errors.SealArgumentError(f"expected a KeyBundle, not {type(bundle).__name__}")
