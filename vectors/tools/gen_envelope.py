@@ -25,7 +25,7 @@ import numpy as np
 from sealpack import primitives
 from sealpack.envelope import header as hdr
 from sealpack.envelope import sealer, stream, suite
-from sealpack.keys import Identity, KeyBundle
+from sealpack.keys import Identity, KeyBundle, MemoryPrekeyUsage
 from sealpack.serialization import default_codec
 
 OUT = Path(__file__).resolve().parents[1] / "envelope.json"
@@ -95,8 +95,9 @@ def seal_blob(
         metadata=meta,
         expires_in=EXPIRES_IN,
         chunk_size=CHUNK_SIZE,
-        prekeys=sealer.PrekeyTracker(),
     )
+    # Each vector starts from a sender that has used none of the recipients' prekeys.
+    sender.prekey_usage = MemoryPrekeyUsage()
     blob = sealer.seal_buffers(
         [plaintext],
         sender=sender,
@@ -148,7 +149,13 @@ def resign(blob: bytes, signer: Identity) -> bytes:
 Mutation = Callable[[bytes], bytes]
 
 
-def main() -> None:
+def render(document: dict[str, Any]) -> str:
+    """The file's exact text for ``document``."""
+    return json.dumps(document, indent=1) + "\n"
+
+
+def build() -> dict[str, Any]:
+    """Build the whole vector document from the fixed seeds."""
     made = {name: make_identity(name) for name in IDENTITIES}
     ids = {name: pair[0] for name, pair in made.items()}
     keys = {name: private_keys(name, pair[1]) for name, pair in made.items()}
@@ -269,8 +276,13 @@ def main() -> None:
             }
         ],
     }
-    OUT.write_text(json.dumps(document, indent=1) + "\n")
-    print(f"wrote {len(tests)} tests to {OUT}")
+    return document
+
+
+def main() -> None:
+    document = build()
+    OUT.write_text(render(document))
+    print(f"wrote {len(document['testGroups'][0]['tests'])} tests to {OUT}")
 
 
 if __name__ == "__main__":
