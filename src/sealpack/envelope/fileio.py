@@ -58,23 +58,8 @@ def atomic_output(destination: FileOrPath) -> Iterator[IO[bytes]]:
         _require_file(destination, "write")
         yield destination  # type: ignore[misc]
         return
-    target = files.target_path(destination)
-    try:
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
-    except OSError as error:
-        raise errors.SealArgumentError(
-            f"cannot write next to {str(target)!r}: {error.strerror}"
-        ) from None
-    try:
-        with os.fdopen(handle, "wb") as sink:
-            yield sink
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+    with files.temp_file_beside(files.target_path(destination)) as sink:
+        yield sink
 
 
 @contextlib.contextmanager

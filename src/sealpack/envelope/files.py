@@ -14,7 +14,7 @@ import contextlib
 import hmac
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -186,6 +186,37 @@ def open_file_to_path(
     _require_seekable(source)
     header, sender, digest, start = _authenticated(source, recipient, resolve_sender, options)
     staging = memoryview(bytearray(header.core.chunk_size))
+
+    def record_before_rename() -> None:
+        opener.accept_once(header, sender, recipient, options)
+
+    with temp_file_beside(target, before_rename=record_before_rename) as sink:
+        source.seek(start)
+        again = _decrypt_pass(
+            source, header, recipient, options, lambda _, n: staging[:n], sink.write
+        )
+        if not hmac.compare_digest(digest, again):
+            raise errors.TamperedError()
+    return opener.info_for(header, sender)
+
+
+@contextlib.contextmanager
+def temp_file_beside(
+    target: Path, *, before_rename: Callable[[], None] | None = None
+) -> Iterator[IO[bytes]]:
+    """Yield a 0600 temp file next to ``target``; rename it over ``target`` on success.
+
+    The file is flushed and fsynced, then ``before_rename`` runs, then the rename. On
+    any exception (from the body or ``before_rename``) the temp file is removed and
+    ``target`` is untouched.
+
+    Args:
+        target: the final path.
+        before_rename: a last step that may still refuse the output (e.g. a replay check).
+
+    Raises:
+        SealArgumentError: the folder of ``target`` cannot take a new file.
+    """
     try:
         handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".sealpack-", suffix=".part")
     except OSError as error:
@@ -194,18 +225,13 @@ def open_file_to_path(
         ) from None
     try:
         with os.fdopen(handle, "wb") as sink:
-            source.seek(start)
-            again = _decrypt_pass(
-                source, header, recipient, options, lambda _, n: staging[:n], sink.write
-            )
-            if not hmac.compare_digest(digest, again):
-                raise errors.TamperedError()
+            yield sink
             sink.flush()
             os.fsync(sink.fileno())
-        opener.accept_once(header, sender, recipient, options)
+        if before_rename is not None:
+            before_rename()
         os.replace(temp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
-    return opener.info_for(header, sender)
