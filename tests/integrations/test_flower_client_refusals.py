@@ -7,8 +7,6 @@ test then hands hostile variants to the real sealed ClientApp. The app never see
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,23 +32,12 @@ from tests.integrations.flower_fakes import (
 from tests.integrations.flower_harness import (
     POISON,
     Federation,
-    build_federation,
     flip_bit,
-    flower_process,
     poison_content,
     train,
 )
 
-
-@pytest.fixture(autouse=True)
-def _flower_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    with flower_process(monkeypatch):
-        yield
-
-
-@pytest.fixture
-def fed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Federation:
-    return build_federation(tmp_path, monkeypatch)
+pytestmark = pytest.mark.usefixtures("flower_env")  # fixtures: tests/integrations/conftest.py
 
 
 # --- instructions the ClientApp must refuse --------------------------------------------

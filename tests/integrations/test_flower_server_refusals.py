@@ -7,7 +7,7 @@ plays the relay. Refused replies must reach the strategy as error replies, never
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +38,14 @@ from tests.integrations.flower_harness import (
     assert_accepted,
     assert_no_poison,
     assert_refused,
-    build_federation,
     by_node,
     flip_bit,
-    flower_process,
     poison_content,
     replace_reply,
     train,
 )
 
-
-@pytest.fixture(autouse=True)
-def _flower_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    with flower_process(monkeypatch):
-        yield
-
-
-@pytest.fixture
-def fed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Federation:
-    return build_federation(tmp_path, monkeypatch)
+pytestmark = pytest.mark.usefixtures("flower_env")  # fixtures: tests/integrations/conftest.py
 
 
 # --- the honest path: one seal per broadcast, nothing in the clear ----------------------
