@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import pickle
+import sys
 import time
-import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -22,7 +23,8 @@ import numpy as np
 
 from sealpack.serialization import Codec
 
-MIB = 1 << 20
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MIB, traced_peak_extra
 
 
 def make_model(total_bytes: int, count: int = 20) -> dict[str, np.ndarray]:
@@ -77,14 +79,8 @@ def best_time(function: Callable[[], Any], repeats: int, inner: int = 1) -> floa
 
 
 def peak_mib(function: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    try:
-        result = function()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del result
-    return peak / MIB
+    """Peak of new allocations while ``function`` runs, in MiB (tracemalloc)."""
+    return traced_peak_extra(function) / MIB
 
 
 Factory = Callable[[], Callable[[], Any]]
