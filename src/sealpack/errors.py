@@ -11,23 +11,29 @@ fixed message, whatever check failed, so an attacker learns nothing from it.
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousSenderError",
     "BundleError",
+    "ContextMismatchError",
     "CycleError",
     "DecodeError",
+    "DowngradeError",
     "ExpiredError",
     "IdentityChangedError",
     "InvalidKeyError",
     "KeyStoreError",
+    "KeyStoreLockedError",
     "LimitExceededError",
     "NotARecipientError",
     "PrekeyError",
     "PrivateKeyExportError",
     "ReplayError",
+    "SchemaError",
     "SealArgumentError",
     "SealpackError",
     "SerializationTypeError",
     "TamperedError",
     "TransportError",
+    "UnsafePathError",
     "UnknownSenderError",
     "UnknownTypeError",
     "UnsupportedVersionError",
@@ -67,6 +73,14 @@ class LimitExceededError(DecodeError):
     """Input exceeds a configured decode limit (depth, counts, sizes)."""
 
 
+class SchemaError(DecodeError):
+    """A decoded value does not match the receiver's ``expect=`` annotation.
+
+    The message names the path of the first mismatch, e.g.
+    ``$.layers[3].weight: expected float32[128, 64], got float64[128, 64]``.
+    """
+
+
 # --- keys, bundles, trust ---------------------------------------------------
 
 
@@ -98,6 +112,10 @@ class WrongPassphraseError(KeyStoreError):
     """The passphrase does not decrypt the key store."""
 
 
+class KeyStoreLockedError(KeyStoreError):
+    """Another handle holds the key store's lock longer than the caller would wait."""
+
+
 # --- envelope ----------------------------------------------------------------
 
 
@@ -126,6 +144,21 @@ class UntrustedSenderError(SealpackError):
     """The blob's sender is known but not trusted (e.g. its pinned identity changed)."""
 
 
+class AmbiguousSenderError(UntrustedSenderError):
+    """One identity key is known under more than one name; sealpack refuses to choose."""
+
+
+class DowngradeError(SealpackError):
+    """A post-quantum protection the peer advertised is missing (classical-only stanza
+    to a hybrid recipient, or sealing classically without ``allow_classical=True``)."""
+
+
+class ContextMismatchError(SealpackError):
+    """The blob is authentic but its signed metadata is not what the caller expected
+    (another run, round, task or direction). Nothing was recorded: the blob can still be
+    opened in its right context."""
+
+
 class ExpiredError(SealpackError):
     """The blob's validity window has passed (or it is from the future beyond skew)."""
 
@@ -139,3 +172,8 @@ class ReplayError(SealpackError):
 
 class TransportError(SealpackError):
     """A transport operation failed (missing peer, unreadable folder, bad name)."""
+
+
+class UnsafePathError(TransportError):
+    """A path under a datasite root is a symlink, leaves the root, or is not the kind of
+    file it must be. Nothing was followed, moved or deleted."""
