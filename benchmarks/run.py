@@ -1,6 +1,6 @@
-"""Run the sealpack benchmarks side by side and check the targets of issues 2 and 4.
+"""Run the sealpack benchmarks side by side and check the targets of issues 2, 4 and 18.
 
-    python benchmarks/run.py [--quick] [--only codec,envelope,flower]
+    python benchmarks/run.py [--quick] [--only codec,envelope,warm,small,recipients,flower,pqxdh]
                              [--fobs-python PY] [--syft-python PY] [--output FILE]
 
 Each benchmark module exposes ``run(quick) -> list[dict]``. The rows are printed as
@@ -28,8 +28,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import targets18  # noqa: E402 - next to this script
 
-BENCHMARKS = ("codec", "envelope", "flower")
+# envelope: a fresh process per case; warm: one long-running process (issue 18)
+BENCHMARKS = ("codec", "envelope", "warm", "small", "recipients", "flower", "pqxdh", "typed")
+BENCHMARKS += ("nvflare_rounds",)  # sealpack inside NVFLARE's simulator (issue 11)
+BENCHMARKS += ("session",)  # ratchet sessions beside a fresh X3DH seal (issue 15)
+BENCHMARKS += ("syft_flwr",)  # sealpack inside syft-flwr vs syft-crypto (issue 12)
 Row = dict[str, Any]
 Target = tuple[str, str, bool | None]  # (target, measured, met; None = not measurable)
 
@@ -49,7 +54,7 @@ def _cpu_facts() -> str:
 
 
 def _versions() -> str:
-    names = ["numpy", "cryptography", "msgpack"]
+    names = ["numpy", "cryptography", "msgpack", "blake3"]
     found = []
     for name in names:
         try:
@@ -147,8 +152,12 @@ def envelope_targets(rows: Sequence[Row]) -> list[Target]:
 
 TARGETS: dict[str, Callable[[Sequence[Row]], list[Target]]] = {
     "codec": codec_targets,
-    "envelope": envelope_targets,
+    "envelope": lambda rows: envelope_targets(rows) + targets18.fresh_targets(rows),
+    "warm": targets18.warm_targets,
+    "small": targets18.small_targets,
+    "recipients": targets18.recipients_targets,
 }
+TARGETS["session"] = lambda rows: importlib.import_module("session").targets(rows)
 
 
 def run_benchmark(name: str, quick: bool) -> tuple[list[Row], str | None]:

@@ -33,7 +33,11 @@ def main() -> None:
         (message_id,) = bob.transport.list_inbox("bob")
         kept = bob.transport.read_message("bob", message_id)  # what an attacker could copy
 
-        for sender, metadata, obj in bob.receive():
+        # Each message is acknowledged once this loop body finished: if bob's process
+        # died inside it, the message would come again after a restart, marked
+        # message.redelivered (process such messages idempotently).
+        for message in bob.iter_messages():
+            sender, metadata, obj = message
             print(f"bob got {sorted(obj)} from {sender} with {metadata}")
 
         # Anyone with write access to the folder can replay the blob: it is refused.

@@ -23,6 +23,14 @@ NOW = 1_800_000_000
 ALICE = Identity.generate("alice", one_time_prekeys=0, now=NOW - 60)
 BOB = Identity.generate("bob", one_time_prekeys=0, now=NOW - 60)
 BLOB = api.seal({"x": 1}, sender=ALICE, recipients=[BOB.bundle()], now=NOW)
+_, BLOB_INFO = api.unseal(
+    api.seal(2, sender=ALICE, recipients=[BOB.bundle()], now=NOW),
+    recipient=BOB,
+    senders=[ALICE.bundle()],
+    now=NOW,
+    hold=True,
+    with_metadata=True,
+)
 TMP = Path(tempfile.mkdtemp(prefix="sealpack-types-"))
 
 
@@ -63,6 +71,15 @@ CALLS: dict[str, Callable[[Any], object]] = {
     "unseal.recipient": lambda v: api.unseal(BLOB, recipient=v, senders=[ALICE.bundle()]),
     "unseal.senders": lambda v: api.unseal(BLOB, recipient=BOB, senders=v, now=NOW),
     "unseal.now": lambda v: api.unseal(BLOB, recipient=BOB, senders=[ALICE.bundle()], now=v),
+    "unseal.hold": lambda v: api.unseal(BLOB, recipient=BOB, senders=[ALICE.bundle()], hold=v),
+    "unseal.expect_metadata": lambda v: api.unseal(
+        BLOB, recipient=BOB, senders=[ALICE.bundle()], now=NOW, expect_metadata=v
+    ),
+    "seal.allow_classical": lambda v: api.seal(
+        1, sender=ALICE, recipients=[BOB.bundle()], now=NOW, allow_classical=v
+    ),
+    "acknowledge.recipient": lambda v: api.acknowledge(v, BLOB_INFO),
+    "acknowledge.receipt": lambda v: api.acknowledge(BOB, v),
     "unseal_from": lambda v: api.unseal_from(v, recipient=BOB, senders=[ALICE.bundle()]),
     "seal_to": lambda v: api.seal_to(1, v, sender=ALICE, recipients=[BOB.bundle()], now=NOW),
     "seal_frame_to": lambda v: api.seal_frame_to(
@@ -81,7 +98,7 @@ CALLS: dict[str, Callable[[Any], object]] = {
     "rotate.grace": lambda v: _spare().rotate_signed_prekey(grace_period=v, now=NOW),
     "rotate.now": lambda v: _spare().rotate_signed_prekey(now=v),
     "purge.now": lambda v: _spare().purge_expired(now=v),
-    "sign": ALICE.sign,
+    "sign": lambda v: ALICE.sign(v, purpose="test"),
     "KeyBundle.from_json": KeyBundle.from_json,
     "KeyBundle.from_json.now": lambda v: KeyBundle.from_json(ALICE.bundle().to_json(), now=v),
     "with_one_time_prekeys": lambda v: ALICE.bundle().with_one_time_prekeys(v),

@@ -252,3 +252,42 @@ def test_x25519_zero_check_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) 
     public = primitives.x25519_public_from_private(bytes([9]) * 32)
     shared = primitives.x25519(bytes([7]) * 32, public)
     assert calls == [(shared, bytes(32))]
+
+
+# --- ML-KEM-768 (primitives_kem) -------------------------------------------------------
+
+
+def test_mlkem768_round_trip_and_sizes() -> None:
+    seed = bytes(range(64))
+    public = primitives.mlkem768_public_from_seed(seed)
+    assert len(public) == primitives.MLKEM768_PUBLIC_SIZE == 1184
+    assert primitives.mlkem768_public_from_seed(seed) == public  # deterministic from the seed
+    shared, ciphertext = primitives.mlkem768_encapsulate(public)
+    assert len(shared) == 32 and len(ciphertext) == primitives.MLKEM768_CIPHERTEXT_SIZE == 1088
+    private = primitives.mlkem768_private_from_seed(seed)
+    assert primitives.mlkem768_decapsulate(private, ciphertext) == shared
+    # implicit rejection: a wrong ciphertext of the right length gives another secret
+    flipped = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
+    assert primitives.mlkem768_decapsulate(private, flipped) != shared
+
+
+@pytest.mark.parametrize("ciphertext", [b"", bytes(1087), bytes(1089), "x", None], ids=repr)
+def test_mlkem768_malformed_ciphertext_is_tampering(ciphertext: object) -> None:
+    private = primitives.mlkem768_private_from_seed(bytes(64))
+    with pytest.raises(errors.TamperedError):
+        primitives.mlkem768_decapsulate(private, ciphertext)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "public", [b"", bytes(1183), b"\xff" * 1184, "x"], ids=lambda v: repr(v)[:12]
+)
+def test_mlkem768_invalid_public_key(public: object) -> None:
+    assert not primitives.is_valid_mlkem768_public(public)  # type: ignore[arg-type]
+    with pytest.raises(primitives.InvalidKeyError):
+        primitives.mlkem768_encapsulate(public)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [bytes(32), bytes(65), "x" * 64], ids=repr)
+def test_mlkem768_seed_must_be_64_bytes(seed: object) -> None:
+    with pytest.raises(primitives.InvalidKeyError):
+        primitives.mlkem768_public_from_seed(seed)  # type: ignore[arg-type]

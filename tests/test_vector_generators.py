@@ -32,7 +32,7 @@ def test_x3dh_generator_reproduces_the_committed_file() -> None:
     assert text == (VECTORS_DIR / "x3dh.json").read_text()
 
 
-@pytest.mark.parametrize("name", ["envelope.json", "x3dh.json"])
+@pytest.mark.parametrize("name", ["envelope.json", "x3dh.json", "pqxdh.json"])
 def test_vector_files_have_wycheproof_shape(name: str) -> None:
     document = json.loads((VECTORS_DIR / name).read_text())
     tests = [test for group in document["testGroups"] for test in group["tests"]]

@@ -1,4 +1,4 @@
-"""X3DH: known-answer vectors, agreement, prekey handling and refusals."""
+"""Classical X3DH (recipients without a PQ prekey): vectors, agreement, prekeys, refusals."""
 
 from __future__ import annotations
 
@@ -50,17 +50,22 @@ def test_vectors_rederived_through_x3dh(case: dict[str, str]) -> None:
     assert primitives.ed25519_seed_to_x25519_private(h(case["ikb_seed"])) == h(case["ikb_priv"])
     opk = case["opkb_priv"]
     alice = Identity.generate(
-        "alice", one_time_prekeys=0, now=NOW, rng=feeder([h(case["ika_seed"]), bytes(32)])
+        "alice",
+        one_time_prekeys=0,
+        post_quantum=False,
+        now=NOW,
+        rng=feeder([h(case["ika_seed"]), bytes(32)]),
     )
     bob_chunks = [h(case["ikb_seed"]), h(case["spkb_priv"])] + ([h(opk)] if opk else [])
     bob = Identity.generate(
-        "bob", one_time_prekeys=1 if opk else 0, now=NOW, rng=feeder(bob_chunks)
+        "bob", post_quantum=False, one_time_prekeys=1 if opk else 0, now=NOW, rng=feeder(bob_chunks)
     )
     context = h(case["context"])
     sent = x3dh.initiate(
         alice,
         bob.bundle(),
         one_time_prekey_id=1 if opk else None,
+        pq_prekey_id=None,
         context=context,
         rng=feeder([h(case["eka_priv"])]),
         now=NOW,
@@ -75,8 +80,8 @@ def test_vectors_rederived_through_x3dh(case: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def pair() -> tuple[Identity, Identity]:
     return (
-        Identity.generate("alice", one_time_prekeys=0, now=NOW),
-        Identity.generate("bob", one_time_prekeys=60, now=NOW),
+        Identity.generate("alice", post_quantum=False, one_time_prekeys=0, now=NOW),
+        Identity.generate("bob", post_quantum=False, one_time_prekeys=60, now=NOW),
     )
 
 
@@ -85,7 +90,9 @@ def test_both_sides_agree(pair: tuple[Identity, Identity], context: bytes, use_o
     alice, bob = pair
     bundle = bob.bundle()
     opk_id = bundle.one_time_prekeys[0].id if use_opk and bundle.one_time_prekeys else None
-    sent = x3dh.initiate(alice, bundle, one_time_prekey_id=opk_id, context=context, now=NOW)
+    sent = x3dh.initiate(
+        alice, bundle, one_time_prekey_id=opk_id, pq_prekey_id=None, context=context, now=NOW
+    )
     got = x3dh.respond(bob, sent.header, context=context, now=NOW)
     assert got.shared_key == sent.shared_key and len(got.shared_key) == 32
     assert got.associated_data == sent.associated_data
@@ -95,24 +102,24 @@ def test_both_sides_agree(pair: tuple[Identity, Identity], context: bytes, use_o
 
 def test_fresh_ephemeral_each_time(pair: tuple[Identity, Identity]) -> None:
     alice, bob = pair
-    first = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
-    second = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+    first = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
+    second = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
     assert first.header.ephemeral_key != second.header.ephemeral_key
     assert first.shared_key != second.shared_key
 
 
 def test_result_repr_hides_shared_key(pair: tuple[Identity, Identity]) -> None:
     alice, bob = pair
-    result = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+    result = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
     assert result.shared_key.hex() not in repr(result)
     assert repr(result.shared_key)[2:20] not in repr(result)
 
 
 def test_one_time_prekey_used_once() -> None:
-    alice = Identity.generate("alice", one_time_prekeys=0, now=NOW)
-    bob = Identity.generate("bob", one_time_prekeys=2, now=NOW)
+    alice = Identity.generate("alice", post_quantum=False, one_time_prekeys=0, now=NOW)
+    bob = Identity.generate("bob", post_quantum=False, one_time_prekeys=2, now=NOW)
     bundle = bob.bundle()
-    sent = x3dh.initiate(alice, bundle, one_time_prekey_id=1, now=NOW)
+    sent = x3dh.initiate(alice, bundle, one_time_prekey_id=1, pq_prekey_id=None, now=NOW)
     x3dh.respond(bob, sent.header, now=NOW)
     assert bob.one_time_prekey_ids() == [2]
     assert [p.id for p in bob.bundle().one_time_prekeys] == [2]
@@ -123,8 +130,8 @@ def test_one_time_prekey_used_once() -> None:
 def test_unknown_ids_refused(pair: tuple[Identity, Identity]) -> None:
     alice, bob = pair
     with pytest.raises(errors.PrekeyError):
-        x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=10**6, now=NOW)
-    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+        x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=10**6, pq_prekey_id=None, now=NOW)
+    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
     for header in (
         x3dh.X3DHHeader(sent.header.identity_key, sent.header.ephemeral_key, 999, None),
         x3dh.X3DHHeader(sent.header.identity_key, sent.header.ephemeral_key, 1, 10**6),
@@ -134,17 +141,23 @@ def test_unknown_ids_refused(pair: tuple[Identity, Identity]) -> None:
 
 
 def test_expired_signed_prekey_refused_by_sender() -> None:
-    alice = Identity.generate("alice", one_time_prekeys=0, now=NOW)
-    bob = Identity.generate("bob", one_time_prekeys=0, now=NOW, signed_prekey_lifetime=100)
-    x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW + 99)
+    alice = Identity.generate("alice", post_quantum=False, one_time_prekeys=0, now=NOW)
+    bob = Identity.generate(
+        "bob", post_quantum=False, one_time_prekeys=0, now=NOW, signed_prekey_lifetime=100
+    )
+    x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW + 99)
     with pytest.raises(errors.PrekeyError):
-        x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW + 100)
+        x3dh.initiate(
+            alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW + 100
+        )
 
 
 def test_rotation_grace_period() -> None:
-    alice = Identity.generate("alice", one_time_prekeys=0, now=NOW)
-    bob = Identity.generate("bob", one_time_prekeys=0, now=NOW)
-    in_flight = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+    alice = Identity.generate("alice", post_quantum=False, one_time_prekeys=0, now=NOW)
+    bob = Identity.generate("bob", post_quantum=False, one_time_prekeys=0, now=NOW)
+    in_flight = x3dh.initiate(
+        alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW
+    )
     bob.rotate_signed_prekey(grace_period=1000, now=NOW + 10)
     assert bob.bundle().signed_prekey.id == 2 != in_flight.header.signed_prekey_id
     opened = x3dh.respond(bob, in_flight.header, now=NOW + 500)
@@ -152,7 +165,9 @@ def test_rotation_grace_period() -> None:
     with pytest.raises(errors.PrekeyError):
         x3dh.respond(bob, in_flight.header, now=NOW + 1010)
     assert bob.purge_expired(now=NOW + 1010) == 1
-    fresh = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW + 20)
+    fresh = x3dh.initiate(
+        alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW + 20
+    )
     assert x3dh.respond(bob, fresh.header, now=NOW + 20).shared_key == fresh.shared_key
 
 
@@ -166,7 +181,7 @@ LOW_ORDER_U = [
 @pytest.mark.parametrize("bad_ek", [*LOW_ORDER_U, b"\xff" * 32, b"short"])
 def test_invalid_ephemeral_key_is_tampering(pair: tuple[Identity, Identity], bad_ek: bytes) -> None:
     alice, bob = pair
-    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
     header = x3dh.X3DHHeader(sent.header.identity_key, bad_ek, 1, None)
     with pytest.raises(errors.TamperedError):
         x3dh.respond(bob, header, now=NOW)
@@ -179,7 +194,7 @@ def test_invalid_identity_key_in_header_is_tampering(
     pair: tuple[Identity, Identity], bad_ik: bytes
 ) -> None:
     alice, bob = pair
-    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
     header = x3dh.X3DHHeader(bad_ik, sent.header.ephemeral_key, 1, None)
     with pytest.raises(errors.TamperedError):
         x3dh.respond(bob, header, now=NOW)
@@ -187,7 +202,7 @@ def test_invalid_identity_key_in_header_is_tampering(
 
 def test_wrong_types_in_header(pair: tuple[Identity, Identity]) -> None:
     alice, bob = pair
-    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, now=NOW)
+    sent = x3dh.initiate(alice, bob.bundle(), one_time_prekey_id=None, pq_prekey_id=None, now=NOW)
     with pytest.raises(errors.PrekeyError):
         x3dh.respond(
             bob,

@@ -8,10 +8,12 @@ envelope (``sealpack.seal`` / ``sealpack.unseal``).
 from __future__ import annotations
 
 from sealpack import errors, fobs, keys, x3dh
+from sealpack._version import __version__
 from sealpack.api import (
     EnvelopeInfo,
     SecureSerializer,
     UnsealedInfo,
+    acknowledge,
     inspect,
     seal,
     seal_buffer,
@@ -21,11 +23,11 @@ from sealpack.api import (
 )
 from sealpack.errors import SealpackError
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
-from sealpack.serialization import Codec, DecodeLimits
-
-__version__ = "0.1.0"
+from sealpack.serialization import Array, Codec, DecodeLimits, like
+from sealpack.session import Session
 
 __all__ = [
+    "Array",
     "Codec",
     "DecodeLimits",
     "EnvelopeInfo",
@@ -34,13 +36,16 @@ __all__ = [
     "KeyStore",
     "SealpackError",
     "SecureSerializer",
+    "Session",
     "TrustStore",
     "UnsealedInfo",
     "__version__",
+    "acknowledge",
     "errors",
     "fobs",
     "inspect",
     "keys",
+    "like",
     "seal",
     "seal_buffer",
     "seal_to",

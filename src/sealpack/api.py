@@ -1,39 +1,35 @@
 """The public sealing API: seal / unseal / inspect and their streaming forms.
 
 This module only joins the codec (sealpack.serialization) and the envelope
-(sealpack.envelope); all cryptography lives in the envelope. SecureSerializer lives
-in :mod:`sealpack.secure_serializer` and is re-exported here.
+(sealpack.envelope); all cryptography lives in the envelope. The opening functions
+(unseal, unseal_from, unseal_frame_to, acknowledge) live in :mod:`sealpack.unsealing`
+and SecureSerializer in :mod:`sealpack.secure_serializer`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from os import PathLike
 from typing import Any, TypedDict
 
 from sealpack import primitives
 from sealpack.envelope import fileio, files, opener, sealer
 from sealpack.envelope import header as hdr
 from sealpack.envelope.info import EnvelopeInfo, describe
-from sealpack.envelope.opener import OpenOptions, UnsealedInfo
+from sealpack.envelope.opener import UnsealedInfo
 from sealpack.envelope.sealer import SealArgumentError, SealOptions
-from sealpack.envelope.senders import (
-    SenderResolver,
-    Senders,
-    identity_of,
-    sender_resolver,
-    trust_of,
-)
+from sealpack.envelope.senders import check_pinned, identity_of, trust_of
 from sealpack.keys import Identity, KeyBundle, KeyStore
 from sealpack.keys.arguments import require_now, require_rng
 from sealpack.secure_serializer import SecureSerializer
 from sealpack.serialization import Codec, default_codec
+from sealpack.unsealing import acknowledge, unseal, unseal_frame_to, unseal_from
 
 __all__ = [
     "EnvelopeInfo",
     "SealArgumentError",
     "SecureSerializer",
     "UnsealedInfo",
+    "acknowledge",
     "inspect",
     "seal",
     "seal_buffer",
@@ -58,11 +54,6 @@ class _SealArgs(TypedDict):
     options: SealOptions
 
 
-class _OpenArgs(TypedDict):
-    recipient: Identity
-    resolve_sender: SenderResolver
-
-
 def _sealing(
     sender: Identity | KeyStore,
     recipients: Sequence[KeyBundle],
@@ -70,8 +61,14 @@ def _sealing(
     expires_in: int,
     content_type: str,
     one_time_prekey: bool,
+    *,
+    allow_classical: bool = False,
 ) -> _SealArgs:
-    """The sealer's sender, recipients and options, from the public keyword arguments."""
+    """The sealer's sender, recipients and options, from the public keyword arguments.
+
+    With a KeyStore as sender, every recipient bundle is checked against the store's
+    trust pins first (IdentityChangedError before anything is sealed; issue 19.5).
+    """
     if not isinstance(one_time_prekey, bool):
         raise SealArgumentError("one_time_prekey must be True or False")
     if not isinstance(recipients, Sequence) or isinstance(recipients, (str, bytes)):
@@ -81,19 +78,23 @@ def _sealing(
         expires_in=expires_in,
         content_type=content_type,
         one_time_prekey=one_time_prekey,
+        allow_classical=allow_classical,
     )
-    return {"sender": identity_of(sender), "recipients": recipients, "options": options}
+    identity = identity_of(sender)
+    bundles = sealer.unique_recipients(recipients, options.limits)  # the limit before pinning
+    check_pinned(trust_of(sender), bundles)
+    return {"sender": identity, "recipients": bundles, "options": options}
 
 
-def _opening(recipient: Identity | KeyStore, senders: Senders) -> _OpenArgs:
-    """The opener's recipient and sender resolver (checked against the store's pins)."""
-    identity = identity_of(recipient)
-    return {"recipient": identity, "resolve_sender": sender_resolver(senders, trust_of(recipient))}
-
-
-def _decoded(plaintext: Buffer, info: UnsealedInfo, codec: Codec | None, with_info: bool) -> Any:
-    obj = (codec or default_codec()).loads(plaintext)
-    return (obj, info) if with_info else obj
+def _encoded_and_sealing(
+    obj: object,
+    codec: Codec | None,
+    *sealing_args: Any,
+    allow_classical: bool,
+) -> tuple[Sequence[Buffer], _SealArgs]:
+    """Check the sealing arguments (pins first), then encode ``obj`` with ``codec``."""
+    sealing = _sealing(*sealing_args, allow_classical=allow_classical)
+    return (codec or default_codec()).dumps_buffers(obj), sealing
 
 
 def seal(
@@ -105,32 +106,25 @@ def seal(
     expires_in: int = DEFAULT_EXPIRES_IN,
     content_type: str = DEFAULT_CONTENT_TYPE,
     one_time_prekey: bool = True,
+    allow_classical: bool = False,
     codec: Codec | None = None,
     rng: primitives.Rng | None = None,
     now: int | None = None,
 ) -> bytes:
     """Serialize ``obj`` and seal it for ``recipients``, signed by ``sender``.
 
-    Arguments and errors are those of :func:`seal_buffer`. Returning ``bytes`` costs one
-    copy of the blob; for large payloads prefer :func:`seal_buffer` (no copy) or
-    :func:`seal_to` (bounded memory).
+    Arguments and errors are those of :func:`seal_buffer`. The ``bytes`` is encrypted
+    into in place (no copy; huge-page-advised memory for large blobs, see
+    docs/PERFORMANCE.md); :func:`seal_to` keeps memory bounded.
 
     Returns:
         The sealed blob.
     """
-    blob = seal_buffer(
-        obj,
-        sender=sender,
-        recipients=recipients,
-        metadata=metadata,
-        expires_in=expires_in,
-        content_type=content_type,
-        one_time_prekey=one_time_prekey,
-        codec=codec,
-        rng=rng,
-        now=now,
+    buffers, sealing = _encoded_and_sealing(
+        obj, codec, sender, recipients, metadata, expires_in, content_type, one_time_prekey,
+        allow_classical=allow_classical,
     )
-    return bytes(blob)
+    return sealer.seal_bytes(buffers, **sealing, rng=require_rng(rng), now=require_now(now))
 
 
 def seal_buffer(
@@ -142,6 +136,7 @@ def seal_buffer(
     expires_in: int = DEFAULT_EXPIRES_IN,
     content_type: str = DEFAULT_CONTENT_TYPE,
     one_time_prekey: bool = True,
+    allow_classical: bool = False,
     codec: Codec | None = None,
     rng: primitives.Rng | None = None,
     now: int | None = None,
@@ -161,6 +156,8 @@ def seal_buffer(
         one_time_prekey: use one of each recipient's one-time prekeys (the first one this
             sender has not used, tracked by ``sender.prekey_usage``, durable in a KeyStore);
             False seals with the signed prekey only.
+        allow_classical: accept classical X3DH for a recipient whose bundle has no
+            post-quantum prekey (default: DowngradeError).
         codec: the codec (default: the fobs module codec).
         rng: randomness source (default os.urandom); now: seconds since the epoch.
 
@@ -169,48 +166,18 @@ def seal_buffer(
 
     Raises:
         SerializationTypeError: ``obj`` holds an unregistered type.
-        SealArgumentError, PrekeyError, LimitExceededError: bad arguments or bundles.
+        SealArgumentError, PrekeyError, LimitExceededError: bad arguments or bundles
+            (more than 4096 recipients; ``now + expires_in`` past 2**40 - 1; an ``rng``
+            that repeats a content key).
+        DowngradeError: a recipient without a post-quantum prekey, no allow_classical.
+        IdentityChangedError: a recipient's name is pinned to another key in the
+            sender's KeyStore (nothing was sealed).
     """
-    sealing = _sealing(sender, recipients, metadata, expires_in, content_type, one_time_prekey)
-    rng, now = require_rng(rng), require_now(now)
-    buffers = (codec or default_codec()).dumps_buffers(obj)
-    return sealer.seal_buffers(buffers, **sealing, rng=rng, now=now)
-
-
-def unseal(
-    blob: Buffer,
-    *,
-    recipient: Identity | KeyStore,
-    senders: Senders,
-    with_metadata: bool = False,
-    codec: Codec | None = None,
-    now: int | None = None,
-    clock_skew: int = DEFAULT_CLOCK_SKEW,
-) -> Any:
-    """Verify a sealed blob completely, then deserialize it.
-
-    Args:
-        blob: the sealed blob.
-        recipient: the opening identity or KeyStore (its replay guard and trust pins apply).
-        senders: bundles of accepted senders, or a TrustStore.
-        with_metadata: also return the verified UnsealedInfo.
-        codec: the codec (default: the fobs module codec).
-        now: seconds since the epoch; clock_skew: allowed clock difference in seconds
-            (0 .. 86400, the replay store's retention slack).
-
-    Returns:
-        The object, or ``(object, UnsealedInfo)`` when ``with_metadata``.
-
-    Raises:
-        TamperedError, UnknownSenderError, UntrustedSenderError, ExpiredError,
-        NotARecipientError, ReplayError (also for a replay that used a one-time prekey),
-        PrekeyError, UnsupportedVersionError, LimitExceededError, DecodeError.
-        SealArgumentError: ``clock_skew`` out of range.
-    """
-    plaintext, info = opener.open_buffer(
-        blob, **_opening(recipient, senders), options=OpenOptions(now=now, clock_skew=clock_skew)
+    buffers, sealing = _encoded_and_sealing(
+        obj, codec, sender, recipients, metadata, expires_in, content_type, one_time_prekey,
+        allow_classical=allow_classical,
     )
-    return _decoded(plaintext, info, codec, with_metadata)
+    return sealer.seal_buffers(buffers, **sealing, rng=require_rng(rng), now=require_now(now))
 
 
 def seal_frame_to(
@@ -223,6 +190,7 @@ def seal_frame_to(
     expires_in: int = DEFAULT_EXPIRES_IN,
     content_type: str = DEFAULT_CONTENT_TYPE,
     one_time_prekey: bool = True,
+    allow_classical: bool = False,
     rng: primitives.Rng | None = None,
     now: int | None = None,
     progress: Progress | None = None,
@@ -235,7 +203,15 @@ def seal_frame_to(
     buffers: list[Buffer] = list(frame) if isinstance(frame, (list, tuple)) else [frame]  # type: ignore[list-item]
     if not all(isinstance(b, (bytes, bytearray, memoryview)) for b in buffers):
         raise SealArgumentError("frame must be bytes-like, or a list of bytes-like buffers")
-    sealing = _sealing(sender, recipients, metadata, expires_in, content_type, one_time_prekey)
+    sealing = _sealing(
+        sender,
+        recipients,
+        metadata,
+        expires_in,
+        content_type,
+        one_time_prekey,
+        allow_classical=allow_classical,
+    )
     rng, now = require_rng(rng), require_now(now)
     with fileio.atomic_output(file_or_path) as sink:
         sealer.seal_buffers_to(buffers, sink.write, **sealing, rng=rng, now=now, progress=progress)
@@ -254,52 +230,6 @@ def seal_to(
     concatenated. Keyword arguments are those of :func:`seal` (plus ``progress``).
     """
     seal_frame_to((codec or default_codec()).dumps_buffers(obj), file_or_path, **kwargs)
-
-
-def unseal_from(
-    file_or_path: FileOrPath,
-    *,
-    recipient: Identity | KeyStore,
-    senders: Senders,
-    with_metadata: bool = False,
-    codec: Codec | None = None,
-    now: int | None = None,
-    clock_skew: int = DEFAULT_CLOCK_SKEW,
-    progress: Progress | None = None,
-) -> Any:
-    """Like :func:`unseal`, reading the blob from a file or path chunk by chunk.
-
-    Extra memory is one plaintext buffer (the object's own memory) plus one chunk. An
-    unseekable stream (a pipe) is first spooled to an anonymous temporary file, up to
-    the length its header announces (checked against the limits).
-    """
-    options = OpenOptions(now=now, clock_skew=clock_skew, progress=progress)
-    with fileio.seekable_input(file_or_path, options.limits) as source:
-        plaintext, info = files.open_file(source, **_opening(recipient, senders), options=options)
-    return _decoded(plaintext, info, codec, with_metadata)
-
-
-def unseal_frame_to(
-    file_or_path: FileOrPath,
-    destination: str | PathLike[str],
-    *,
-    recipient: Identity | KeyStore,
-    senders: Senders,
-    now: int | None = None,
-    clock_skew: int = DEFAULT_CLOCK_SKEW,
-    progress: Progress | None = None,
-) -> UnsealedInfo:
-    """Verify a sealed file and write its plaintext frame to ``destination``.
-
-    The plaintext goes to a 0600 temp file renamed over ``destination`` only after
-    every check passed; nothing is written on failure. An unseekable stream is spooled
-    as in :func:`unseal_from`. Errors as :func:`unseal`.
-    """
-    options = OpenOptions(now=now, clock_skew=clock_skew, progress=progress)
-    with fileio.seekable_input(file_or_path, options.limits) as source:
-        return files.open_file_to_path(
-            source, destination, **_opening(recipient, senders), options=options
-        )
 
 
 def inspect(blob: Buffer | FileOrPath) -> EnvelopeInfo:

@@ -25,7 +25,6 @@ from sealpack.demo_report import (
     DemoReport,
     mb_text,
     print_verification,
-    progress_bar,
     timed_step,
 )
 from sealpack.exchange import DirectoryTransport
@@ -125,7 +124,7 @@ def _broadcast(server: Peer, clients: list[Peer], model: Model, report: DemoRepo
     size = model_bytes(model)
     with (
         timed_step(report, f"server seals + delivers to {len(clients)}", size),
-        progress_bar("sealing global model", size) as progress,
+        report.progress("sealing global model", size) as progress,
     ):
         server.send(
             model,
@@ -142,7 +141,7 @@ def _broadcast(server: Peer, clients: list[Peer], model: Model, report: DemoRepo
 def _receive_one(peer: Peer, size: int, report: DemoReport) -> Message:
     with (
         timed_step(report, f"{peer.name} opens + verifies", size),
-        progress_bar(f"{peer.name} opening model", size) as progress,
+        report.progress(f"{peer.name} opening model", size) as progress,
     ):
         messages = peer.receive(progress=progress)
     if len(messages) != 1:
@@ -183,7 +182,7 @@ def _server_aggregate(
     kept = _attacker_copies(transport.root / SERVER / "inbox")
     with (
         timed_step(report, "server opens + verifies updates", _inbox_size(server, SERVER)),
-        progress_bar("server opening updates", model_bytes(model) * clients) as progress,
+        report.progress("server opening updates", model_bytes(model) * clients) as progress,
     ):
         updates, verified = [], []
         for message in server.iter_messages(progress=progress):
@@ -225,18 +224,21 @@ def _attack(server: Peer, kept: list[tuple[Path, str]], report: DemoReport) -> N
         print(f"      reason: {record.reason} ({record.detail})")
 
 
-def run(size_mb: float = 100.0, clients: int = 3, workdir: Path | None = None) -> DemoReport:
+def run(
+    size_mb: float = 100.0, clients: int = 3, workdir: Path | None = None, *, quiet: bool = False
+) -> DemoReport:
     """Run the whole round and return what happened.
 
     Args:
         size_mb: size of the global model in MB.
         clients: number of clients.
         workdir: where to create the temporary folder; the system default when None.
+        quiet: no progress bars (they are drawn only on a terminal anyway).
 
     Returns:
         The report (step timings, verifications, quarantine reasons).
     """
-    report = DemoReport()
+    report = DemoReport(quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="sealpack-demo-", dir=workdir) as temp:
         site, keys = Path(temp) / "datasite", Path(temp) / "keys"
         print(f"datasite: {site}")
@@ -271,10 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="sealpack federated-learning round demo")
     parser.add_argument("--size-mb", type=float, default=100.0, help="global model size")
     parser.add_argument("--clients", type=int, default=3, help="number of clients (>= 2)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.clients < 2:
         parser.error("--clients must be at least 2")
-    report = run(size_mb=args.size_mb, clients=args.clients)
+    report = run(size_mb=args.size_mb, clients=args.clients, quiet=args.quiet)
     return 0 if report.attacks_refused() else 1
 
 

@@ -31,11 +31,12 @@ __all__ = [
     "SealArgumentError",
     "SealpackError",
     "SerializationTypeError",
+    "StorageError",
     "TamperedError",
     "TransportError",
-    "UnsafePathError",
     "UnknownSenderError",
     "UnknownTypeError",
+    "UnsafePathError",
     "UnsupportedVersionError",
     "UntrustedSenderError",
     "WrongPassphraseError",
@@ -177,3 +178,8 @@ class TransportError(SealpackError):
 class UnsafePathError(TransportError):
     """A path under a datasite root is a symlink, leaves the root, or is not the kind of
     file it must be. Nothing was followed, moved or deleted."""
+
+
+class StorageError(SealpackError, OSError):
+    """Local storage failed while sealing or opening (I/O error, disk full). Nothing was
+    delivered or recorded; the blob can be opened again once storage works."""

@@ -165,11 +165,15 @@ def dump(obj: Any, stream: IO[bytes]) -> None:
     default_codec().dump(obj, stream)
 
 
-def loads(data: bytes | bytearray | memoryview) -> Any:
+def loads(data: bytes | bytearray | memoryview, *, expect: Any = None) -> Any:
     """Deserialize one frame; large arrays are views into ``data`` (writable if it is).
 
     Args:
         data: exactly one frame (any contiguous bytes-like object).
+        expect: None, or what the value must match: a type annotation
+            (``dict[str, float]``, a TypedDict, a dataclass, ...),
+            ``sealpack.Array(dtype=..., shape=...)`` or ``sealpack.like(reference)``;
+            checked before anything is built (docs/spec/codec.md section 9).
 
     Returns:
         The decoded object.
@@ -177,15 +181,21 @@ def loads(data: bytes | bytearray | memoryview) -> Any:
     Raises:
         DecodeError: malformed frame. UnknownTypeError: a type not registered here.
         LimitExceededError: a decode limit was exceeded.
+        SchemaError: (a DecodeError) the value does not match ``expect``.
+        TypeError: ``expect`` is not an annotation sealpack can check.
     """
-    return default_codec().loads(data)
+    return default_codec().loads(data, expect=expect)
 
 
-def load(stream: IO[bytes]) -> Any:
+def load(stream: IO[bytes], *, expect: Any = None) -> Any:
     """Read exactly one frame from a binary stream and deserialize it.
+
+    The frame is read in bounded steps as data arrives (a header's claimed size is
+    never allocated up front).
 
     Args:
         stream: a readable binary stream, left just after the frame.
+        expect: as for :func:`loads`.
 
     Returns:
         The decoded object (its arrays are writable).
@@ -193,4 +203,4 @@ def load(stream: IO[bytes]) -> Any:
     Raises:
         Same as :func:`loads`; DecodeError when the stream ends inside the frame.
     """
-    return default_codec().load(stream)
+    return default_codec().load(stream, expect=expect)

@@ -11,7 +11,8 @@ Every function takes and returns raw ``bytes``. Bad lengths or invalid points ra
 output or a failed AEAD tag raises :class:`~sealpack.errors.TamperedError`.
 
 The Ed25519 -> X25519 public key conversion (integer arithmetic on public data only)
-lives in :mod:`sealpack.primitives_curve`.
+lives in :mod:`sealpack.primitives_curve`; the ML-KEM-768 wrappers (PQXDH) live in
+:mod:`sealpack.primitives_kem` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -36,8 +37,23 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from sealpack import errors
 from sealpack.primitives_curve import edwards_to_montgomery, is_valid_x25519_public
+from sealpack.primitives_kem import (
+    MLKEM768_CIPHERTEXT_SIZE,
+    MLKEM768_PUBLIC_SIZE,
+    MLKEM768_SEED_SIZE,
+    MLKEM768_SHARED_SIZE,
+    is_valid_mlkem768_public,
+    mlkem768_decapsulate,
+    mlkem768_encapsulate,
+    mlkem768_private_from_seed,
+    mlkem768_public_from_seed,
+)
 
 __all__ = [
+    "MLKEM768_CIPHERTEXT_SIZE",
+    "MLKEM768_PUBLIC_SIZE",
+    "MLKEM768_SEED_SIZE",
+    "MLKEM768_SHARED_SIZE",
     "InvalidKeyError",
     "Rng",
     "ed25519_public_from_seed",
@@ -46,13 +62,19 @@ __all__ = [
     "ed25519_sign",
     "ed25519_verify",
     "hkdf_sha256",
+    "is_valid_mlkem768_public",
     "is_valid_x25519_public",
+    "mlkem768_decapsulate",
+    "mlkem768_encapsulate",
+    "mlkem768_private_from_seed",
+    "mlkem768_public_from_seed",
     "random_bytes",
     "scrypt",
     "sha256",
     "sha512",
     "x25519",
     "x25519_public_from_private",
+    "x25519_with",
 ]
 
 Rng = Callable[[int], bytes]
@@ -166,6 +188,16 @@ def x25519(private: bytes, public: bytes) -> bytes:
         TamperedError: the shared secret is all zeros (small-order public key).
     """
     key = X25519PrivateKey.from_private_bytes(_require_bytes(private, KEY_SIZE, "private key"))
+    return x25519_with(key, public)
+
+
+def x25519_with(key: X25519PrivateKey, public: bytes) -> bytes:
+    """X25519 with a private key object built once (a cached key handle); as :func:`x25519`.
+
+    Raises:
+        InvalidKeyError: ``public`` has the wrong length.
+        TamperedError: the shared secret is all zeros (small-order public key).
+    """
     peer = X25519PublicKey.from_public_bytes(_require_bytes(public, KEY_SIZE, "public key"))
     try:
         shared = key.exchange(peer)

@@ -12,6 +12,7 @@ from typing import IO, Any, TypeVar
 
 from sealpack import errors
 from sealpack.envelope import opener, sealer
+from sealpack.envelope.expect import ExpectMetadata
 from sealpack.envelope.senders import identity_of, sender_resolver, trust_of
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
 from sealpack.serialization import Codec, default_codec
@@ -84,6 +85,8 @@ class SecureSerializer:
         bundles = []
         for target in targets:
             if isinstance(target, KeyBundle):
+                if self._store is not None:
+                    self._store.check(target)  # the pins add_peer applies (issue 19.5)
                 bundles.append(target)
             elif target in self._peers:
                 bundles.append(self._peers[target])
@@ -98,26 +101,42 @@ class SecureSerializer:
         *,
         metadata: Mapping[str, Any] | None = None,
         expires_in: int = sealer.DEFAULT_EXPIRES_IN,
+        allow_classical: bool = False,
     ) -> bytes:
         """Serialize and seal ``obj`` for ``to`` (peer names or bundles; all peers if None).
+
+        A bundle given in ``to`` is checked against the trust pins like ``add_peer``.
 
         Returns:
             The sealed blob.
 
         Raises:
             SealArgumentError: an unknown peer name or bad arguments.
-            SerializationTypeError, PrekeyError, LimitExceededError: as sealpack.seal.
+            IdentityChangedError: a bundle in ``to`` is pinned to another identity key.
+            SerializationTypeError, PrekeyError, LimitExceededError, DowngradeError:
+                as sealpack.seal (``allow_classical`` as there).
         """
-        blob = sealer.seal_buffers(
+        return sealer.seal_bytes(  # bytes filled in place, no copy (issue 18)
             self.codec.dumps_buffers(obj),
             sender=identity_of(self._holder),
             recipients=self._recipients(to),
-            options=sealer.SealOptions(metadata=metadata, expires_in=expires_in),
+            options=sealer.SealOptions(
+                metadata=metadata, expires_in=expires_in, allow_classical=allow_classical
+            ),
         )
-        return bytes(blob)
 
-    def loads(self, blob: Buffer, *, with_metadata: bool = False) -> Any:
+    def loads(
+        self,
+        blob: Buffer,
+        *,
+        with_metadata: bool = False,
+        expect_metadata: ExpectMetadata = None,
+        expect: Any = None,
+    ) -> Any:
         """Verify a blob from one of the peers completely, then deserialize it.
+
+        ``expect_metadata`` as in sealpack.unseal (checked before anything is recorded);
+        ``expect`` as in sealpack.unseal (the object's type, checked before it is built).
 
         Returns:
             The object, or ``(object, UnsealedInfo)`` when ``with_metadata``.
@@ -125,12 +144,13 @@ class SecureSerializer:
         Raises:
             The errors of sealpack.unseal.
         """
-        plaintext, info = opener.open_buffer(
+        obj, info = opener.open_buffer_then(
             blob,
             recipient=identity_of(self._holder),
             resolve_sender=sender_resolver(list(self._peers.values()), trust_of(self._holder)),
+            options=opener.OpenOptions(expect_metadata=expect_metadata),
+            decode=lambda plaintext: self.codec.loads(plaintext, expect=expect),
         )
-        obj = self.codec.loads(plaintext)
         return (obj, info) if with_metadata else obj
 
     def dump(self, obj: object, stream: IO[bytes], to: Targets = None) -> None:

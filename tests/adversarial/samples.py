@@ -169,7 +169,8 @@ def sign_blob(header_bytes: bytes, payload: bytes, signer: Identity) -> bytes:
     """Assemble header || payload || signature by ``signer`` (as a sender would)."""
     hasher = suite.PayloadHasher()
     hasher.update(payload)
-    return header_bytes + payload + signer.sign(suite.signed_message(header_bytes, hasher.digest()))
+    signed = suite.signed_message(header_bytes, hasher.digest())
+    return header_bytes + payload + signer._sign_envelope(signed)
 
 
 def resender(bundle: KeyBundle) -> opener.SenderResolver:

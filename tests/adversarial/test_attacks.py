@@ -125,13 +125,18 @@ def _forge_as(claimed: Identity, victim: Identity, signer: Identity) -> bytes:
         primitives.x25519(ephemeral, victim_x),
         primitives.x25519(ephemeral, victim.bundle().signed_prekey.public),
     ]
-    shared = x3dh._derive(outputs)
+    pq_prekey = victim.bundle().pq_prekey
+    assert pq_prekey is not None
+    kem_secret, kem_ciphertext = primitives.mlkem768_encapsulate(pq_prekey.public)
+    shared = x3dh.derive_shared_key(outputs, kem_secret)
     ad = claimed_x + victim_x + suite.stanza_context(core_bytes)
     stanza = hdr.Stanza(
         victim.key_id,
         spk_id,
         None,
+        pq_prekey.id,
         primitives.x25519_public_from_private(ephemeral),
+        kem_ciphertext,
         suite.wrap_content_key(shared, ad, content_key),
     )
     return sign_blob(hdr.encode_header(core_bytes, [stanza]), payload, signer)
@@ -385,9 +390,9 @@ def test_no_deniability_the_signature_is_transferable() -> None:
     alice, bob = _identity("alice"), _identity("bob")
     blob = _seal(alice, bob.bundle())
     header, payload, signature = split(blob)
-    message = suite.signed_message(header.header_bytes, primitives.sha256(payload))
-    assert alice.bundle().verify(message, signature)
-    assert not bob.bundle().verify(message, signature)
+    message = suite.signed_message(header.header_bytes, suite.payload_digest(payload))
+    assert primitives.ed25519_verify(alice.bundle().identity_key, signature, message)
+    assert not primitives.ed25519_verify(bob.bundle().identity_key, signature, message)
 
 
 def test_replay_with_a_large_clock_skew() -> None:

@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sealpack import errors
+from sealpack.serialization import like
 from sealpack.serialization.frame import HEADER_SIZE, build_frame
 from sealpack.serialization.wire import PACK_OPTIONS, Ext
 from tests.adversarial.harness import reject, tolerate
 from tests.adversarial.mutate import INTERESTING_INTS, mutants
-from tests.adversarial.samples import codec, sample_frames
+from tests.adversarial.samples import codec, sample_frames, sample_objects
 
 FRAMES = sample_frames()
 CODEC = codec()
@@ -200,3 +201,25 @@ def test_streamed_load_of_truncated_or_lying_frames(frame: bytes, data: st.DataO
     reject(lambda: CODEC.load(io.BytesIO(frame[:cut])), errors.DecodeError)
     lying = frame[:32] + struct.pack("<Q", data.draw(st.sampled_from([2**63, 2**64 - 1])))
     reject(lambda: CODEC.load(io.BytesIO(lying + frame[40:])))
+
+
+EXPECTATIONS = [like(obj) for obj in sample_objects()]
+
+
+def test_samples_decode_under_their_own_expectation() -> None:
+    """Control: each sample matches like(itself); every other expectation refuses it."""
+    for index, frame in enumerate(FRAMES):
+        CODEC.loads(frame, expect=EXPECTATIONS[index])
+        for other in EXPECTATIONS[:index] + EXPECTATIONS[index + 1 :]:
+            reject(lambda frame=frame, other=other: CODEC.loads(frame, expect=other))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutants(FRAMES), st.integers(0, len(EXPECTATIONS) - 1))
+def test_mutated_frames_under_an_expectation_never_escape(mutated: bytes, index: int) -> None:
+    tolerate(lambda: CODEC.loads(mutated, expect=EXPECTATIONS[index]))
+
+
+@given(st.binary(max_size=400), st.integers(0, len(EXPECTATIONS) - 1))
+def test_hostile_bodies_under_an_expectation(body: bytes, index: int) -> None:
+    tolerate(lambda: CODEC.loads(raw_frame(body), expect=EXPECTATIONS[index]))

@@ -136,6 +136,8 @@ def _cycle(tmp_path: Path, recorder: _Recorder) -> tuple[list[str], list[bytes]]
             stanza.ephemeral_key,
             stanza.signed_prekey_id,
             stanza.one_time_prekey_id,
+            stanza.pq_prekey_id,
+            stanza.kem_ciphertext,
         ),
         context=suite.stanza_context(header.core_bytes),
         now=NOW,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -86,7 +88,7 @@ def _unseal(paths: dict[str, Path], source: Path | str, out: Path | str, who: st
 def test_seal_inspect_unseal(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     sealed = setup["tmp"] / "model.sealed"
     assert _seal(setup, sealed) == 0
-    assert cli_main.main(["inspect", str(sealed)]) == 0
+    assert cli_main.main(["inspect", "--json", str(sealed)]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["verified"] is False
     assert shown["metadata"] == {"round": 4}
@@ -138,7 +140,12 @@ def test_inspect_garbage(setup: dict[str, Path]) -> None:
     assert cli_main.main(["inspect", str(junk)]) == 3
 
 
-def test_progress_on_stderr(
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_only(
     setup: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sealpack.cli import envelope as envelope_cli
@@ -146,11 +153,22 @@ def test_progress_on_stderr(
     monkeypatch.setattr(envelope_cli, "PROGRESS_THRESHOLD", 0)
     sealed = setup["tmp"] / "model.sealed"
     assert _seal(setup, sealed) == 0
-    assert "sealing: 100%" in capsys.readouterr().err
+    assert "%" not in capsys.readouterr().err  # a log or pipe gets no bar
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
     out = setup["tmp"] / "opened.frame"
-    code = _unseal(setup, sealed, out)
-    assert code == 0
-    assert "unsealing: 100%" in capsys.readouterr().err
+    assert _unseal(setup, sealed, out) == 0
+    assert "unsealing" in screen.getvalue() and "100%" in screen.getvalue()
+    second = setup["tmp"] / "second.sealed"
+    assert _seal(setup, second) == 0
+    screen.seek(0)
+    screen.truncate()
+    quiet_out = setup["tmp"] / "opened-quietly.frame"
+    args = ["--quiet", "unseal", "--keystore", str(setup["bob"]), "--sender",
+            str(setup["alice_bundle"]), str(second), str(quiet_out)]
+    assert cli_main.main(args) == 0
+    assert quiet_out.exists()
+    assert screen.getvalue() == ""
 
 
 def test_stdin_and_stdout(

@@ -135,13 +135,25 @@ class _SwappingFile(io.BytesIO):
         return super().seek(offset, whence)
 
 
-def test_file_rewritten_between_passes_is_refused(
+def test_file_rewritten_after_the_first_read_cannot_slip_in(
     alice: Identity, bob: Identity, carol: Identity
+) -> None:
+    """open_file reads the file once (issue 18): what it verified is what it decrypts."""
+    blob = _seal(alice, bob, carol)
+    forged = _forge(blob, bob)
+    plaintext, _ = files.open_file(_SwappingFile(blob, forged), **_kwargs(alice, carol))
+    assert plaintext == PLAIN  # the signed content; the forgery was never read
+
+
+def test_file_rewritten_between_passes_is_refused_when_streaming_to_a_path(
+    alice: Identity, bob: Identity, carol: Identity, tmp_path: Path
 ) -> None:
     blob = _seal(alice, bob, carol)
     forged = _forge(blob, bob)
+    target = tmp_path / "out.frame"
     with pytest.raises(errors.TamperedError):
-        files.open_file(_SwappingFile(blob, forged), **_kwargs(alice, carol))
+        files.open_file_to_path(_SwappingFile(blob, forged), target, **_kwargs(alice, carol))
+    assert not target.exists()
 
 
 def test_read_header_only(alice: Identity, carol: Identity) -> None:

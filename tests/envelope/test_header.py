@@ -29,20 +29,28 @@ metadata_values = st.recursive(
     ),
     max_leaves=20,
 )
-stanzas = st.builds(
-    hdr.Stanza,
-    st.binary(min_size=16, max_size=16),
-    st.integers(0, 2**32 - 1),
-    st.none() | st.integers(0, 2**32 - 1),
-    st.binary(min_size=32, max_size=32),
-    st.binary(min_size=48, max_size=48),
-)
+
+
+@st.composite
+def stanzas(draw: st.DrawFn) -> hdr.Stanza:
+    hybrid = draw(st.booleans())
+    return hdr.Stanza(
+        draw(st.binary(min_size=16, max_size=16)),
+        draw(st.integers(0, 2**32 - 1)),
+        draw(st.none() | st.integers(0, 2**32 - 1)),
+        draw(st.integers(0, 2**32 - 1)) if hybrid else None,
+        draw(st.binary(min_size=32, max_size=32)),
+        draw(st.binary(min_size=1088, max_size=1088)) if hybrid else None,
+        draw(st.binary(min_size=48, max_size=48)),
+    )
+
+
 cores = st.builds(
     hdr.Core,
     st.binary(min_size=32, max_size=32),
     st.binary(min_size=16, max_size=16),
-    st.integers(0, 2**40),
-    st.just(2**41),
+    st.integers(0, 2**39),
+    st.just(2**40 - 1),
     st.text(max_size=30),
     st.dictionaries(st.text(max_size=8), metadata_values, max_size=5),
     st.integers(0, 2**40),
@@ -54,7 +62,7 @@ def _normalize(value: Any) -> Any:
     return msgpack.unpackb(msgpack.packb(value, use_bin_type=True), raw=False)
 
 
-@given(cores, st.lists(stanzas, min_size=1, max_size=5, unique_by=lambda s: s.recipient_key_id))
+@given(cores, st.lists(stanzas(), min_size=1, max_size=5, unique_by=lambda s: s.recipient_key_id))
 def test_round_trip(core: hdr.Core, items: list[hdr.Stanza]) -> None:
     core_bytes = hdr.encode_core(core)
     blob = hdr.encode_header(core_bytes, items)
@@ -72,7 +80,7 @@ def test_round_trip(core: hdr.Core, items: list[hdr.Stanza]) -> None:
 
 def _sample() -> bytes:
     core = hdr.Core(bytes(32), bytes(16), 10, 20, "t", {"a": [1, 2]}, 100, 1024)
-    stanza = hdr.Stanza(bytes(16), 1, None, bytes(32), bytes(48))
+    stanza = hdr.Stanza(bytes(16), 1, None, 1, bytes(32), bytes(1088), bytes(48))
     return hdr.encode_header(hdr.encode_core(core), [stanza])
 
 
@@ -95,7 +103,7 @@ def test_bit_flips_never_escape(data: st.DataObject) -> None:
 
 @given(st.binary(max_size=300))
 def test_garbage_never_escapes(garbage: bytes) -> None:
-    for blob in (garbage, b"SEALPACK\x01" + garbage):
+    for blob in (garbage, b"SEALPACK\x02" + garbage):
         with pytest.raises(OK):
             hdr.parse_header(blob, LIMITS)
 
@@ -104,8 +112,8 @@ def test_magic_version_and_claimed_sizes() -> None:
     blob = _sample()
     with pytest.raises(errors.TamperedError):
         hdr.parse_header(b"NOTSEALS" + blob[8:], LIMITS)
-    with pytest.raises(errors.UnsupportedVersionError):
-        hdr.parse_header(blob[:8] + b"\x02" + blob[9:], LIMITS)
+    with pytest.raises(errors.UnsupportedVersionError, match="version 3"):
+        hdr.parse_header(blob[:8] + b"\x03" + blob[9:], LIMITS)
     huge = blob[:9] + struct.pack(">I", 2**32 - 1) + blob[13:]
     with pytest.raises(errors.LimitExceededError):
         hdr.parse_header(huge, LIMITS)
@@ -124,14 +132,16 @@ def _with_core(core_map: Any, stanza_list: Any = None) -> bytes:
                 "recipient": bytes(16),
                 "spk": 1,
                 "opk": None,
+                "pqpk": 1,
                 "ek": bytes(32),
+                "kem_ct": bytes(1088),
                 "wrapped_key": bytes(48),
             }
         ]
     )
     stanza_bytes = msgpack.packb(records, use_bin_type=True)
     return (
-        b"SEALPACK\x01"
+        b"SEALPACK\x02"
         + struct.pack(">I", len(core_bytes))
         + core_bytes
         + struct.pack(">I", len(stanza_bytes))
@@ -163,6 +173,9 @@ def _core_map(**changes: Any) -> dict[str, Any]:
         {"created": -1},
         {"created": True},
         {"expires": 0, "created": 5},
+        {"created": 2**40},
+        {"expires": 2**40},
+        {"expires": 2**63 - 1},
         {"size": 1.5},
         {"content_type": b"bytes"},
         {"content_type": "x" * 300},
@@ -196,12 +209,28 @@ def test_key_set_and_order_are_exact() -> None:
 
 
 def test_stanza_problems() -> None:
-    good = {"recipient": bytes(16), "spk": 1, "opk": 2, "ek": bytes(32), "wrapped_key": bytes(48)}
+    good = {
+        "recipient": bytes(16),
+        "spk": 1,
+        "opk": 2,
+        "pqpk": 3,
+        "ek": bytes(32),
+        "kem_ct": bytes(1088),
+        "wrapped_key": bytes(48),
+    }
+    classical = {**good, "pqpk": None, "kem_ct": None}
+    assert not hdr.parse_header(_with_core(_core_map(), [classical]), LIMITS).stanzas[0].hybrid
+    assert hdr.parse_header(_with_core(_core_map(), [good]), LIMITS).stanzas[0].hybrid
     for stanza_list in (
         [],
         [good, good],
         [{**good, "spk": -1}],
         [{**good, "opk": "1"}],
+        [{**good, "pqpk": 2**32}],
+        [{**good, "kem_ct": None}],  # pqpk without a KEM ciphertext
+        [{**classical, "kem_ct": bytes(1088)}],  # a KEM ciphertext without pqpk
+        [{**good, "kem_ct": bytes(1087)}],
+        [{k: v for k, v in good.items() if k != "kem_ct"}],  # the version-1 key set
         [{**good, "wrapped_key": bytes(47)}],
         [[1, 2, 3]],
         {"a": 1},
@@ -223,7 +252,8 @@ def test_deep_or_large_metadata() -> None:
     core = msgpack.packb(_core_map(), use_bin_type=True).replace(
         b"\xa8metadata\x80", b"\xa8metadata\x81\xa1d" + very_deep
     )
-    blob = b"SEALPACK\x01" + struct.pack(">I", len(core)) + core + _with_core(_core_map())[-85:]
+    stanzas_part = _with_core(_core_map())[13 + len(msgpack.packb(_core_map())) :]
+    blob = b"SEALPACK\x02" + struct.pack(">I", len(core)) + core + stanzas_part
     with pytest.raises(OK):
         hdr.parse_header(blob, LIMITS)
     with pytest.raises(errors.LimitExceededError):
@@ -238,3 +268,38 @@ def test_ext_types_rejected() -> None:
     core = _core_map(metadata={"x": msgpack.ExtType(5, b"abc")})
     with pytest.raises(errors.TamperedError):
         hdr.parse_header(_with_core(core), LIMITS)
+
+
+def test_version_1_is_a_clean_cut() -> None:
+    """Format version 1 (sealpack 0.1) is refused with a message that says what to do."""
+    blob = _sample()
+    with pytest.raises(
+        errors.UnsupportedVersionError, match=r"version 1 \(sealpack 0.1\).*upgrade"
+    ):
+        hdr.parse_header(blob[:8] + b"\x01" + blob[9:], LIMITS)
+
+
+def test_duplicate_map_keys_are_refused() -> None:
+    """A map repeating a key (core, metadata or stanza) is tampering (envelope.md section 2)."""
+    packed = msgpack.packb(_core_map(), use_bin_type=True)
+    # core: fixmap of 8 -> 9 pairs, "size" given twice (the second would win in msgpack)
+    doubled = b"\x89" + packed[1:] + msgpack.packb("size") + msgpack.packb(6)
+    blob = _with_core(_core_map())
+    tail = blob[13 + len(packed) :]
+    with pytest.raises(errors.TamperedError):
+        hdr.parse_header(b"SEALPACK\x02" + struct.pack(">I", len(doubled)) + doubled + tail, LIMITS)
+    meta = packed.replace(b"\xa8metadata\x80", b"\xa8metadata\x82\xa1a\x01\xa1a\x02")
+    with pytest.raises(errors.TamperedError):
+        hdr.parse_header(b"SEALPACK\x02" + struct.pack(">I", len(meta)) + meta + tail, LIMITS)
+
+
+def test_non_minimal_integers_are_accepted_as_their_value() -> None:
+    """Non-minimal msgpack encodings are accepted (envelope.md section 2): the signature
+    covers the exact bytes, which are never re-encoded."""
+    packed = msgpack.packb(_core_map(), use_bin_type=True)
+    wide = packed.replace(b"\xa7created\x01", b"\xa7created\xcf" + (1).to_bytes(8, "big"))
+    assert wide != packed
+    tail = _with_core(_core_map())[13 + len(packed) :]
+    parsed = hdr.parse_header(b"SEALPACK\x02" + struct.pack(">I", len(wide)) + wide + tail, LIMITS)
+    assert parsed.core.created == 1
+    assert parsed.core_bytes == wide

@@ -3,8 +3,11 @@ and re-sealed from the same seeds to the same bytes."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
+import blake3
 import msgpack
 import pytest
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -13,12 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from sealpack import errors, primitives
-from sealpack.envelope import opener, sealer
+from sealpack.envelope import opener, randomness, sealer
 from sealpack.keys import Identity
 from tests.conftest import load_vectors
 
@@ -66,11 +70,16 @@ def _clamp(raw: bytes) -> bytes:
     return bytes(key)
 
 
-def spec_open(test: dict[str, Any]) -> bytes:
-    """Open a vector following docs/spec/envelope.md step by step (pyca + msgpack only)."""
-    blob = bytes.fromhex(test["blob"])
-    if blob[:8] != b"SEALPACK" or blob[8] != 1:
+def _pq_prekeys(keys: dict[str, Any]) -> dict[int, bytes]:
+    return {int(i): bytes.fromhex(seed) for i, seed in keys.get("pqPrekeys", {}).items()}
+
+
+def _parse(blob: bytes) -> tuple[bytes, bytes, dict[str, Any], list[dict[str, Any]], bytes]:
+    """Section 2 of envelope.md: header bytes, core bytes, core, stanzas, payload."""
+    if blob[:8] != b"SEALPACK":
         raise errors.TamperedError()
+    if blob[8] != 2:
+        raise errors.UnsupportedVersionError()
     core_end = 13 + int.from_bytes(blob[9:13], "big")
     core_bytes = blob[13:core_end]
     header_end = core_end + 4 + int.from_bytes(blob[core_end : core_end + 4], "big")
@@ -80,12 +89,36 @@ def spec_open(test: dict[str, Any]) -> bytes:
     payload_len = 56 + size + 16 * (size // chunk + 1)
     if len(blob) != header_end + payload_len + 64:
         raise errors.TamperedError()
-    payload = blob[header_end : header_end + payload_len]
+    return blob[:header_end], core_bytes, core, stanzas, blob[header_end : header_end + payload_len]
+
+
+def _shared_key(keys: dict[str, Any], sender_ik: bytes, stanza: dict[str, Any]) -> bytes:
+    """Section 4: DH1..DH4, the ML-KEM shared secret, HKDF with the PQXDH or X3DH info."""
+    seed = bytes.fromhex(keys["identitySeed"])
+    ik_priv = _clamp(_sha(seed, hashes.SHA512()))
+    spk_priv = bytes.fromhex(keys["signedPrekeys"][str(stanza["spk"])])
+    ika = primitives.ed25519_public_to_x25519(sender_ik)
+    ek = stanza["ek"]
+    dhs = [_x25519(spk_priv, ika), _x25519(ik_priv, ek), _x25519(spk_priv, ek)]
+    if stanza["opk"] is not None:
+        dhs.append(_x25519(bytes.fromhex(keys["oneTimePrekeys"][str(stanza["opk"])]), ek))
+    if stanza["pqpk"] is None:
+        return _hkdf(b"\xff" * 32 + b"".join(dhs), b"sealpack X3DH v2")
+    kem_seed = _pq_prekeys(keys)[stanza["pqpk"]]
+    secret = MLKEM768PrivateKey.from_seed_bytes(kem_seed).decapsulate(stanza["kem_ct"])
+    return _hkdf(b"\xff" * 32 + b"".join(dhs) + secret, b"sealpack_CURVE25519_SHA-256_ML-KEM-768")
+
+
+def spec_open(test: dict[str, Any]) -> bytes:
+    """Open a vector following docs/spec/envelope.md step by step (pyca, msgpack, blake3)."""
+    header_bytes, core_bytes, core, stanzas, payload = _parse(bytes.fromhex(test["blob"]))
     if core["sender"] != bytes.fromhex(test["sender"]["identityKey"]):
         raise errors.UnknownSenderError()
-    message = b"sealpack/v1/signature\x00" + blob[:header_end] + _sha(payload)
+    message = b"sealpack/v2/signature\x00" + header_bytes + blake3.blake3(payload).digest()
     try:
-        Ed25519PublicKey.from_public_bytes(core["sender"]).verify(blob[-64:], message)
+        Ed25519PublicKey.from_public_bytes(core["sender"]).verify(
+            bytes.fromhex(test["blob"])[-64:], message
+        )
     except InvalidSignature:
         raise errors.TamperedError() from None
     if test["now"] > core["expires"] + test["clockSkew"]:
@@ -98,27 +131,27 @@ def spec_open(test: dict[str, Any]) -> bytes:
     if not mine:
         raise errors.NotARecipientError()
     stanza = mine[0]
-    ik_priv = _clamp(_sha(seed, hashes.SHA512()))
-    spk_priv = bytes.fromhex(keys["signedPrekeys"][str(stanza["spk"])])
+    if stanza["pqpk"] is None and _pq_prekeys(keys):
+        raise errors.DowngradeError()
+    shared = _shared_key(keys, core["sender"], stanza)
+    my_x = (
+        X25519PrivateKey.from_private_bytes(_clamp(_sha(seed, hashes.SHA512())))
+        .public_key()
+        .public_bytes_raw()
+    )
     ika = primitives.ed25519_public_to_x25519(core["sender"])
-    ek = stanza["ek"]
-    dhs = [_x25519(spk_priv, ika), _x25519(ik_priv, ek), _x25519(spk_priv, ek)]
-    if stanza["opk"] is not None:
-        dhs.append(_x25519(bytes.fromhex(keys["oneTimePrekeys"][str(stanza["opk"])]), ek))
-    shared = _hkdf(b"\xff" * 32 + b"".join(dhs), b"sealpack X3DH v1")
-    my_x = X25519PrivateKey.from_private_bytes(ik_priv).public_key().public_bytes_raw()
-    ad = ika + my_x + b"sealpack/v1/stanza\x00" + _sha(core_bytes)
+    ad = ika + my_x + b"sealpack/v2/stanza\x00" + _sha(core_bytes)
     try:
-        content_key = AESGCM(_hkdf(shared, b"sealpack/v1/wrap-key")).decrypt(
+        content_key = AESGCM(_hkdf(shared, b"sealpack/v2/wrap-key")).decrypt(
             bytes(12), stanza["wrapped_key"], ad
         )
     except InvalidTag:
         raise errors.TamperedError() from None
-    return _c2sp_decrypt(content_key, payload, core_bytes, size, chunk)
+    return _c2sp_decrypt(content_key, payload, core_bytes, core["size"], core["chunk_size"])
 
 
 def _c2sp_decrypt(key: bytes, payload: bytes, core_bytes: bytes, size: int, chunk: int) -> bytes:
-    context = b"sealpack/v1/payload\x00" + _sha(core_bytes)
+    context = b"sealpack/v2/payload\x00" + _sha(core_bytes)
     info = b"c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM\x00" + payload[:24] + context
     okm = HKDFExpand(hashes.SHA512(), 76, info).derive(key)
     if okm[44:] != payload[24:56]:
@@ -140,16 +173,40 @@ def _identity(name: str) -> Identity:
     return Identity.generate(
         name,
         one_time_prekeys=spec["oneTimePrekeys"],
+        pq_one_time_prekeys=spec["pqOneTimePrekeys"],
+        post_quantum=spec["postQuantum"],
         rng=Drbg(spec["rngSeed"]),
         now=GROUP["generatedAt"],
     )
 
 
 def test_vector_file_shape() -> None:
-    assert DATA["numberOfTests"] == len(TESTS) >= 13
+    assert DATA["algorithm"] == "sealpack-envelope-v2"
+    assert DATA["numberOfTests"] == len(TESTS) >= 18
     assert {t["result"] for t in TESTS} == {"valid", "invalid"}
     errors_named = {t.get("error") for t in TESTS}
-    assert {"TamperedError", "ExpiredError", "NotARecipientError"} <= errors_named
+    assert {
+        "TamperedError",
+        "ExpiredError",
+        "NotARecipientError",
+        "DowngradeError",
+        "UnsupportedVersionError",
+    } <= errors_named
+    flags = {flag for t in TESTS for flag in t["flags"]}
+    assert {"ResignedTampered", "PQOneTime", "PQLastResort", "Classical"} <= flags
+
+
+@pytest.mark.parametrize(
+    "test", [t for t in TESTS if "ResignedTampered" in t["flags"]], ids=lambda t: f"tc{t['tcId']}"
+)
+def test_resigned_tampering_passes_the_signature(test: dict[str, Any]) -> None:
+    """Re-signed tampered vectors carry a valid sender signature, so they exercise the
+    commitment, key-unwrap and chunk checks, not only the signature."""
+    blob = bytes.fromhex(test["blob"])
+    header_bytes, *_, payload = _parse(blob)
+    message = b"sealpack/v2/signature\x00" + header_bytes + blake3.blake3(payload).digest()
+    sender = Ed25519PublicKey.from_public_bytes(bytes.fromhex(test["sender"]["identityKey"]))
+    sender.verify(blob[-64:], message)  # raises InvalidSignature if not re-signed
 
 
 @pytest.mark.parametrize("test", TESTS, ids=lambda t: f"tc{t['tcId']}")
@@ -190,20 +247,40 @@ def test_reseal_reproduces_bytes(test: dict[str, Any]) -> None:
     spec = test["seal"]
     sender = _identity(spec["senderName"])
     bundles = [
-        _identity(r["name"]).bundle().with_one_time_prekeys(r["oneTimePrekeys"])
+        _identity(r["name"])
+        .bundle()
+        .with_one_time_prekeys(r["oneTimePrekeys"], pq_ids=r["pqOneTimePrekeys"])
         for r in spec["recipients"]
     ]
     options = sealer.SealOptions(
         metadata=spec["metadata"],
         expires_in=spec["expiresIn"],
         chunk_size=spec["chunkSize"],
+        allow_classical=spec["allowClassical"],
     )
-    blob = sealer.seal_buffers(
-        [bytes.fromhex(test["plaintext"])],
-        sender=sender,
-        recipients=bundles,
-        options=options,
-        rng=Drbg(spec["rngSeed"]),
-        now=spec["now"],
-    )
+    with _replayed(spec["kemEncapsulations"]), randomness.reproducible_for_vectors():
+        blob = sealer.seal_buffers(
+            [bytes.fromhex(test["plaintext"])],
+            sender=sender,
+            recipients=bundles,
+            options=options,
+            rng=Drbg(spec["rngSeed"]),
+            now=spec["now"],
+        )
     assert blob.hex() == test["blob"]
+
+
+@contextlib.contextmanager
+def _replayed(recorded: list[dict[str, str]]) -> Iterator[None]:
+    """Replay the vector's ML-KEM encapsulations in order (OpenSSL draws their randomness)."""
+    queue = list(recorded)
+
+    def encapsulate(public: bytes) -> tuple[bytes, bytes]:
+        item = queue.pop(0)
+        assert item["publicKeySha256"] == _sha(public).hex()
+        return bytes.fromhex(item["sharedSecret"]), bytes.fromhex(item["ciphertext"])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(primitives, "mlkem768_encapsulate", encapsulate)
+        yield
+    assert not queue

@@ -9,6 +9,7 @@ import pytest
 
 from sealpack import errors
 from sealpack.cli import exchange as exchange_cli
+from sealpack.cli import trust as trust_cli
 from sealpack.keys import Identity, KeyStore
 
 
@@ -16,6 +17,7 @@ def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sealpack")
     subparsers = parser.add_subparsers(dest="command", required=True)
     exchange_cli.register(subparsers)
+    trust_cli.register(subparsers)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code
@@ -86,7 +88,7 @@ def test_through_main_with_quarantine_report(
 ) -> None:
     from sealpack.cli import main as cli_main
 
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("exchange",))
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("exchange", "trust"))
     site = str(tmp_path / "site")
     ka, kb = str(tmp_path / "ka"), str(tmp_path / "kb")
     assert cli_main.main(["peer", "init", "alice", "--root", site, "--keystore", ka]) == 0
@@ -95,7 +97,7 @@ def test_through_main_with_quarantine_report(
 
     DirectoryTransport(site).deliver("bob", b"garbage", sender="alice")
     capsys.readouterr()
-    assert cli_main.main(["receive", "--root", site, "--keystore", kb]) == 0
+    assert cli_main.main(["receive", "--root", site, "--keystore", kb]) == 14
     captured = capsys.readouterr()
     assert "0 message(s) received" in captured.out
     assert "quarantined" in captured.err
@@ -205,7 +207,8 @@ def test_receive_no_trust_new_quarantines_first_contact(
     document = tmp_path / "doc.txt"
     capsys.readouterr()
     out = ["--out", str(tmp_path / "out")]
-    assert run(["receive", "--root", site, "--as", "bob", "--no-trust-new", *out]) == 0
+    code = run(["receive", "--root", site, "--as", "bob", "--no-trust-new", *out])
+    assert code == exchange_cli.EXIT_QUARANTINED
     captured = capsys.readouterr()
     assert "0 message(s) received" in captured.out
     assert ": untrusted" in captured.err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sealpack.exchange import DirectoryTransport
 from sealpack.exchange.atomic import remove_stale_temporaries
+from sealpack.exchange.folders import open_folder
 
 sys.path.insert(0, str(Path(__file__).parent))
 from race_worker import payload
@@ -88,7 +89,8 @@ def test_killed_writer_leaves_no_visible_partial_file(tmp_path: Path) -> None:
     assert worker.returncode == -signal.SIGKILL
     assert site.list_inbox("bob") == []
     assert all(p.name.startswith(".") and p.name.endswith(".tmp") for p in inbox.iterdir())
-    assert remove_stale_temporaries(inbox, older_than=0) == len(temporaries)
+    with open_folder(tmp_path, ["bob", "inbox"]) as inbox_fd:
+        assert remove_stale_temporaries(inbox_fd, older_than=0) == len(temporaries)
     assert list(inbox.iterdir()) == []
 
 

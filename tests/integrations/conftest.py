@@ -12,10 +12,12 @@ import pytest
 @pytest.fixture
 def flower_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Run the test as the Flower process the harness expects (env, passphrase)."""
+    from sealpack.integrations.flower.client_keys import close_all
     from tests.integrations.flower_harness import flower_process
 
     with flower_process(monkeypatch):
         yield
+    close_all()  # the mod keeps key store handles open per process
 
 
 @pytest.fixture

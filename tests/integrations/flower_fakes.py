@@ -72,9 +72,11 @@ def with_metadata(message: Message, **changes: Any) -> Message:
     return make_message(new_meta, content=message.content)
 
 
-def create_store(path: Path, name: str, *, one_time_prekeys: int = 8) -> KeyStore:
+def create_store(
+    path: Path, name: str, *, one_time_prekeys: int = 8, identity: Identity | None = None
+) -> KeyStore:
     """A passphrase-protected KeyStore (cheap scrypt cost: tests only)."""
-    identity = Identity.generate(name, one_time_prekeys=one_time_prekeys)
+    identity = identity or Identity.generate(name, one_time_prekeys=one_time_prekeys)
     return KeyStore.create(path, identity, passphrase=PASSPHRASE, scrypt_n=2**10)
 
 
@@ -88,12 +90,15 @@ class FakeNode:
     seen: list[RecordDict] = field(default_factory=list)
     raised: list[BaseException] = field(default_factory=list)
     hello: Callable[[Message, Context], Message] | None = None
+    fail: Exception | None = None  # raised by the train handler when set
+    mod_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         mod = SealpackClientMod(
             keystore=str(self.keystore),
             server_bundle=str(self.server_bundle),
             passphrase_env=PASSPHRASE_ENV,
+            **self.mod_options,
         )
         self.app = sealed_client_app(mod=mod)
         self.app.train()(self._train)
@@ -103,6 +108,8 @@ class FakeNode:
 
     def _train(self, message: Message, context: Context) -> Message:
         self.seen.append(message.content)
+        if self.fail is not None:
+            raise self.fail
         arrays = message.content.array_records["arrays"].to_numpy_ndarrays()
         updated = ArrayRecord([a + self.node_id for a in arrays])
         metrics = MetricRecord({"num-examples": 1})
@@ -120,7 +127,8 @@ class FakeNode:
             return self.app(message, self.context)
         except Exception as exc:
             self.raised.append(exc)
-            error = Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, type(exc).__name__)
+            reason = str(type(exc)) + ":<'" + str(exc) + "'>"  # Flower's own wording
+            error = Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason)
             return Message(error, reply_to=message)
 
 
@@ -133,7 +141,11 @@ class FakeGrid(Grid):  # type: ignore[misc]
         self._replies: dict[str, Message] = {}
         self.pushed: list[Message] = []  # instructions as carried (after serialization)
         self.held: set[int] = set()  # nodes whose instructions (not hellos) are kept back
+        self.silent: set[int] = set()  # nodes that answer nothing (queued until release)
+        self._queued: list[Message] = []  # what silent nodes were sent
+        self.replied: list[Message] = []  # every reply as carried (after serialization)
         self.on_reply: ReplyHook = lambda reply: [reply]  # the relay's treatment of replies
+        self.clock: FakeClock | None = None  # when set, waiting for a missing reply takes time
 
     def set_run(self, run: Run) -> None:
         self._run = run
@@ -157,10 +169,26 @@ class FakeGrid(Grid):  # type: ignore[misc]
             ids.append(message.metadata.message_id)
             node = carried.metadata.dst_node_id
             held = node in self.held and not carried.metadata.message_type.startswith("query.")
-            if node in self.nodes and not held:
-                reply = self.nodes[node].handle(carried)
-                self._replies[message.metadata.message_id] = wire_copy(reply)
+            if node in self.silent:
+                self._queued.append(carried)
+            elif node in self.nodes and not held:
+                self._deliver(carried)
         return ids
+
+    def _deliver(self, carried: Message) -> None:
+        reply = wire_copy(self.nodes[carried.metadata.dst_node_id].handle(carried))
+        self.replied.append(reply)
+        self._replies[carried.metadata.message_id] = reply
+
+    def release(self, node: int) -> None:
+        """The silent ``node`` wakes up and answers what it was sent meanwhile."""
+        self.silent.discard(node)
+        queued, self._queued = self._queued, []
+        for carried in queued:
+            if carried.metadata.dst_node_id == node:
+                self._deliver(carried)
+            else:
+                self._queued.append(carried)
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         replies = [self._replies.pop(i) for i in message_ids if i in self._replies]
@@ -175,7 +203,10 @@ class FakeGrid(Grid):  # type: ignore[misc]
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> Iterable[Message]:
-        return self.pull_messages(self.push_messages(messages))
+        ids = list(self.push_messages(messages))
+        if self.clock is not None and timeout and any(i not in self._replies for i in ids):
+            self.clock.sleep(timeout)  # Flower's grid waits the timeout for a missing reply
+        return self.pull_messages(ids)
 
     def pushed_to(self, node: int, message_type: str = "train") -> list[Message]:
         """Instructions of ``message_type`` carried to ``node``."""
@@ -184,6 +215,21 @@ class FakeGrid(Grid):  # type: ignore[misc]
             for m in self.pushed
             if m.metadata.dst_node_id == node and m.metadata.message_type == message_type
         ]
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it (or a test sets it)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+        self.slept = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
 
 
 def model() -> list[np.ndarray]:

@@ -20,10 +20,10 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.supercore.task_identity import TaskIdentity
 
 from sealpack.api import seal
-from sealpack.integrations.flower import server as server_module
+from sealpack.integrations.flower import broadcast as broadcast_module
 from sealpack.integrations.flower.server import REFUSED_ERROR_CODE, SealedGrid
-from sealpack.integrations.flower.wire import unwrap_blob, wrap_blob
-from sealpack.keys import KeyBundle, KeyStore
+from sealpack.integrations.flower.wire import unwrap_info, wrap_blob
+from sealpack.keys import Identity, KeyBundle, KeyStore
 from tests.integrations.flower_fakes import (
     PASSPHRASE,
     PASSPHRASE_ENV,
@@ -47,7 +47,7 @@ class Federation:
     nodes: dict[int, FakeNode]
     server: KeyStore
     client_bundles: dict[int, KeyBundle]
-    seals: list[dict[str, Any]]  # payloads the ServerApp sealed
+    seals: list[dict[str, Any]]  # payloads the ServerApp sealed (+ their "metadata")
 
 
 @contextmanager
@@ -60,14 +60,27 @@ def flower_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
 
 
-def build_federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Federation:
-    """A SealedGrid (seal calls spied on) over a FakeGrid with three honest sealed nodes."""
-    server = create_store(tmp_path / "server", "server")
+def build_federation(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    server_identity: Identity | None = None,
+    identities: dict[int, Identity] | None = None,
+    **grid_options: Any,
+) -> Federation:
+    """A SealedGrid (seal calls spied on) over a FakeGrid with three honest sealed nodes.
+
+    ``server_identity``: the server's identity (its bundle is the pin the nodes get);
+    ``identities``: identities some nodes' stores are made with; ``grid_options`` go to
+    SealedGrid.
+    """
+    server = create_store(tmp_path / "server", "server", identity=server_identity)
     server_json = tmp_path / "server.json"
     server_json.write_text(server.identity.bundle().to_json())
     nodes, bundles = {}, {}
     for node in NODES:
-        store = create_store(tmp_path / f"client-{node}", f"client-{node}")
+        identity = (identities or {}).get(node)
+        store = create_store(tmp_path / f"client-{node}", f"client-{node}", identity=identity)
         bundles[node] = store.identity.bundle()
         store.close()
         nodes[node] = FakeNode(node, tmp_path / f"client-{node}", server_json)
@@ -75,11 +88,11 @@ def build_federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Federat
     seals: list[dict[str, Any]] = []
 
     def spy_seal(obj: Any, **kwargs: Any) -> bytes:
-        seals.append(obj)
+        seals.append({**obj, "metadata": kwargs.get("metadata")})
         return seal(obj, **kwargs)
 
-    monkeypatch.setattr(server_module, "seal", spy_seal)
-    sealed = SealedGrid(grid, keys=server, trusted=list(bundles.values()))
+    monkeypatch.setattr(broadcast_module, "seal", spy_seal)
+    sealed = SealedGrid(grid, keys=server, trusted=list(bundles.values()), **grid_options)
     return Federation(sealed, grid, nodes, server, bundles, seals)
 
 
@@ -122,10 +135,11 @@ def assert_no_poison(replies: list[Message]) -> None:
 
 
 def flip_bit(content: RecordDict, position: int, kind: str) -> RecordDict:
-    blob, sender = unwrap_blob(content, kind=kind)
+    blob, info = unwrap_info(content, kind=kind)
     flipped = bytearray(blob)
     flipped[position % len(blob)] ^= 0x10
-    return wrap_blob(bytes(flipped), kind=kind, sender=sender)
+    request = info.get("request")
+    return wrap_blob(bytes(flipped), kind=kind, sender=str(info["sender"]), request=request)
 
 
 def poison_content() -> RecordDict:

@@ -18,6 +18,7 @@ from flwr.app.message import make_message
 
 from sealpack import errors
 from sealpack.api import seal
+from sealpack.integrations.flower.binding import WIRE_VERSION, instruction_metadata
 from sealpack.integrations.flower.errors import RefusedMessageError
 from sealpack.integrations.flower.handshake import hello_message
 from sealpack.integrations.flower.records import recorddict_to_plain
@@ -98,7 +99,7 @@ def test_client_refuses_an_instruction_from_an_earlier_round(fed: Federation) ->
     assert len(node.seen) == 2
     for stale in (old, with_metadata(old, group_id="3")):
         assert node.handle(stale).has_error()
-        assert isinstance(node.raised[-1], errors.ReplayError | RefusedMessageError)
+        assert isinstance(node.raised[-1], errors.ReplayError | errors.ContextMismatchError)
     assert len(node.seen) == 2
 
 
@@ -113,7 +114,9 @@ def test_client_refuses_an_instruction_bound_to_another_context(
     instruction = _held_instruction(fed)
     node = fed.nodes[12]
     moved = with_metadata(instruction, **changes)
-    assert_client_refused(node, node.handle(moved), RefusedMessageError)
+    assert_client_refused(node, node.handle(moved), errors.ContextMismatchError)
+    assert not node.handle(instruction).has_error()  # the refusal burned nothing
+    assert len(node.seen) == 1
 
 
 def test_client_refuses_an_instruction_meant_for_another_node(fed: Federation) -> None:
@@ -127,16 +130,14 @@ def test_client_refuses_an_instruction_meant_for_another_node(fed: Federation) -
 
 def _instruction_sealed_by(fed: Federation, signer: Identity, node: int) -> Message:
     payload = {
-        "v": 1,
+        "v": WIRE_VERSION,
         "kind": "instruction",
-        "run_id": RUN_ID,
-        "message_type": "train",
-        "group_id": "5",
-        "nodes": [node],
         "request": os.urandom(16),
+        "server": signer.bundle().with_one_time_prekeys(()).to_json(),
         "content": recorddict_to_plain(poison_content()),
     }
-    blob = seal(payload, sender=signer, recipients=[fed.client_bundles[node]])
+    metadata = instruction_metadata(RUN_ID, "train", "5", [node], 1)
+    blob = seal(payload, sender=signer, recipients=[fed.client_bundles[node]], metadata=metadata)
     content = wrap_blob(blob, kind="instruction", sender=signer.name)
     return Message(content, node, "train", group_id="5")
 

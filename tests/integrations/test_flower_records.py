@@ -123,7 +123,7 @@ def test_unwrap_refuses_plaintext_and_extra_records() -> None:
 
 
 def test_check_payload_binds_every_field() -> None:
-    payload = {"v": 1, "kind": "reply", "run_id": 3, "node": 9, "request": b"r" * 16}
+    payload = {"v": 2, "kind": "reply", "run_id": 3, "node": 9, "request": b"r" * 16}
     assert check_payload(
         payload, kind="reply", expected={"run_id": 3, "node": 9, "request": b"r" * 16}
     )

@@ -20,6 +20,7 @@ from flwr.app.message import make_message
 
 from sealpack import errors
 from sealpack.api import seal
+from sealpack.integrations.flower.binding import WIRE_VERSION, hello_metadata, reply_metadata
 from sealpack.integrations.flower.errors import RefusedMessageError
 from sealpack.integrations.flower.records import recorddict_to_plain
 from sealpack.integrations.flower.wire import HELLO_RECORD, unwrap_blob, wrap_blob
@@ -58,7 +59,7 @@ def test_honest_round_seals_the_broadcast_once_and_unseals_every_reply(fed: Fede
         assert_accepted(replies[node][0], node)
         assert len(fed.nodes[node].seen) == 1
     assert [p["kind"] for p in fed.seals] == ["instruction"]  # one seal for 3 nodes
-    assert fed.seals[0]["nodes"] == list(NODES)
+    assert fed.seals[0]["metadata"]["nodes"] == list(NODES)
     blobs = {unwrap_blob(fed.grid.pushed_to(n)[0].content, kind="instruction")[0] for n in NODES}
     assert len(blobs) == 1  # the very same blob went to all three
     train(fed, 2)
@@ -183,19 +184,18 @@ def _forge_reply(fed: Federation, signer: Identity, node: int) -> Callable[[Mess
 
     def forge(reply: Message) -> Message:
         instruction = next(p for p in fed.seals if p["kind"] == "instruction")
+        request = instruction["request"]
         payload = {
-            "v": 1,
+            "v": WIRE_VERSION,
             "kind": "reply",
-            "run_id": RUN_ID,
-            "message_type": "train",
-            "group_id": "1",
-            "node": node,
-            "request": instruction["request"],
+            "request": request,
             "content": recorddict_to_plain(poison_content()),
         }
+        metadata = reply_metadata(RUN_ID, "train", "1", node, request)
         server = fed.server.identity.bundle().with_one_time_prekeys(())
-        blob = seal(payload, sender=signer, recipients=[server])
-        return make_message(reply.metadata, wrap_blob(blob, kind="reply", sender=signer.name))
+        blob = seal(payload, sender=signer, recipients=[server], metadata=metadata)
+        wire = wrap_blob(blob, kind="reply", sender=signer.name, request=request)
+        return make_message(reply.metadata, wire)
 
     return forge
 
@@ -239,14 +239,16 @@ def _crafted_hello(
         record = message.content[HELLO_RECORD]
         server = KeyBundle.from_json(record["server-bundle"]).with_one_time_prekeys(())
         payload = {
-            "v": 1,
+            "v": WIRE_VERSION,
             "kind": "hello",
-            "run_id": message.metadata.run_id,
-            "node": context.node_id if node is None else node,
-            "challenge": record["challenge"] if challenge is None else challenge,
             "bundle": (bundle or signer.bundle()).to_json(),
         }
-        blob = seal(payload, sender=signer, recipients=[server])
+        metadata = hello_metadata(
+            message.metadata.run_id,
+            context.node_id if node is None else node,
+            record["challenge"] if challenge is None else challenge,
+        )
+        blob = seal(payload, sender=signer, recipients=[server], metadata=metadata)
         return Message(wrap_blob(blob, kind="hello", sender=signer.name), reply_to=message)
 
     return answer

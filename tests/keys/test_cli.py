@@ -57,6 +57,16 @@ def test_default_dir_and_prekey_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert run("bundle", "export") == 0
     bundle = KeyBundle.from_json(capsys.readouterr().out)
     assert bundle.signed_prekey.id == 2 and len(bundle.one_time_prekeys) == 4
+    assert bundle.pq_prekey is not None  # rotated with the signed prekey, hybrid by default
+
+
+def test_replenish_post_quantum_one_time_prekeys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("keygen", "dora", "--one-time-prekeys", "0") == 0
+    assert run("prekeys", "replenish", "-n", "0", "--pq", "2") == 0
+    assert "2 post-quantum one-time prekeys" in capsys.readouterr().out
+    assert run("bundle", "export") == 0
+    bundle = KeyBundle.from_json(capsys.readouterr().out)
+    assert len(bundle.pq_one_time_prekeys) == 2
 
 
 def test_wrong_passphrase_exit_code(

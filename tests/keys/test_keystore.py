@@ -17,7 +17,7 @@ import pytest
 
 from sealpack import errors, x3dh
 from sealpack.keys import Identity, KeyStore
-from sealpack.keys.keystore import KEY_FILE, STATE_FILE
+from sealpack.keys.keystore import KEY_FILE, LOCK_FILE, STATE_FILE
 
 NOW = 1_700_000_000
 PASS = b"correct horse battery staple"
@@ -43,7 +43,7 @@ def test_permissions_and_layout(tmp_path: Path) -> None:
     make_store(tmp_path).close()
     directory = tmp_path / "bob"
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    assert sorted(p.name for p in directory.iterdir()) == [KEY_FILE, STATE_FILE]
+    assert sorted(p.name for p in directory.iterdir()) == [LOCK_FILE, KEY_FILE, STATE_FILE]
     for path in directory.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -128,7 +128,10 @@ def test_unencrypted_is_loud(tmp_path: Path) -> None:
 def _sent_with_prekey(store: KeyStore, prekey_id: int) -> x3dh.X3DHResult:
     """A fresh sender runs X3DH against the store's bundle using one-time prekey ``prekey_id``."""
     alice = Identity.generate("alice", one_time_prekeys=0, now=NOW)
-    return x3dh.initiate(alice, store.identity.bundle(), one_time_prekey_id=prekey_id, now=NOW)
+    bundle = store.identity.bundle()
+    return x3dh.initiate(
+        alice, bundle, one_time_prekey_id=prekey_id, pq_prekey_id=bundle.pq_prekey.id, now=NOW
+    )
 
 
 def _assert_reopened_refuses(path: Path, sent: x3dh.X3DHResult, remaining: list[int]) -> None:
@@ -190,7 +193,7 @@ def test_rotation_and_replenish_persist(tmp_path: Path) -> None:
     with KeyStore.open(tmp_path / "bob", passphrase=PASS, now=NOW + 20) as again:
         assert again.identity.bundle() == bundle
         assert sorted(again.identity._state.signed_prekeys) == [1, 2]
-        assert again.identity.purge_expired(now=NOW + 200) == 1
+        assert again.identity.purge_expired(now=NOW + 200) == 2  # signed + PQ last-resort
     with KeyStore.open(tmp_path / "bob", passphrase=PASS) as third:
         assert sorted(third.identity._state.signed_prekeys) == [2]
 
@@ -208,7 +211,9 @@ WRITER = textwrap.dedent(
         step += 1
         store.identity.replenish_one_time_prekeys(2)
         opk = store.identity.one_time_prekey_ids()[0]
-        sent = x3dh.initiate(alice, store.identity.bundle(), one_time_prekey_id=opk)
+        bundle = store.identity.bundle()
+        pq = bundle.pq_prekey.id
+        sent = x3dh.initiate(alice, bundle, one_time_prekey_id=opk, pq_prekey_id=pq)
         x3dh.respond(store.identity, sent.header)
         store.replay_guard.accept(b"s" * 16, step.to_bytes(8, "big"), 2**40, now=0)
         if step % 3 == 0:
@@ -244,25 +249,29 @@ def _check_consistent(store: KeyStore) -> None:
     bundle = store.identity.bundle()  # verifies every signature and point
     assert bundle.identity_key == store.identity.public_identity_key
     alice = Identity.generate("alice", one_time_prekeys=0)
-    sent = x3dh.initiate(alice, bundle, one_time_prekey_id=ids[-1])
+    sent = x3dh.initiate(
+        alice, bundle, one_time_prekey_id=ids[-1], pq_prekey_id=bundle.pq_prekey.id
+    )
     assert x3dh.respond(store.identity, sent.header).shared_key == sent.shared_key
     assert not list(store.path.glob(".*.tmp"))
 
 
-def test_interrupted_create_and_missing_state_recover(tmp_path: Path) -> None:
+def test_interrupted_create_recovers_and_a_deleted_state_db_is_refused(tmp_path: Path) -> None:
     directory = tmp_path / "bob"
     directory.mkdir(mode=0o700)
     (directory / STATE_FILE).write_bytes(b"")  # a create that died before the key file
     store = make_store(tmp_path)
     store.close()
-    (directory / STATE_FILE).unlink()  # state lost: reopen recreates it privately
+    assert stat.S_IMODE((directory / STATE_FILE).stat().st_mode) == 0o600
     with KeyStore.open(directory, passphrase=PASS) as again:
         assert again.identity.one_time_prekey_ids() == [1, 2, 3]
-    assert stat.S_IMODE((directory / STATE_FILE).stat().st_mode) == 0o600
+    (directory / STATE_FILE).unlink()  # wipes replay memory and pins: refused (10.12)
+    with pytest.raises(errors.KeyStoreError, match=r"lost its state\.db"):
+        KeyStore.open(directory, passphrase=PASS)
 
 
 def test_key_file_layout_read_independently(tmp_path: Path) -> None:
-    """identity.key decrypts per keys.md §6 with pyca directly (format unchanged)."""
+    """identity.key (version 2) decrypts per keys.md §6 with pyca directly."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -274,9 +283,11 @@ def test_key_file_layout_read_independently(tmp_path: Path) -> None:
     assert len(salt) == 16 and len(nonce) == 12
     key = Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(PASS)
     params = b"".join(v.to_bytes(4, "big") for v in (kdf["n"], kdf["r"], kdf["p"]))
-    aad = b"sealpack/keystore/v1\x00" + salt + params
+    assert document["version"] == 2 and document["encryption"] == "scrypt-aes256gcm"
+    aad = b"sealpack/keystore/v2\x00" + salt + params
     plain = AESGCM(key).decrypt(nonce, bytes.fromhex(document["ciphertext"]), aad)
     assert json.loads(plain)["name"] == "bob"
+    assert json.loads(plain)["held_one_time_prekeys"] == []
 
 
 def test_open_purges_retired_signed_prekeys(tmp_path: Path) -> None:

@@ -10,19 +10,27 @@ import pytest
 
 from sealpack import errors
 from sealpack.keys import Identity, PrivateKeyExportError
-from sealpack.keys.secret import Ed25519Seed, SymmetricKey, X25519Secret, export_raw
+from sealpack.keys.secret import (
+    Ed25519Seed,
+    MLKEMSecret,
+    SymmetricKey,
+    X25519Secret,
+    export_raw,
+)
 
 RAW = bytes(range(1, 33))
+RAW64 = bytes(range(1, 65))
 
 
 def _handles() -> list[object]:
-    return [X25519Secret(RAW), Ed25519Seed(RAW), SymmetricKey(RAW)]
+    return [X25519Secret(RAW), Ed25519Seed(RAW), SymmetricKey(RAW), MLKEMSecret(RAW64)]
 
 
 @pytest.mark.parametrize("handle", _handles(), ids=lambda h: type(h).__name__)
 def test_repr_and_str_hide_bytes(handle: object) -> None:
     for text in (repr(handle), str(handle), f"{handle}"):
         assert RAW.hex() not in text and repr(RAW) not in text
+        assert RAW64.hex()[:64] not in text
         assert "hidden" in text
 
 
@@ -65,6 +73,15 @@ def test_no_instance_dict_on_handles() -> None:
 def test_handle_rejects_wrong_length() -> None:
     with pytest.raises(errors.SealpackError):
         X25519Secret(b"short")
+    with pytest.raises(errors.SealpackError):
+        MLKEMSecret(RAW)  # an ML-KEM-768 key is its 64-byte seed
+
+
+def test_mlkem_handle_exports_only_its_seed() -> None:
+    handle = MLKEMSecret(RAW64)
+    assert export_raw(handle) == RAW64
+    assert len(handle.public) == 1184
+    assert not hasattr(handle, "__dict__")
 
 
 def test_symmetric_key_draws_its_own_nonce() -> None:

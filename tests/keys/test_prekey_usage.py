@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sealpack import api
+from sealpack import api, errors
 from sealpack.keys import Identity, KeyStore, MemoryPrekeyUsage, PrekeyUsage
 from sealpack.keys.keystore import STATE_FILE
 
@@ -101,13 +101,15 @@ def test_two_processes_use_different_opks(tmp_path: Path) -> None:
         assert api.unseal(blob, recipient=bob, senders=[sender], now=NOW) == text
 
 
-def test_old_state_db_without_the_table_still_opens(tmp_path: Path) -> None:
+def test_wiping_the_used_prekey_record_is_detected(tmp_path: Path) -> None:
+    """Deleting the record (to make this sender reuse a peer's one-time prekey) is refused."""
     path, bob = _stores(tmp_path)
-    with sqlite3.connect(path / STATE_FILE) as db:
-        db.execute("DROP TABLE used_peer_one_time_prekeys")
     with KeyStore.open(path, passphrase=PASS) as store:
-        blob = api.seal(1, sender=store, recipients=[bob.bundle()], now=NOW)
-    assert _opk(blob) == 1
+        api.seal(1, sender=store, recipients=[bob.bundle()], now=NOW)
+    with sqlite3.connect(path / STATE_FILE) as db:
+        db.execute("DELETE FROM used_peer_prekeys")
+    with pytest.raises(errors.KeyStoreError, match="modified outside sealpack"):
+        KeyStore.open(path, passphrase=PASS)
 
 
 def test_seal_without_one_time_prekey_marks_nothing(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Fingerprints, trust on first use, and the in-memory replay guard."""
+"""Fingerprints, trust on first use (one key, one name), and the in-memory replay guard."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from sealpack import errors
+from sealpack import errors, primitives
 from sealpack.keys import Identity, MemoryReplayGuard, ReplayGuard, TrustStore, fingerprint
 from sealpack.keys.fingerprint import FINGERPRINT_ITERATIONS
+from sealpack.keys.trust import MemoryPinBackend
 from sealpack.primitives import sha512
 
 NOW = 1_700_000_000
@@ -80,3 +81,69 @@ def test_memory_replay_guard_seen_records_nothing() -> None:
     assert guard.seen(bytearray(b"s" * 16), memoryview(b"m1"))
     assert not guard.seen(b"t" * 16, b"m1")
     assert not guard.seen(b"s" * 16, b"m2")
+
+
+def _fixed_rng() -> primitives.Rng:
+    return lambda n: b"\x07" * n
+
+
+def test_one_identity_key_has_exactly_one_name() -> None:
+    """Issue 10.1: the same identity key under a second name is refused by check/accept."""
+    alice = Identity.generate("alice", one_time_prekeys=0, rng=_fixed_rng(), now=NOW)
+    # The same key, validly self-signed under another name (a key owner, or a peer
+    # holding it, publishing a second name for one identity).
+    alias = Identity.generate("mallory", one_time_prekeys=0, rng=_fixed_rng(), now=NOW)
+    assert alias.public_identity_key == alice.public_identity_key
+    store = TrustStore()
+    store.check(alice.bundle())
+    for attempt in (store.check, store.accept):
+        with pytest.raises(errors.IdentityChangedError) as info:
+            attempt(alias.bundle())
+        message = str(info.value)
+        assert "'alice'" in message and "'mallory'" in message
+        assert alice.public_identity_key.hex() not in message
+    assert store.names() == ["alice"]
+    assert store.name_for_key(alice.public_identity_key) == "alice"
+    assert (
+        store.name_for_key(Identity.generate("x", one_time_prekeys=0).public_identity_key) is None
+    )
+
+
+def test_accept_moves_a_name_to_a_new_key() -> None:
+    store = TrustStore()
+    old = Identity.generate("alice", one_time_prekeys=0)
+    new = Identity.generate("alice", one_time_prekeys=0)
+    store.check(old.bundle())
+    store.accept(new.bundle())
+    assert store.name_for_key(new.public_identity_key) == "alice"
+    assert store.name_for_key(old.public_identity_key) is None
+
+
+class _ScanOnlyBackend:
+    """A PinBackend without names_for_key: TrustStore scans the pins instead."""
+
+    def __init__(self) -> None:
+        self.pins: dict[str, bytes] = {}
+
+    def get_pin(self, name: str) -> bytes | None:
+        return self.pins.get(name)
+
+    def set_pin(self, name: str, identity_key: bytes) -> None:
+        self.pins[name] = identity_key
+
+    def pinned_names(self) -> list[str]:
+        return sorted(self.pins)
+
+
+@pytest.mark.parametrize("backend_type", [MemoryPinBackend, _ScanOnlyBackend])
+def test_ambiguous_key_from_an_older_store_is_refused(backend_type: type) -> None:
+    key = Identity.generate("alice", one_time_prekeys=0).public_identity_key
+    backend = backend_type()
+    backend.set_pin("alice", key)
+    backend.set_pin("mallory", key)  # written before one-key-one-name was enforced
+    store = TrustStore(backend)
+    with pytest.raises(errors.AmbiguousSenderError) as info:
+        store.name_for_key(key)
+    assert "'alice'" in str(info.value) and "'mallory'" in str(info.value)
+    with pytest.raises(errors.SealArgumentError):
+        store.name_for_key("alice")  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sealpack.errors import DecodeError, LimitExceededError
 from sealpack.serialization import Codec, DecodeLimits
 from sealpack.serialization.frame import parse_frame
+from sealpack.serialization.wire import Ext
 from tests.serialization.helpers import assert_same, ext, pack, raw_frame
 
 THRESHOLD = 16
@@ -80,3 +81,18 @@ def test_unproven_claim_in_a_small_payload_is_refused() -> None:
     claim = b"\xdd\xff\xff\xff\xff"  # array32 claiming 2**32-1 items, none present
     with pytest.raises(DecodeError):
         Codec().loads(raw_frame([msgpack.ExtType(1, claim)]))
+
+
+def test_bodies_without_ext_values_still_obey_depth_and_item_limits() -> None:
+    """Such bodies skip the decoder's walk when their container count proves the limits."""
+    codec = Codec(limits=DecodeLimits(max_depth=3))
+    assert codec.loads(raw_frame([[[1]]])) == [[[1]]]
+    pair = ext(Ext.TUPLE, [1, "a"])
+    assert codec.loads(raw_frame([[pair], 2])) == [[(1, "a")], 2]
+    for deep in ([[[[1]]]], [[[pair]]], {"a": {"b": {"c": [1]}}}):
+        with pytest.raises(LimitExceededError):
+            codec.loads(raw_frame(deep))
+    few = Codec(limits=DecodeLimits(max_items=10))
+    assert few.loads(raw_frame(list(range(5)))) == list(range(5))
+    with pytest.raises(LimitExceededError):
+        few.loads(raw_frame(list(range(11))))

@@ -249,3 +249,34 @@ def test_non_buffer_input_fails_cleanly() -> None:
         codec.loads("text")  # type: ignore[arg-type]
     with pytest.raises(errors.DecodeError):
         codec.loads(np.arange(10, dtype=np.uint8)[::2])  # type: ignore[arg-type]
+
+
+TIMESTAMPS = {
+    "fixext4": b"\xd6\xff" + bytes(4),
+    "fixext8": b"\xd7\xff" + bytes(8),
+    "ext8 12": b"\xc7\x0c\xff" + bytes(12),
+    "ext16 4": b"\xc8\x00\x04\xff" + bytes(4),
+    "ext32 8": b"\xc9\x00\x00\x00\x08\xff" + bytes(8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMESTAMPS))
+@pytest.mark.parametrize("where", ["root", "list", "map value", "map key", "after many 0xff"])
+def test_msgpack_timestamps_are_refused_wherever_they_are(name: str, where: str) -> None:
+    """msgpack builds ext -1 itself (no ext hook): a body without any other ext value
+    skips the decoder's walk, so it must still see and refuse these."""
+    stamp = TIMESTAMPS[name]
+    bodies = {
+        "root": stamp,
+        "list": b"\x92\x01" + stamp,
+        "map value": b"\x81\xa1a" + stamp,
+        "map key": b"\x81" + stamp + b"\x01",
+        "after many 0xff": b"\xdc\x00\x41" + b"\xff" * 64 + stamp,  # 64 times -1 first
+    }
+    error = decode_fails_cleanly(raw_body_frame(bodies[where]))
+    assert isinstance(error, errors.DecodeError)
+
+
+def test_plain_bodies_with_0xff_bytes_still_decode() -> None:
+    value = {"ints": [-1] * 50, "floats": [float.fromhex("0x1.fffffffffffffp+0")] * 20}
+    assert codec.loads(codec.dumps(value)) == value

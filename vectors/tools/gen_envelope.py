@@ -1,14 +1,21 @@
-"""Generate vectors/envelope.json: sealed blobs from fixed seeds, in Wycheproof's shape.
+"""Generate vectors/envelope.json: sealed blobs of format version 2 from fixed seeds.
 
-Every random byte comes from a deterministic generator: ``DRBG(label)`` outputs
-SHA-256(label || counter as 8 bytes big endian) for counter = 0, 1, ...
-Identities are made with ``Identity.generate(name, one_time_prekeys=n, rng=DRBG(seed),
-now=GENERATED_AT)`` and blobs with ``seal_buffers([plaintext], rng=DRBG(seal seed), now=...)``,
-so the test suite re-seals every valid vector to the same bytes.
+Every random byte sealpack draws comes from a deterministic generator: ``DRBG(label)``
+outputs SHA-256(label || counter as 8 bytes big endian) for counter = 0, 1, ...
+Identities are made with ``Identity.generate(name, one_time_prekeys=n,
+pq_one_time_prekeys=m, post_quantum=pq, rng=DRBG(seed), now=GENERATED_AT)`` and blobs
+with ``seal_buffers([plaintext], rng=DRBG(seal seed), now=...)``. ML-KEM encapsulation
+draws its randomness inside OpenSSL, so each vector records its encapsulations
+(ciphertext and shared secret, in stanza order, with the SHA-256 of the PQ public key)
+and the test suite re-seals every valid vector from its seeds with those
+encapsulations replayed, to the same bytes. Regenerating replays the encapsulations
+of the committed file wherever the PQ public key is unchanged, so the file is stable.
 
 Each test gives the recipient's private keys (Ed25519 identity seed, X25519 signed and
-one-time prekeys), the trusted sender's public identity key, the time, the blob and
-either the expected plaintext (a codec frame) or the one expected error type.
+one-time prekeys, ML-KEM-768 seeds of its PQ prekeys), the trusted sender's public
+identity key, the time, the blob and either the expected plaintext (a codec frame) or
+the one expected error type. Tampered payloads are also re-signed by the sender, so
+they reach (and must fail at) the chunk checks, not only the signature.
 
 Run: .venv/bin/python vectors/tools/gen_envelope.py  (rewrites vectors/envelope.json)
 """
@@ -16,15 +23,16 @@ Run: .venv/bin/python vectors/tools/gen_envelope.py  (rewrites vectors/envelope.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sealpack import primitives
+from sealpack import primitives, x3dh
 from sealpack.envelope import header as hdr
-from sealpack.envelope import sealer, stream, suite
+from sealpack.envelope import randomness, sealer, stream, suite
 from sealpack.keys import Identity, KeyBundle, MemoryPrekeyUsage
 from sealpack.serialization import default_codec
 
@@ -33,7 +41,14 @@ GENERATED_AT = 1_750_000_000
 SEALED_AT = GENERATED_AT + 3600
 CHUNK_SIZE = 1024
 EXPIRES_IN = 86400
-IDENTITIES = {"alice": 2, "bob": 3, "carol": 2, "dave": 0, "mallory": 1}
+# name: (one-time prekeys, PQ one-time prekeys, post-quantum)
+IDENTITIES = {
+    "alice": (2, 0, True),
+    "bob": (3, 2, True),
+    "carol": (2, 0, True),
+    "dave": (0, 0, False),
+    "mallory": (1, 0, True),
+}
 
 
 class Drbg:
@@ -55,23 +70,78 @@ class Drbg:
         return out
 
 
+@contextmanager
+def recorded_encapsulations(prior: list[dict[str, str]] | None = None) -> Iterator[list[Any]]:
+    """Record every ML-KEM encapsulation; replay ``prior`` ones (in order) whose PQ
+    public key matches."""
+    real = primitives.mlkem768_encapsulate
+    record: list[dict[str, str]] = []
+    queue = list(prior or [])
+
+    def encapsulate(public: bytes) -> tuple[bytes, bytes]:
+        key_hash = primitives.sha256(public).hex()
+        item = queue.pop(0) if queue else None
+        if item is not None and item["publicKeySha256"] == key_hash:
+            shared, ciphertext = (
+                bytes.fromhex(item["sharedSecret"]),
+                bytes.fromhex(item["ciphertext"]),
+            )
+        else:
+            shared, ciphertext = real(public)
+        record.append(
+            {
+                "publicKeySha256": key_hash,
+                "ciphertext": ciphertext.hex(),
+                "sharedSecret": shared.hex(),
+            }
+        )
+        return shared, ciphertext
+
+    primitives.mlkem768_encapsulate = encapsulate  # type: ignore[assignment]
+    try:
+        with randomness.reproducible_for_vectors():
+            yield record
+    finally:
+        primitives.mlkem768_encapsulate = real  # type: ignore[assignment]
+
+
 def identity_seed(name: str) -> str:
     return f"sealpack envelope vector identity {name}"
 
 
 def make_identity(name: str) -> tuple[Identity, Drbg]:
     rng = Drbg(identity_seed(name))
-    identity = Identity.generate(name, one_time_prekeys=IDENTITIES[name], rng=rng, now=GENERATED_AT)
+    opks, pq_opks, pq = IDENTITIES[name]
+    identity = Identity.generate(
+        name,
+        one_time_prekeys=opks,
+        pq_one_time_prekeys=pq_opks,
+        post_quantum=pq,
+        rng=rng,
+        now=GENERATED_AT,
+    )
     return identity, rng
 
 
 def private_keys(name: str, rng: Drbg) -> dict[str, Any]:
-    """Draw order of Identity.generate: Ed25519 seed, SPK 1, then OPKs 1..n."""
+    """Draw order of Identity.generate: Ed25519 seed, SPK 1, [PQ prekey 1 (64)], OPKs
+    1..n, PQ one-time prekeys 2..m+1 (64 each)."""
+    opks, pq_opks, pq = IDENTITIES[name]
+    drawn = list(rng.drawn)
+    seed, spk = drawn[0], drawn[1]
+    rest = drawn[2:]
+    pq_keys: dict[str, str] = {}
+    if pq:
+        pq_keys["1"] = rest.pop(0).hex()
+    one_time = {str(i + 1): rest[i].hex() for i in range(opks)}
+    for i in range(pq_opks):
+        pq_keys[str(i + 2)] = rest[opks + i].hex()
     return {
         "name": name,
-        "identitySeed": rng.drawn[0].hex(),
-        "signedPrekeys": {"1": rng.drawn[1].hex()},
-        "oneTimePrekeys": {str(i + 1): key.hex() for i, key in enumerate(rng.drawn[2:])},
+        "identitySeed": seed.hex(),
+        "signedPrekeys": {"1": spk.hex()},
+        "oneTimePrekeys": one_time,
+        "pqPrekeys": pq_keys,
     }
 
 
@@ -88,31 +158,52 @@ def array_object() -> Any:
     }
 
 
+def seal_options(meta: Any) -> sealer.SealOptions:
+    return sealer.SealOptions(
+        metadata=meta, expires_in=EXPIRES_IN, chunk_size=CHUNK_SIZE, allow_classical=True
+    )
+
+
+def committed_encapsulations() -> dict[str, list[dict[str, str]]]:
+    """The encapsulations of the committed file, by seal seed (empty if none)."""
+    try:
+        document = json.loads(OUT.read_text())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, list[dict[str, str]]] = {}
+    for group in document.get("testGroups", []):
+        for test in group.get("tests", []):
+            seal = test.get("seal") or {}
+            if "kemEncapsulations" in seal and "publicKeySha256" in str(seal):
+                found[seal["rngSeed"]] = seal["kemEncapsulations"]
+    return found
+
+
 def seal_blob(
     plaintext: bytes, sender: Identity, bundles: list[KeyBundle], seal_seed: str, meta: Any
-) -> bytes:
-    options = sealer.SealOptions(
-        metadata=meta,
-        expires_in=EXPIRES_IN,
-        chunk_size=CHUNK_SIZE,
-    )
+) -> tuple[bytes, list[dict[str, str]]]:
     # Each vector starts from a sender that has used none of the recipients' prekeys.
     sender.prekey_usage = MemoryPrekeyUsage()
-    blob = sealer.seal_buffers(
-        [plaintext],
-        sender=sender,
-        recipients=bundles,
-        options=options,
-        rng=Drbg(seal_seed),
-        now=SEALED_AT,
-    )
-    return bytes(blob)
+    with recorded_encapsulations(committed_encapsulations().get(seal_seed)) as kem:
+        blob = sealer.seal_buffers(
+            [plaintext],
+            sender=sender,
+            recipients=bundles,
+            options=seal_options(meta),
+            rng=Drbg(seal_seed),
+            now=SEALED_AT,
+        )
+    return bytes(blob), kem
+
+
+def parse(blob: bytes) -> hdr.Header:
+    return hdr.parse_header(blob, hdr.EnvelopeLimits())
 
 
 def chunk_span(blob: bytes, index: int) -> tuple[int, int]:
     """Byte range of encrypted chunk ``index`` inside the blob."""
-    header = hdr.parse_header(blob, hdr.EnvelopeLimits())
-    start = len(header.header_bytes) + stream.PREFIX_SIZE + index * (CHUNK_SIZE + stream.TAG_SIZE)
+    start = len(parse(blob).header_bytes) + stream.PREFIX_SIZE
+    start += index * (CHUNK_SIZE + stream.TAG_SIZE)
     return start, start + CHUNK_SIZE + stream.TAG_SIZE
 
 
@@ -131,22 +222,56 @@ def truncate_last(blob: bytes) -> bytes:
 
 
 def change_created(blob: bytes) -> bytes:
-    header = hdr.parse_header(blob, hdr.EnvelopeLimits())
     position = blob.index(b"created") + len(b"created") + 1  # inside the uint32 value
-    assert hdr.parse_header(flip(blob, position + 3), hdr.EnvelopeLimits()).core.created != (
-        header.core.created
-    )
+    assert parse(flip(blob, position + 3)).core.created != parse(blob).core.created
     return flip(blob, position + 3)
 
 
 def resign(blob: bytes, signer: Identity) -> bytes:
-    header = hdr.parse_header(blob, hdr.EnvelopeLimits())
+    """Sign the (possibly modified) header and payload again, as a sender could."""
+    header = parse(blob)
     end = len(blob) - hdr.SIGNATURE_SIZE
-    digest = primitives.sha256(blob[len(header.header_bytes) : end])
-    return blob[:end] + signer.sign(suite.signed_message(header.header_bytes, digest))
+    digest = suite.payload_digest(blob[len(header.header_bytes) : end])
+    return blob[:end] + signer._sign_envelope(suite.signed_message(header.header_bytes, digest))
 
 
-Mutation = Callable[[bytes], bytes]
+def flip_commitment(blob: bytes) -> bytes:
+    return flip(blob, len(parse(blob).header_bytes) + stream.SALT_SIZE)
+
+
+def flip_kem_ciphertext(blob: bytes, recipient: Identity) -> bytes:
+    """Flip a byte of ``recipient``'s KEM ciphertext (ML-KEM then rejects implicitly)."""
+    header = parse(blob)
+    stanza = next(s for s in header.stanzas if s.recipient_key_id == recipient.key_id)
+    assert stanza.kem_ciphertext is not None
+    return flip(blob, blob.index(stanza.kem_ciphertext) + 100)
+
+
+def classical_stanza(blob: bytes, sender: Identity, recipient: Identity) -> bytes:
+    """Replace ``recipient``'s hybrid stanza by a valid classical X3DH one, re-signed:
+    only the sender can make it; a hybrid recipient must refuse it (DowngradeError)."""
+    header = parse(blob)
+    context = suite.stanza_context(header.core_bytes)
+    bundle = recipient.bundle()
+    ephemeral = Drbg("sealpack envelope vector classical downgrade")(32)
+    ek = primitives.x25519_public_from_private(ephemeral)
+    dhs = [
+        sender._identity_secret().exchange(bundle.signed_prekey.public),
+        primitives.x25519(ephemeral, bundle.identity_key_x25519),
+        primitives.x25519(ephemeral, bundle.signed_prekey.public),
+    ]
+    shared = x3dh.derive_shared_key(dhs, None)
+    ad = x3dh.encode_identity_key(sender.public_identity_key) + bundle.identity_key_x25519
+    content_key = Drbg("sealpack envelope vector seal three")(32)
+    wrapped = suite.wrap_content_key(shared, ad + context, content_key)
+    stanzas = [
+        hdr.Stanza(s.recipient_key_id, s.signed_prekey_id, None, None, ek, None, wrapped)
+        if s.recipient_key_id == recipient.key_id
+        else s
+        for s in header.stanzas
+    ]
+    new_header = hdr.encode_header(header.core_bytes, stanzas)
+    return resign(new_header + blob[len(header.header_bytes) :], sender)
 
 
 def render(document: dict[str, Any]) -> str:
@@ -154,87 +279,155 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=1) + "\n"
 
 
-def build() -> dict[str, Any]:
-    """Build the whole vector document from the fixed seeds."""
-    made = {name: make_identity(name) for name in IDENTITIES}
-    ids = {name: pair[0] for name, pair in made.items()}
-    keys = {name: private_keys(name, pair[1]) for name, pair in made.items()}
-    codec = default_codec()
-    small = b"".join(codec.dumps_buffers(small_object()))
-    arrays = b"".join(codec.dumps_buffers(array_object()))
-    bundle = {name: ids[name].bundle() for name in ids}
-    no_opk = {name: bundle[name].with_one_time_prekeys([]) for name in ids}
-    blobs = {
-        "one-opk": (small, [bundle["bob"]], {"purpose": "one recipient, with OPK"}),
-        "one-spk": (small, [no_opk["bob"]], {}),
-        "three": (arrays, [bundle["bob"], no_opk["carol"], bundle["dave"]], {"round": 7}),
+def _valid_seal(label: str, recipients: list[KeyBundle], meta: Any, kem: Any) -> dict[str, Any]:
+    return {
+        "rngSeed": f"sealpack envelope vector seal {label}",
+        "senderName": "alice",
+        "recipients": [
+            {
+                "name": b.name,
+                "oneTimePrekeys": [p.id for p in b.one_time_prekeys],
+                "pqOneTimePrekeys": [p.id for p in b.pq_one_time_prekeys],
+            }
+            for b in recipients
+        ],
+        "metadata": meta,
+        "now": SEALED_AT,
+        "expiresIn": EXPIRES_IN,
+        "chunkSize": CHUNK_SIZE,
+        "allowClassical": True,
+        "kemEncapsulations": kem,
     }
-    sealed = {}
-    for label, (plaintext, recipients, meta) in blobs.items():
-        seed = f"sealpack envelope vector seal {label}"
-        sealed[label] = seal_blob(plaintext, ids["alice"], recipients, seed, meta)
-    tests: list[dict[str, Any]] = []
 
-    def add(comment: str, label: str, who: str, **extra: Any) -> None:
-        plaintext, recipients, meta = blobs[label]
+
+def _invalid_cases(base: bytes, ids: dict[str, Identity]) -> list[tuple[str, bytes, str, str]]:
+    alice, bob = ids["alice"], ids["bob"]
+    _, end = chunk_span(base, 2)
+    tampered = "Tampered"
+    return [
+        ("bad tag in chunk 2, not re-signed", flip(base, end - 1), "TamperedError", tampered),
+        (
+            "bad tag in chunk 2, re-signed by the sender",
+            resign(flip(base, end - 1), alice),
+            "TamperedError",
+            "ResignedTampered",
+        ),
+        (
+            "chunks 0 and 1 swapped, re-signed by the sender",
+            resign(swap_chunks(base), alice),
+            "TamperedError",
+            "ResignedTampered",
+        ),
+        (
+            "key commitment changed, re-signed by the sender",
+            resign(flip_commitment(base), alice),
+            "TamperedError",
+            "ResignedTampered",
+        ),
+        (
+            "bob's KEM ciphertext changed, re-signed by the sender",
+            resign(flip_kem_ciphertext(base, bob), alice),
+            "TamperedError",
+            "ResignedTampered",
+        ),
+        ("last chunk truncated by one byte", truncate_last(base), "TamperedError", tampered),
+        ("one extra trailing byte", base + b"\x00", "TamperedError", tampered),
+        ("header field 'created' changed", change_created(base), "TamperedError", tampered),
+        (
+            "signed by another sender (mallory)",
+            resign(base, ids["mallory"]),
+            "TamperedError",
+            tampered,
+        ),
+        (
+            "classical stanza to a hybrid recipient, re-signed by the sender",
+            classical_stanza(base, alice, bob),
+            "DowngradeError",
+            "Downgrade",
+        ),
+        (
+            "version byte 1 (format version 1 is no longer read)",
+            base[:8] + b"\x01" + base[9:],
+            "UnsupportedVersionError",
+            "Version1",
+        ),
+    ]
+
+
+class _Tests:
+    """The vector list: sealed blobs by label and the tests added against them."""
+
+    def __init__(self, ids: dict[str, Identity], keys: dict[str, Any]) -> None:
+        self.ids, self.keys = ids, keys
+        codec = default_codec()
+        small = b"".join(codec.dumps_buffers(small_object()))
+        arrays = b"".join(codec.dumps_buffers(array_object()))
+        bundle = {name: ids[name].bundle() for name in ids}
+        bare = {name: bundle[name].with_one_time_prekeys([]) for name in ids}
+        self.blobs = {
+            "one-opk": (small, [bundle["bob"]], {"purpose": "one recipient, with OPK and PQ OPK"}),
+            "one-spk": (small, [bare["bob"]], {}),
+            "three": (arrays, [bundle["bob"], bare["carol"], bundle["dave"]], {"round": 7}),
+        }
+        self.sealed = {
+            label: seal_blob(
+                plain, ids["alice"], recipients, f"sealpack envelope vector seal {label}", meta
+            )
+            for label, (plain, recipients, meta) in self.blobs.items()
+        }
+        self.tests: list[dict[str, Any]] = []
+
+    def add(self, comment: str, label: str, who: str, **extra: Any) -> None:
+        plaintext, recipients, meta = self.blobs[label]
+        blob, kem = self.sealed[label]
         test: dict[str, Any] = {
-            "tcId": len(tests) + 1,
+            "tcId": len(self.tests) + 1,
             "comment": comment,
             "flags": extra.pop("flags", []),
-            "blob": extra.pop("blob", sealed[label]).hex(),
+            "blob": extra.pop("blob", blob).hex(),
             "now": extra.pop("now", SEALED_AT + 60),
             "clockSkew": 300,
-            "sender": {"name": "alice", "identityKey": ids["alice"].public_identity_key.hex()},
-            "recipient": keys[who],
+            "sender": {"name": "alice", "identityKey": self.ids["alice"].public_identity_key.hex()},
+            "recipient": self.keys[who],
         }
         if "error" in extra:
             test.update(result="invalid", error=extra.pop("error"))
         else:
-            test.update(
-                result="valid",
-                plaintext=plaintext.hex(),
-                seal={
-                    "rngSeed": f"sealpack envelope vector seal {label}",
-                    "senderName": "alice",
-                    "recipients": [
-                        {"name": b.name, "oneTimePrekeys": [p.id for p in b.one_time_prekeys]}
-                        for b in recipients
-                    ],
-                    "metadata": meta,
-                    "now": SEALED_AT,
-                    "expiresIn": EXPIRES_IN,
-                    "chunkSize": CHUNK_SIZE,
-                },
-            )
-        tests.append(test)
+            seal = _valid_seal(label, recipients, meta, kem)
+            test.update(result="valid", plaintext=plaintext.hex(), seal=seal)
+        self.tests.append(test)
 
-    add("one recipient with one-time prekey, small object", "one-opk", "bob", flags=["WithOPK"])
-    add("one recipient, signed prekey only, small object", "one-spk", "bob", flags=["NoOPK"])
-    for who in ("bob", "carol", "dave"):
-        add(f"three recipients, arrays, opened by {who}", "three", who, flags=["MultiRecipient"])
-    base = sealed["three"]
-    _, end = chunk_span(base, 2)
-    invalid: list[tuple[str, str, bytes, str]] = [
-        ("bad tag in chunk 2 (third chunk)", "three", flip(base, end - 1), "TamperedError"),
-        ("last chunk truncated by one byte", "three", truncate_last(base), "TamperedError"),
-        ("chunks 0 and 1 swapped", "three", swap_chunks(base), "TamperedError"),
-        ("one extra trailing byte", "three", base + b"\x00", "TamperedError"),
-        ("header field 'created' changed", "three", change_created(base), "TamperedError"),
-        (
-            "signed by another sender (mallory)",
-            "three",
-            resign(base, ids["mallory"]),
-            "TamperedError",
-        ),
-    ]
-    for comment, label, blob, error in invalid:
-        add(comment, label, "bob", blob=blob, error=error, flags=["Tampered"])
+
+def build() -> dict[str, Any]:
+    """Build the whole vector document from the fixed seeds."""
+    made = {name: make_identity(name) for name in IDENTITIES}
+    ids = {name: pair[0] for name, pair in made.items()}
+    made_tests = _Tests(ids, {name: private_keys(name, pair[1]) for name, pair in made.items()})
+    add = made_tests.add
+    add(
+        "one hybrid recipient with one-time prekey and PQ one-time prekey, small object",
+        "one-opk",
+        "bob",
+        flags=["WithOPK", "PQOneTime"],
+    )
+    add(
+        "one hybrid recipient, signed prekey and PQ last-resort prekey only",
+        "one-spk",
+        "bob",
+        flags=["NoOPK", "PQLastResort"],
+    )
+    for who, flag in {"bob": "PQOneTime", "carol": "PQLastResort", "dave": "Classical"}.items():
+        comment = f"three recipients (two hybrid, one classical), arrays, opened by {who}"
+        add(comment, "three", who, flags=["MultiRecipient", flag])
+    for comment, blob, error, flag in _invalid_cases(made_tests.sealed["three"][0], ids):
+        add(comment, "three", "bob", blob=blob, error=error, flags=[flag])
+    expired_at = SEALED_AT + EXPIRES_IN + 301
     add(
         "expired (now past expires + skew)",
         "one-spk",
         "bob",
         error="ExpiredError",
-        now=SEALED_AT + EXPIRES_IN + 301,
+        now=expired_at,
         flags=["Expired"],
     )
     add(
@@ -244,23 +437,37 @@ def build() -> dict[str, Any]:
         error="NotARecipientError",
         flags=["NotARecipient"],
     )
-    document = {
-        "algorithm": "sealpack-envelope-v1",
-        "schema": "sealpack_envelope_schema_v1",
-        "generatorVersion": "sealpack vectors/tools/gen_envelope.py v1",
+    return _document(made_tests.tests)
+
+
+def _document(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "algorithm": "sealpack-envelope-v2",
+        "schema": "sealpack_envelope_schema_v2",
+        "generatorVersion": "sealpack vectors/tools/gen_envelope.py v2",
         "numberOfTests": len(tests),
         "header": [
-            "Sealed blobs of envelope version 1 (docs/SPEC.md, envelope section).",
+            "Sealed blobs of envelope format version 2 (docs/spec/envelope.md).",
             "Randomness: DRBG(label) = SHA-256(label || u64be counter) blocks, concatenated.",
-            "Identities: Identity.generate(name, one_time_prekeys=n, rng=DRBG(identity label),",
-            "now=generatedAt); draw order: Ed25519 seed, SPK 1, OPK 1..n (X25519 privates).",
-            "Seal draw order: content key 32, message id 16, payload salt 24, EK 32 per recipient.",
+            "Identities: Identity.generate(name, one_time_prekeys=n, pq_one_time_prekeys=m,",
+            "post_quantum=pq, rng=DRBG(identity label), now=generatedAt); draw order: Ed25519",
+            "seed, SPK 1, PQ prekey 1 (64-byte ML-KEM seed, hybrid only), OPK 1..n, PQ OPK",
+            "2..m+1 (64 each). Seal draw order: content key 32, message id 16, payload salt",
+            "24, EK 32 per recipient; ML-KEM encapsulations are recorded in seal.kemEncapsulations",
+            "(stanza order of hybrid stanzas) because OpenSSL draws their randomness.",
         ],
         "notes": {
             "WithOPK": "the stanza uses a one-time prekey (4 DHs)",
             "NoOPK": "the stanza uses the signed prekey only (3 DHs)",
+            "PQOneTime": "PQXDH with a PQ one-time prekey (consumed once opened)",
+            "PQLastResort": "PQXDH with the signed PQ last-resort prekey",
+            "Classical": "classical X3DH to a recipient without PQ prekey (allowClassical)",
             "MultiRecipient": "one payload encryption, three stanzas",
             "Tampered": "a modified blob: must fail with TamperedError",
+            "ResignedTampered": "a modified blob the sender signed again: TamperedError at "
+            "the commitment, key unwrap or chunk checks (never at the signature)",
+            "Downgrade": "a classical stanza to a recipient with a PQ prekey: DowngradeError",
+            "Version1": "format version 1 is refused: UnsupportedVersionError",
             "Expired": "opened after expires + clockSkew: ExpiredError",
             "NotARecipient": "the blob has no stanza for this recipient: NotARecipientError",
         },
@@ -269,14 +476,18 @@ def build() -> dict[str, Any]:
                 "type": "SealpackEnvelopeOpen",
                 "generatedAt": GENERATED_AT,
                 "identities": {
-                    name: {"rngSeed": identity_seed(name), "oneTimePrekeys": n}
-                    for name, n in IDENTITIES.items()
+                    name: {
+                        "rngSeed": identity_seed(name),
+                        "oneTimePrekeys": opks,
+                        "pqOneTimePrekeys": pq_opks,
+                        "postQuantum": pq,
+                    }
+                    for name, (opks, pq_opks, pq) in IDENTITIES.items()
                 },
                 "tests": tests,
             }
         ],
     }
-    return document
 
 
 def main() -> None:

@@ -1,4 +1,7 @@
-"""Generate vectors/x3dh.json: X3DH known answers in Wycheproof's JSON shape.
+"""Generate vectors/x3dh.json: classical X3DH known answers in Wycheproof's JSON shape.
+
+Classical X3DH is what format version 2 runs for a recipient without a PQ prekey
+(info "sealpack X3DH v2"); PQXDH has its own file (gen_pqxdh.py, vectors/pqxdh.json).
 
 Every private key comes from a fixed seed: SHA-256("sealpack x3dh vector <tcId> <role>").
 SK and AD are computed here straight from the formulas in docs/spec/keys.md with
@@ -59,7 +62,7 @@ CASES: list[tuple[str, bool, bytes, str]] = [
     # comment, with OPK, context, mistake ("" = valid)
     ("with one-time prekey", True, b"", ""),
     ("with one-time prekey, second key set", True, b"", ""),
-    ("with one-time prekey and context", True, b"sealpack envelope v1", ""),
+    ("with one-time prekey and context", True, b"sealpack envelope v2", ""),
     ("with one-time prekey, fourth key set", True, b"", ""),
     ("signed prekey only (no OPK)", False, b"", ""),
     ("signed prekey only, second key set", False, b"", ""),
@@ -106,7 +109,7 @@ def build() -> dict[str, Any]:
     return {
         "algorithm": "X3DH",
         "schema": "sealpack_x3dh_schema_v1",
-        "generatorVersion": "sealpack vectors/tools/gen_x3dh.py v1",
+        "generatorVersion": "sealpack vectors/tools/gen_x3dh.py v2",
         "numberOfTests": len(tests),
         "header": [
             "X3DH (Signal spec rev. 1) with X25519, SHA-256, HKDF salt = 32 zero bytes,",

@@ -4,7 +4,8 @@ IN of ``seal`` is codec-encoded data (e.g. written by ``fobs.dump``) or ``-`` fo
 the CLI seals those bytes as they are. ``unseal`` writes the verified codec frame to
 OUT (a temp file renamed only after every check passed) or to stdout with ``-``.
 Senders accepted by ``unseal`` are the peers pinned in the key store's trust store,
-plus any ``--sender BUNDLE`` given. Progress goes to stderr for payloads over 8 MiB.
+plus any ``--sender BUNDLE`` given. A progress bar goes to stderr for payloads over
+8 MiB, on a terminal only (``--quiet``: never).
 ``seal`` takes each recipient's first one-time prekey the sender's key store has not
 used yet (recorded in the store, so separate runs never repeat one);
 ``--no-one-time-prekey`` seals with the signed prekeys only.
@@ -20,13 +21,13 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from sealpack import api
 from sealpack.cli import keys as keys_cli
 from sealpack.keys import KeyBundle, KeyStore, TrustStore
+from sealpack.progress import ProgressCallback, progress_bar
 
 __all__ = ["register"]
 
@@ -34,27 +35,22 @@ PROGRESS_THRESHOLD = 8 << 20
 _MIB = 1 << 20
 
 
-def progress_printer(verb: str, total: int) -> Callable[[int, int], None] | None:
-    """A stderr progress line for big payloads (None below the threshold)."""
-    if total < PROGRESS_THRESHOLD:
-        return None
-    last = [0.0]
+def progress_for(
+    args: argparse.Namespace, verb: str, total: int
+) -> contextlib.AbstractContextManager[ProgressCallback | None]:
+    """A terminal progress bar for payloads over the threshold, else no callback.
 
-    def report(done: int, size: int) -> None:
-        now = time.monotonic()
-        if done < size and now - last[0] < 0.2:
-            return
-        last[0] = now
-        percent = 100 * done // max(size, 1)
-        end = "\n" if done >= size else ""
-        print(
-            f"\r{verb}: {percent:3d}% ({done // _MIB}/{size // _MIB} MiB)",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
+    Args:
+        args: the parsed command line (``--quiet`` turns the bar off).
+        verb: the bar's label.
+        total: payload bytes.
 
-    return report
+    Returns:
+        A context manager yielding the callback (or None).
+    """
+    if total < PROGRESS_THRESHOLD or getattr(args, "quiet", False):
+        return contextlib.nullcontext(None)
+    return progress_bar(verb, total)
 
 
 def _store(directory: str | None) -> KeyStore:
@@ -113,7 +109,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
     store = _store(args.keystore)
     with store:
         recipients = _bundles(args.to, store.trust_store)
-        with _input_bytes(args.input) as frame:
+        with _input_bytes(args.input) as frame, progress_for(
+            args, "sealing", len(frame)
+        ) as progress:
             target = sys.stdout.buffer if args.output == "-" else args.output
             api.seal_frame_to(
                 frame,
@@ -123,7 +121,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
                 metadata=metadata,
                 expires_in=args.expires_in,
                 one_time_prekey=args.one_time_prekey,
-                progress=progress_printer("sealing", len(frame)),
+                allow_classical=args.allow_classical,
+                progress=progress,
             )
     return 0
 
@@ -142,34 +141,38 @@ def cmd_unseal(args: argparse.Namespace) -> int:
         senders = _senders(store, args.sender or [])
         source = sys.stdin.buffer if args.input == "-" else args.input
         if args.output != "-":
-            _unseal_to(source, args.output, store, senders)
+            _unseal_to(args, source, args.output, store, senders)
             return 0
         with tempfile.TemporaryDirectory(prefix="sealpack-") as folder:
             temp = os.path.join(folder, "frame")
-            _unseal_to(source, temp, store, senders)
+            _unseal_to(args, source, temp, store, senders)
             with open(temp, "rb") as plaintext:
                 shutil.copyfileobj(plaintext, sys.stdout.buffer)
     return 0
 
 
 def _unseal_to(
-    source: api.FileOrPath, out: str, store: KeyStore, senders: list[KeyBundle] | TrustStore
+    args: argparse.Namespace,
+    source: api.FileOrPath,
+    out: str,
+    store: KeyStore,
+    senders: list[KeyBundle] | TrustStore,
 ) -> None:
     size = api.inspect(source).payload_size if isinstance(source, str) else 0
-    api.unseal_frame_to(
-        source,
-        out,
-        recipient=store,
-        senders=senders,
-        progress=progress_printer("unsealing", size),
-    )
+    with progress_for(args, "unsealing", size) as progress:
+        api.unseal_frame_to(source, out, recipient=store, senders=senders, progress=progress)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """Print the unverified header facts of FILE as JSON."""
+    """Print the unverified header facts of FILE (as text, or JSON with --json)."""
     source = sys.stdin.buffer if args.file == "-" else args.file
-    info = api.inspect(source)
-    print(json.dumps(info.as_dict(), indent=2))
+    facts = api.inspect(source).as_dict()
+    if args.json:
+        print(json.dumps(facts, indent=2, sort_keys=True))
+    else:
+        for key, value in facts.items():
+            shown = json.dumps(value) if isinstance(value, (dict, list)) else value
+            print(f"{key + ':':<16} {shown}")
     print("note: nothing above is verified; unseal checks it all", file=sys.stderr)
     return 0
 
@@ -200,6 +203,12 @@ def _register_seal(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
         dest="one_time_prekey",
         action="store_false",
         help="seal with the recipients' signed prekeys only (no one-time prekey)",
+    )
+    seal.add_argument(
+        "--allow-classical",
+        action="store_true",
+        help="seal with classical X3DH to recipients whose bundle has no post-quantum prekey "
+        "(refused by default: DowngradeError, exit 15)",
     )
     seal.add_argument("--metadata", help="JSON object of app metadata (signed, not secret)")
     seal.add_argument(
@@ -232,4 +241,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_unseal(subparsers)
     inspect = subparsers.add_parser("inspect", help="show a sealed blob's header (unverified)")
     inspect.add_argument("file", metavar="FILE", help="sealed blob file, or - for stdin")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     inspect.set_defaults(handler=cmd_inspect)

@@ -13,16 +13,20 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sealpack import errors
-from sealpack.exchange.contacts import published_status
+from sealpack.cli.envelope import PROGRESS_THRESHOLD, progress_for
 from sealpack.exchange.keystores import KEYSTORE_ENV, keystores_home, resolve_keystore
 from sealpack.exchange.peer import Message, Peer
-from sealpack.exchange.received import save_received
+from sealpack.exchange.received import printable, save_received
 from sealpack.keys import Identity, KeyStore, fingerprint
+from sealpack.progress import ProgressCallback, payload_bars
 
 __all__ = [
+    "EXIT_NOT_SAVED",
+    "EXIT_QUARANTINED",
     "KEYSTORE_ENV",
     "PASSPHRASE_ENV",
     "keystores_home",
@@ -32,6 +36,10 @@ __all__ = [
 ]
 
 PASSPHRASE_ENV = "SEALPACK_PASSPHRASE"  # noqa: S105 - an env var name
+EXIT_QUARANTINED = 14
+"""``sealpack receive`` quarantined at least one blob in this run (listed on stderr)."""
+EXIT_NOT_SAVED = 17
+"""``sealpack receive`` could not save a verified message (kept for the next run)."""
 
 
 def read_passphrase(*, confirm: bool = False) -> bytes:
@@ -57,7 +65,7 @@ def read_passphrase(*, confirm: bool = False) -> bytes:
     return first.encode("utf-8")
 
 
-def _open_store(args: argparse.Namespace) -> KeyStore:
+def open_store(args: argparse.Namespace) -> KeyStore:
     path = resolve_keystore(args.keystore, args.as_peer)
     store = KeyStore.open(path, passphrase=read_passphrase())
     if args.as_peer is not None and store.identity.name != args.as_peer:
@@ -67,8 +75,8 @@ def _open_store(args: argparse.Namespace) -> KeyStore:
     return store
 
 
-def _open_peer(args: argparse.Namespace, *, trust_new_peers: bool = True) -> Peer:
-    store = _open_store(args)
+def open_peer(args: argparse.Namespace, *, trust_new_peers: bool = True) -> Peer:
+    store = open_store(args)
     return Peer(store.identity.name, args.root, store, trust_new_peers=trust_new_peers)
 
 
@@ -108,110 +116,101 @@ def _send(args: argparse.Namespace) -> int:
     Raises:
         errors.SealpackError: unreadable file; unknown, untrusted or bad recipient.
     """
-    peer = _open_peer(args)
+    peer = open_peer(args)
     path = Path(args.file)
     try:
         content = path.read_bytes()
     except OSError as error:
         raise errors.TransportError(f"cannot read {path}: {error.strerror}") from error
-    ids = peer.send(content, to=args.to, metadata={"filename": path.name}, stream=True)
+    with progress_for(args, "sealing", len(content)) as progress:
+        ids = peer.send(
+            content, to=args.to, metadata={"filename": path.name}, stream=True, progress=progress
+        )
     for name, message_id in zip(dict.fromkeys(args.to), ids, strict=True):
         print(f"sent {path.name} to {name} ({message_id})")
     return 0
 
 
-def _announce(peer: Peer, message: Message, out_dir: Path) -> None:
-    saved = save_received(message, out_dir)
+def _deliver(peer: Peer, message: Message, out_dir: Path) -> bool:
+    """Save one message durably, then acknowledge it; a failure leaves it unacknowledged."""
+    try:
+        saved = save_received(message, out_dir)  # written, fsynced (file and folder)
+        message.ack()
+    except errors.SealpackError as error:
+        shown = printable(f"{message.sender} ({message.message_id}): {error}")
+        print(f"not saved, kept for the next run: {shown}", file=sys.stderr)
+        return False
     if message.first_contact:
         pinned = peer.trust.pinned_key(message.sender)
         shown = fingerprint(pinned) if pinned else "?"
         print(f"first contact: pinned {message.sender} {shown}; compare it out of band")
-    print(f"from {message.sender}: {saved}", flush=True)
+    again = " (redelivered)" if message.redelivered else ""
+    print(printable(f"from {message.sender}: {saved}{again}"), flush=True)
+    return True
+
+
+def _incoming(
+    peer: Peer, args: argparse.Namespace, progress: ProgressCallback
+) -> Iterator[Message]:
+    """The inbox once, or watched (``--watch``), unacknowledged until saved."""
+    if args.watch:
+        return peer.watch(timeout=args.timeout, auto_ack=False, progress=progress)
+    return peer.iter_messages(auto_ack=False, progress=progress)
+
+
+def _report_quarantine(peer: Peer, earlier: set[str]) -> int:
+    """Print the blobs quarantined during this run (escaped); return how many."""
+    count = 0
+    for record in peer.quarantined():
+        if record.message_id in earlier:
+            continue
+        count += 1
+        line = f"quarantined {record.message_id}: {record.reason}"
+        print(printable(line), file=sys.stderr)
+        if record.reason == "untrusted":
+            hint = printable(record.sender_hint)
+            print(f"  trust it with: sealpack trust accept {hint}", file=sys.stderr)
+    return count
 
 
 def _receive(args: argparse.Namespace) -> int:
-    """``receive``: save verified files, report first contacts and new quarantine.
+    """``receive``: save verified files (fsync, then acknowledge), report quarantine.
 
     Args:
         args: the parsed command line.
 
     Returns:
-        0.
+        0; EXIT_QUARANTINED (14) when this run quarantined a blob; EXIT_NOT_SAVED (17)
+        when a verified message could not be saved (it stays for the next run).
 
     Raises:
         errors.SealpackError: unusable key store, inbox or output folder.
     """
-    peer = _open_peer(args, trust_new_peers=not args.no_trust_new)
+    peer = open_peer(args, trust_new_peers=not args.no_trust_new)
     out_dir = Path(args.out)
     earlier = {record.message_id for record in peer.quarantined()}
-    messages = peer.watch(timeout=args.timeout) if args.watch else peer.iter_messages()
-    count = 0
+    count = failed = 0
+    bars = payload_bars("opening", min_size=PROGRESS_THRESHOLD, quiet=getattr(args, "quiet", False))
     try:
-        for message in messages:
-            count += 1
-            _announce(peer, message, out_dir)
+        with bars as progress:
+            for message in _incoming(peer, args, progress):
+                if _deliver(peer, message, out_dir):
+                    count += 1
+                else:
+                    failed += 1
     except KeyboardInterrupt:
         if not args.watch:
             raise
-    for record in peer.quarantined():
-        if record.message_id not in earlier:
-            print(f"quarantined {record.message_id}: {record.reason}", file=sys.stderr)
-            if record.reason == "untrusted":
-                print(
-                    f"  trust it with: sealpack trust accept {record.sender_hint}", file=sys.stderr
-                )
-    peer.replenish_prekeys()
+    quarantined = _report_quarantine(peer, earlier)
     if not args.watch:
+        peer.replenish_prekeys()  # --watch keeps prekeys fresh inside its loop
         print(f"{count} message(s) received")
-    return 0
+    if failed:
+        return EXIT_NOT_SAVED
+    return EXIT_QUARANTINED if quarantined else 0
 
 
-def _trust_list(args: argparse.Namespace) -> int:
-    """``trust list``: print pinned peers (and, with ``--root``, their published state).
-
-    Args:
-        args: the parsed command line.
-
-    Returns:
-        0.
-
-    Raises:
-        errors.KeyStoreError: the key store cannot be opened.
-    """
-    store = _open_store(args)
-    trust = store.trust_store
-    for name in trust.names():
-        pinned = trust.pinned_key(name)
-        line = f"{name}  {fingerprint(pinned) if pinned else '?'}"
-        if args.root is not None and pinned is not None:
-            line += published_status(args.root, name, pinned)
-        print(line)
-    store.close()
-    return 0
-
-
-def _trust_accept(args: argparse.Namespace) -> int:
-    """``trust accept NAME``: pin the peer's currently published identity.
-
-    Args:
-        args: the parsed command line.
-
-    Returns:
-        0.
-
-    Raises:
-        errors.SealpackError: unusable key store; no valid bundle published.
-    """
-    peer = _open_peer(args)
-    previous = peer.trust.pinned_key(args.name)
-    bundle = peer.trust_peer(args.name)
-    if previous is not None:
-        print(f"was     {fingerprint(previous)}")
-    print(f"trusted {bundle.name}  {bundle.fingerprint()}")
-    return 0
-
-
-def _common(
+def common_options(
     parser: argparse.ArgumentParser, *, root_required: bool = True, own: bool = True
 ) -> None:
     parser.add_argument("--root", required=root_required, default=None, help="datasite folder")
@@ -228,14 +227,13 @@ def _common(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``peer``, ``send``, ``receive`` and ``trust`` to the ``sealpack`` command.
+    """Add ``peer``, ``send`` and ``receive`` to the ``sealpack`` command (``trust``: cli.trust).
 
     Args:
         subparsers: the top-level sub-command registry.
     """
     _register_peer_and_send(subparsers)
     _register_receive(subparsers)
-    _register_trust(subparsers)
 
 
 def _register_peer_and_send(
@@ -247,13 +245,13 @@ def _register_peer_and_send(
     init = peer.add_parser("init", help="create an identity and publish it")
     init.add_argument("name")
     init.add_argument("--prekeys", type=int, default=100, help="one-time prekeys")
-    _common(init, own=False)
+    common_options(init, own=False)
     init.set_defaults(handler=_peer_init)
 
     send = subparsers.add_parser("send", help="seal a file to peers' inboxes")
     send.add_argument("--to", action="append", required=True, help="recipient (repeatable)")
     send.add_argument("file")
-    _common(send)
+    common_options(send)
     send.set_defaults(handler=_send)
 
 
@@ -267,18 +265,5 @@ def _register_receive(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         action="store_true",
         help="quarantine messages from peers not pinned yet (reason 'untrusted')",
     )
-    _common(receive)
+    common_options(receive)
     receive.set_defaults(handler=_receive)
-
-
-def _register_trust(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    trust = subparsers.add_parser("trust", help="pinned peer identities").add_subparsers(
-        dest="trust_command", metavar="ACTION", required=True
-    )
-    listing = trust.add_parser("list", help="show pinned peers and fingerprints")
-    _common(listing, root_required=False)
-    listing.set_defaults(handler=_trust_list)
-    accept = trust.add_parser("accept", help="trust a peer's current identity")
-    accept.add_argument("name")
-    _common(accept)
-    accept.set_defaults(handler=_trust_accept)

@@ -5,9 +5,9 @@ Commands::
     sealpack keygen NAME [--dir DIR] [--one-time-prekeys N] [--unencrypted]
     sealpack bundle export [--dir DIR] [--out FILE]
     sealpack bundle verify FILE
-    sealpack fingerprint FILE
+    sealpack fingerprint FILE [--json]
     sealpack prekeys rotate [--dir DIR] [--grace SECONDS]
-    sealpack prekeys replenish [--dir DIR] [-n N]
+    sealpack prekeys replenish [--dir DIR] [-n N] [--pq N]
 
 The key store directory defaults to $SEALPACK_KEYSTORE, else ~/.sealpack/keystore.
 The passphrase comes from $SEALPACK_PASSPHRASE (for scripts) or an interactive prompt.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from pathlib import Path
@@ -136,9 +137,17 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    """Print the safety number of a bundle file."""
+    """Print the safety number of a bundle file (JSON with --json)."""
     bundle = read_bundle_file(args.file)
-    print(f"{bundle.name}: {bundle.fingerprint()}")
+    if args.json:
+        facts = {
+            "name": bundle.name,
+            "fingerprint": bundle.fingerprint(),
+            "identity_key": bundle.identity_key.hex(),
+        }
+        print(json.dumps(facts, sort_keys=True))
+    else:
+        print(f"{bundle.name}: {bundle.fingerprint()}")
     return 0
 
 
@@ -151,11 +160,17 @@ def cmd_prekeys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_prekeys_replenish(args: argparse.Namespace) -> int:
-    """Add one-time prekeys."""
+    """Add one-time prekeys (``--pq N``: also post-quantum one-time prekeys)."""
     with open_store(args.dir or default_dir()) as store:
         store.identity.replenish_one_time_prekeys(args.n)
+        if args.pq:
+            store.identity.replenish_pq_one_time_prekeys(args.pq)
         count = len(store.identity.one_time_prekey_ids())
-        print(f"{count} one-time prekeys available; re-export the bundle")
+        pq_count = len(store.identity.pq_one_time_prekey_ids())
+        print(
+            f"{count} one-time prekeys and {pq_count} post-quantum one-time prekeys "
+            "available; re-export the bundle"
+        )
     return 0
 
 
@@ -190,6 +205,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     fingerprint = subparsers.add_parser("fingerprint", help="print a bundle's safety number")
     fingerprint.add_argument("file")
+    fingerprint.add_argument("--json", action="store_true", help="print one JSON object")
     fingerprint.set_defaults(handler=cmd_fingerprint)
 
     _register_bundle(subparsers)
@@ -223,4 +239,11 @@ def _register_prekeys(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     replenish = prekeys_sub.add_parser("replenish", help="add one-time prekeys")
     _dir_option(replenish)
     replenish.add_argument("-n", type=_non_negative, default=100)
+    replenish.add_argument(
+        "--pq",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="also add N post-quantum (ML-KEM-768) one-time prekeys, 1184 bytes each in the bundle",
+    )
     replenish.set_defaults(handler=cmd_prekeys_replenish)

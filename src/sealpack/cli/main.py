@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from sealpack import errors
+from sealpack._version import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("keys", "envelope", "exchange")
+COMMAND_MODULES: tuple[str, ...] = ("keys", "envelope", "exchange", "trust")
 
 # Exit codes: distinct per failure kind so scripts can branch on them.
 EXIT_OK = 0
@@ -37,6 +38,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.InvalidKeyError, 10),
     (errors.SealArgumentError, 2),
     (errors.TransportError, 13),
+    (errors.DowngradeError, 15),
+    (errors.ContextMismatchError, 16),
     (errors.SealpackError, EXIT_ERROR),
 )
 
@@ -53,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group registered."""
     parser = argparse.ArgumentParser(
         prog="sealpack", description="End-to-end encrypted serialization."
+    )
+    parser.add_argument("--version", action="version", version=f"sealpack {__version__}")
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress display (it is shown only on a terminal anyway)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeGuard
 
 from sealpack import errors
@@ -78,16 +78,24 @@ def readable_input(source: FileOrPath) -> Iterator[IO[bytes]]:
     yield source  # type: ignore[misc]
 
 
+HeaderCheck = Callable[[hdr.Header], object]
+
+
 @contextlib.contextmanager
 def seekable_input(
-    source: FileOrPath, limits: hdr.EnvelopeLimits | None = None
+    source: FileOrPath,
+    limits: hdr.EnvelopeLimits | None = None,
+    *,
+    check_header: HeaderCheck | None = None,
 ) -> Iterator[IO[bytes]]:
     """Open a path, pass a seekable file through, or spool an unseekable stream.
 
     An unseekable stream (a pipe, a socket) is copied block by block into an anonymous
     temporary file (``tempfile.TemporaryFile``, gone when closed) once its header has
-    been parsed under ``limits``: only the length that header announces is copied, so
-    memory stays one block and a payload over the limit is refused before any copying.
+    been parsed under ``limits`` and passed ``check_header`` (e.g. the sender
+    resolution, so an unknown sender costs the header only): only the length that
+    header announces is copied, so memory stays one block and a payload over the limit
+    is refused before any copying.
 
     Raises:
         TamperedError, UnsupportedVersionError, LimitExceededError: from the header,
@@ -104,13 +112,21 @@ def seekable_input(
         yield stream
         return
     with tempfile.TemporaryFile(prefix="sealpack-spool-") as spool:
-        spool_blob(stream, spool, limits or hdr.EnvelopeLimits())
+        spool_blob(stream, spool, limits or hdr.EnvelopeLimits(), check_header=check_header)
         spool.seek(0)
         yield spool
 
 
-def spool_blob(source: IO[bytes], sink: IO[bytes], limits: hdr.EnvelopeLimits) -> int:
+def spool_blob(
+    source: IO[bytes],
+    sink: IO[bytes],
+    limits: hdr.EnvelopeLimits,
+    *,
+    check_header: HeaderCheck | None = None,
+) -> int:
     """Copy exactly one sealed blob from ``source`` to ``sink``, header first.
+
+    ``check_header`` runs on the parsed header before anything else is copied.
 
     Returns:
         The number of bytes copied.
@@ -120,6 +136,8 @@ def spool_blob(source: IO[bytes], sink: IO[bytes], limits: hdr.EnvelopeLimits) -
         UnsupportedVersionError, LimitExceededError: from the header.
     """
     header = files.read_header(source, limits)
+    if check_header is not None:
+        check_header(header)
     sink.write(header.header_bytes)
     remaining = header.total_length - len(header.header_bytes)
     while remaining:

@@ -1,11 +1,16 @@
 """Opening sealed blobs from files with bounded memory.
 
-A seekable source is read twice: pass 1 hashes the payload so the signature (and
-the replay look-up) is checked before any key agreement; pass 2 decrypts chunk by
-chunk and hashes again, and the two digests must agree (a file rewritten between the
-passes fails). Output to a path goes to a 0600 temp file in the destination folder
-that is renamed over the destination only after every check has passed; on failure
-it is removed.
+Into memory (:func:`open_file`) a seekable source is read once (issue 18): the header
+resolves the sender, the payload ciphertext is read whole into the buffer that will
+hold the plaintext, hashed there, and the signature, the expected context and the
+replay look-up are checked before any key agreement; then it is decrypted in place
+(envelope.inplace). To a path (:func:`open_file_to_path`, bounded memory) it is read
+twice: pass 1 hashes the payload for the same checks; pass 2 decrypts chunk by chunk
+and hashes again, and the two digests must agree (a file rewritten between the passes
+fails). Only then is the opening committed (message id, digest, consumed one-time
+prekeys). Output to a path goes to a 0600 temp file in the destination folder that is
+renamed over the destination only after every check has passed; on failure it is
+removed.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sealpack import errors
 from sealpack.envelope import header as hdr
-from sealpack.envelope import opener, stream, suite
+from sealpack.envelope import inplace, opener, parallel, stream, suite
 from sealpack.keys import Identity
 from sealpack.keys.arguments import require_path
 
@@ -61,7 +66,7 @@ def read_header(source: IO[bytes], limits: hdr.EnvelopeLimits) -> hdr.Header:
 
 
 def _hash_payload(source: IO[bytes], length: int) -> bytes:
-    hasher = suite.PayloadHasher()
+    hasher = suite.payload_hasher()
     buffer = memoryview(bytearray(min(_READ_BLOCK, max(length, 1))))
     remaining = length
     while remaining:
@@ -78,32 +83,33 @@ def _authenticated(
     recipient: Identity,
     resolve_sender: opener.SenderResolver,
     options: opener.OpenOptions,
-) -> tuple[hdr.Header, opener.Sender, bytes, int]:
-    """Pass 1: header, payload digest, signature, end of file, sender, time, replay."""
+) -> tuple[opener.Opening, int]:
+    """Pass 1: header, sender, payload digest, signature, end of file, time, context,
+    replay look-up."""
     header = read_header(source, options.limits)
     start = len(header.header_bytes)
+    sender = opener.resolve(header, resolve_sender)
     digest = _hash_payload(source, header.core.payload_length)
     signature = _read_exact(source, hdr.SIGNATURE_SIZE)
     if source.read(1):
         raise errors.TamperedError()
-    sender = opener.authenticate(header, digest, signature, resolve_sender, options)
-    opener.refuse_replay(header, sender, recipient)
-    return header, sender, digest, start
+    opener.verify(header, sender, digest, signature, options, recipient=recipient)
+    return opener.Opening(header, sender, digest, recipient, options), start
 
 
 def _decrypt_pass(
     source: IO[bytes],
-    header: hdr.Header,
-    recipient: Identity,
-    options: opener.OpenOptions,
+    opening: opener.Opening,
     place: Callable[[int, int], memoryview],
     flush: Callable[[memoryview], object],
-) -> bytes:
-    """Pass 2: unlock, decrypt every chunk via place/flush; return the re-hashed digest."""
-    hasher = suite.PayloadHasher()
+) -> None:
+    """Pass 2: unlock, decrypt every chunk via place/flush, re-hash; the digest must be
+    the one pass 1 verified (TamperedError otherwise)."""
+    header, options = opening.header, opening.options
+    hasher = suite.payload_hasher()
     prefix = _read_exact(source, stream.PREFIX_SIZE)
     hasher.update(prefix)
-    decryptor = opener.unlock(header, recipient, prefix, options)
+    decryptor = opening.unlock(prefix)
     staging = memoryview(bytearray(header.core.chunk_size + stream.TAG_SIZE))
 
     def read_chunk(length: int) -> memoryview:
@@ -114,7 +120,8 @@ def _decrypt_pass(
         return piece
 
     opener.decrypt_payload(decryptor, header.core.size, read_chunk, place, flush, options.progress)
-    return hasher.digest()
+    if not hmac.compare_digest(opening.receipt.payload_digest, hasher.digest()):
+        raise errors.TamperedError()
 
 
 def _require_seekable(source: IO[bytes]) -> None:
@@ -128,28 +135,48 @@ def open_file(
     recipient: Identity,
     resolve_sender: opener.SenderResolver,
     options: opener.OpenOptions | None = None,
-) -> tuple[bytearray, opener.UnsealedInfo]:
-    """Verify and decrypt a sealed file into one preallocated buffer.
+    decode: Callable[[bytearray], Any] | None = None,
+) -> tuple[Any, opener.UnsealedInfo]:
+    """Verify and decrypt a sealed file into one preallocated buffer, then commit.
+
+    ``decode`` (default: none) runs on the plaintext before the commit, as in
+    :func:`sealpack.envelope.opener.open_buffer_then` (its errors record nothing).
 
     Returns:
-        The plaintext and its verified info.
+        The plaintext (or ``decode(plaintext)``) and its verified info.
 
     Raises:
         The errors of :func:`sealpack.envelope.opener.open_buffer`.
     """
     options = options or opener.OpenOptions()
     _require_seekable(source)
-    header, sender, digest, start = _authenticated(source, recipient, resolve_sender, options)
-    plaintext = bytearray(header.core.size)
-    out = memoryview(plaintext)
-    source.seek(start)
-    again = _decrypt_pass(
-        source, header, recipient, options, lambda o, n: out[o : o + n], lambda _: None
-    )
-    if not hmac.compare_digest(digest, again):
+    with opener.failures_as_sealpack_errors():
+        opening, payload = _read_once(source, recipient, resolve_sender, options)
+        decryptor = opening.unlock(bytes(payload[: stream.PREFIX_SIZE]))
+        size = opening.header.core.size
+        plaintext = inplace.decrypt_in_place(decryptor, payload, size, progress=options.progress)
+    result = plaintext if decode is None else decode(plaintext)
+    with opener.failures_as_sealpack_errors():
+        return result, opening.commit()
+
+
+def _read_once(
+    source: IO[bytes],
+    recipient: Identity,
+    resolve_sender: opener.SenderResolver,
+    options: opener.OpenOptions,
+) -> tuple[opener.Opening, bytearray]:
+    """One pass (issue 18): header, sender, the payload read into memory, signature, end
+    of file; then the digest on every core, signature, time, context, replay look-up."""
+    header = read_header(source, options.limits)
+    sender = opener.resolve(header, resolve_sender)
+    payload = inplace.read_payload(source, header.core.payload_length)
+    signature = _read_exact(source, hdr.SIGNATURE_SIZE)
+    if source.read(1):
         raise errors.TamperedError()
-    opener.accept_once(header, sender, recipient, options)
-    return plaintext, opener.info_for(header, sender)
+    digest = parallel.payload_digest(payload)
+    opener.verify(header, sender, digest, signature, options, recipient=recipient)
+    return opener.Opening(header, sender, digest, recipient, options), payload
 
 
 def target_path(destination: object) -> Path:
@@ -184,20 +211,18 @@ def open_file_to_path(
     options = options or opener.OpenOptions()
     target = target_path(destination)
     _require_seekable(source)
-    header, sender, digest, start = _authenticated(source, recipient, resolve_sender, options)
-    staging = memoryview(bytearray(header.core.chunk_size))
+    with opener.failures_as_sealpack_errors():
+        opening, start = _authenticated(source, recipient, resolve_sender, options)
+        staging = memoryview(bytearray(opening.header.core.chunk_size))
+        committed: list[opener.UnsealedInfo] = []
 
-    def record_before_rename() -> None:
-        opener.accept_once(header, sender, recipient, options)
+        def record_before_rename() -> None:
+            committed.append(opening.commit())
 
-    with temp_file_beside(target, before_rename=record_before_rename) as sink:
-        source.seek(start)
-        again = _decrypt_pass(
-            source, header, recipient, options, lambda _, n: staging[:n], sink.write
-        )
-        if not hmac.compare_digest(digest, again):
-            raise errors.TamperedError()
-    return opener.info_for(header, sender)
+        with temp_file_beside(target, before_rename=record_before_rename) as sink:
+            source.seek(start)
+            _decrypt_pass(source, opening, lambda _, n: staging[:n], sink.write)
+        return committed[0]
 
 
 @contextlib.contextmanager

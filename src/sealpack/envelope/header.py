@@ -2,16 +2,19 @@
 
 Layout (all integers big endian; see docs/spec/envelope.md)::
 
-    magic "SEALPACK" (8) | version 0x01 (1) | core_len u32 | core (msgpack map)
+    magic "SEALPACK" (8) | version 0x02 (1) | core_len u32 | core (msgpack map)
     | stanzas_len u32 | stanzas (msgpack array of maps)
 
 followed by the payload (chunked AES-256-GCM) and a 64-byte Ed25519 signature.
-Version 1 has exactly one suite: X3DH (X25519, Ed25519, HKDF-SHA256), AES-256-GCM
-key wrap, C2SP chunked AES-256-GCM payload, SHA-256 payload digest, Ed25519 signature.
+Version 2 has exactly one suite: PQXDH (X25519 + ML-KEM-768, HKDF-SHA256; classical
+X3DH only for recipients without a PQ prekey), AES-256-GCM key wrap, C2SP chunked
+AES-256-GCM payload, BLAKE3-256 payload digest, Ed25519 signature. Version 1 blobs
+are refused (a clean cut at 0.x, docs/spec/format-v2.md).
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -20,6 +23,7 @@ import msgpack
 from sealpack import errors
 from sealpack.envelope.header_fields import (
     CORE_KEYS,
+    KEM_CIPHERTEXT_SIZE,
     KEY_ID_SIZE,
     MAX_CONTENT_TYPE,
     MAX_PREKEY_ID,
@@ -40,6 +44,7 @@ from sealpack.envelope.header_fields import (
 from sealpack.envelope.sections import unpack_section
 
 __all__ = [
+    "KEM_CIPHERTEXT_SIZE",
     "KEY_ID_SIZE",
     "MAGIC",
     "MAX_CONTENT_TYPE",
@@ -62,7 +67,10 @@ __all__ = [
 ]
 
 MAGIC = b"SEALPACK"
-VERSION = 1
+VERSION = 2
+VERSION_1_REFUSAL = (
+    "sealed blob: format version 1 (sealpack 0.1) is no longer read; ask the sender to upgrade"
+)
 PREFIX_SIZE = len(MAGIC) + 1 + 4
 SIGNATURE_SIZE = 64
 _CORE_KEYS = CORE_KEYS
@@ -83,6 +91,14 @@ class Header:
     def total_length(self) -> int:
         """Exact length of the whole blob: header, payload and signature."""
         return len(self.header_bytes) + self.core.payload_length + SIGNATURE_SIZE
+
+    @functools.cached_property
+    def stanza_index(self) -> dict[bytes, Stanza]:
+        """Recipient key id -> its (first) stanza: a look-up, not a scan (issue 18)."""
+        index: dict[bytes, Stanza] = {}
+        for stanza in self.stanzas:
+            index.setdefault(stanza.recipient_key_id, stanza)
+        return index
 
 
 def encode_core(core: Core) -> bytes:
@@ -111,7 +127,9 @@ def encode_header(core_bytes: bytes, stanzas: list[Stanza]) -> bytes:
                     s.recipient_key_id,
                     s.signed_prekey_id,
                     s.one_time_prekey_id,
+                    s.pq_prekey_id,
                     s.ephemeral_key,
+                    s.kem_ciphertext,
                     s.wrapped_key,
                 ),
                 strict=True,
@@ -137,14 +155,17 @@ def prefix_lengths(prefix: bytes, limits: EnvelopeLimits) -> int:
 
     Raises:
         TamperedError: not a sealpack blob (short or wrong magic).
-        UnsupportedVersionError: a version other than 1.
+        UnsupportedVersionError: a version other than 2 (version 1: a clean cut).
         LimitExceededError: the claimed core length exceeds the header limit.
     """
     if len(prefix) < PREFIX_SIZE or prefix[: len(MAGIC)] != MAGIC:
         raise errors.TamperedError()
-    if prefix[len(MAGIC)] != VERSION:
+    version = prefix[len(MAGIC)]
+    if version == 1:
+        raise errors.UnsupportedVersionError(VERSION_1_REFUSAL)
+    if version != VERSION:
         raise errors.UnsupportedVersionError(
-            f"sealed blob format version {prefix[len(MAGIC)]} is not supported (only {VERSION})"
+            f"sealed blob format version {version} is not supported (only {VERSION})"
         )
     return _check_section_length(_U32.unpack_from(prefix, len(MAGIC) + 1)[0], limits)
 

@@ -33,8 +33,14 @@ KEY_ID_SIZE = 16
 MESSAGE_ID_SIZE = 16
 PUBLIC_KEY_SIZE = 32
 WRAPPED_KEY_SIZE = 32 + 16
+KEM_CIPHERTEXT_SIZE = 1088
+"""An ML-KEM-768 ciphertext."""
 MAX_PREKEY_ID = 2**32 - 1
-MAX_TIME = 2**63 - 1
+MAX_TIME = 2**40 - 1
+"""Upper bound of ``created`` and ``expires`` (year 36812): ``expires + clock skew +
+retention slack`` still fits a signed 64-bit SQLite integer by a wide margin."""
+MAX_SIZE_FIELD = 2**63 - 1
+"""Bound of ``size`` and ``chunk_size`` before the limits (which are far lower) apply."""
 MAX_CONTENT_TYPE = 255
 CORE_KEYS = (
     "sender",
@@ -46,14 +52,15 @@ CORE_KEYS = (
     "size",
     "chunk_size",
 )
-STANZA_KEYS = ("recipient", "spk", "opk", "ek", "wrapped_key")
+STANZA_KEYS = ("recipient", "spk", "opk", "pqpk", "ek", "kem_ct", "wrapped_key")
 
 
 @dataclass(frozen=True)
 class EnvelopeLimits:
     """Bounds applied while parsing a header, before anything is verified."""
 
-    max_header_size: int = 1 << 20
+    max_header_size: int = 1 << 23
+    """Both sections together: 4096 hybrid stanzas (~1.26 KB each) plus 64 KiB metadata fit."""
     max_recipients: int = 4096
     max_metadata_size: int = 64 * 1024
     max_metadata_depth: int = 32
@@ -64,13 +71,21 @@ class EnvelopeLimits:
 
 @dataclass(frozen=True)
 class Stanza:
-    """One recipient's entry: who, which prekeys, the ephemeral key, the wrapped content key."""
+    """One recipient's entry: who, which prekeys, the ephemeral key, the KEM ciphertext
+    (hybrid stanzas only) and the wrapped content key."""
 
     recipient_key_id: bytes
     signed_prekey_id: int
     one_time_prekey_id: int | None
+    pq_prekey_id: int | None
     ephemeral_key: bytes
+    kem_ciphertext: bytes | None = field(repr=False)
     wrapped_key: bytes = field(repr=False)
+
+    @property
+    def hybrid(self) -> bool:
+        """True for a PQXDH stanza (X25519 + ML-KEM-768), False for classical X3DH."""
+        return self.pq_prekey_id is not None
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ def core_section_limits(limits: EnvelopeLimits) -> SectionLimits:
 
 
 def stanza_section_limits(limits: EnvelopeLimits) -> SectionLimits:
-    """An array of at most max_recipients maps of five scalars."""
+    """An array of at most max_recipients maps of seven scalars."""
     return SectionLimits(
         max_depth=2,
         max_length=max(limits.max_recipients, len(STANZA_KEYS)),
@@ -134,6 +149,10 @@ def _int(value: Any, maximum: int, *, optional: bool = False) -> Any:
     return value
 
 
+def _optional_bin(value: Any, size: int) -> bytes | None:
+    return None if value is None else _bin(value, size)
+
+
 def parse_core(value: Any, limits: EnvelopeLimits) -> Core:
     sender, message_id, created, expires, content_type, metadata, size, chunk_size = _fields(
         value, CORE_KEYS
@@ -153,8 +172,8 @@ def parse_core(value: Any, limits: EnvelopeLimits) -> Core:
         _int(expires, MAX_TIME),
         content_type,
         metadata,
-        _int(size, MAX_TIME),
-        _int(chunk_size, MAX_TIME),
+        _int(size, MAX_SIZE_FIELD),
+        _int(chunk_size, MAX_SIZE_FIELD),
     )
     if core.expires < core.created:
         raise _tampered()
@@ -184,18 +203,23 @@ def parse_stanzas(value: Any, limits: EnvelopeLimits) -> tuple[Stanza, ...]:
         raise errors.LimitExceededError(
             f"sealed blob names more than {limits.max_recipients} recipients"
         )
-    stanzas = []
-    for item in value:
-        kid, spk, opk, ek, wrapped = _fields(item, STANZA_KEYS)
-        stanzas.append(
-            Stanza(
-                _bin(kid, KEY_ID_SIZE),
-                _int(spk, MAX_PREKEY_ID),
-                _int(opk, MAX_PREKEY_ID, optional=True),
-                _bin(ek, PUBLIC_KEY_SIZE),
-                _bin(wrapped, WRAPPED_KEY_SIZE),
-            )
-        )
+    stanzas = [_stanza(item) for item in value]
     if len({s.recipient_key_id for s in stanzas}) != len(stanzas):
         raise _tampered()
     return tuple(stanzas)
+
+
+def _stanza(item: Any) -> Stanza:
+    kid, spk, opk, pqpk, ek, kem_ct, wrapped = _fields(item, STANZA_KEYS)
+    stanza = Stanza(
+        _bin(kid, KEY_ID_SIZE),
+        _int(spk, MAX_PREKEY_ID),
+        _int(opk, MAX_PREKEY_ID, optional=True),
+        _int(pqpk, MAX_PREKEY_ID, optional=True),
+        _bin(ek, PUBLIC_KEY_SIZE),
+        _optional_bin(kem_ct, KEM_CIPHERTEXT_SIZE),
+        _bin(wrapped, WRAPPED_KEY_SIZE),
+    )
+    if (stanza.pq_prekey_id is None) != (stanza.kem_ciphertext is None):
+        raise _tampered()  # kem_ct is nil exactly when pqpk is nil
+    return stanza

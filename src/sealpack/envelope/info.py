@@ -13,20 +13,29 @@ __all__ = ["EnvelopeInfo", "RecipientInfo", "describe"]
 
 @dataclass(frozen=True)
 class RecipientInfo:
-    """One stanza as written in the header (unverified)."""
+    """One stanza as written in the header (unverified).
+
+    ``hybrid``: PQXDH (X25519 + ML-KEM-768) when True, classical X3DH when False.
+    """
 
     key_id: str
     signed_prekey_id: int
     one_time_prekey_id: int | None
+    pq_prekey_id: int | None = None
+    hybrid: bool = False
 
 
 @dataclass(frozen=True)
 class EnvelopeInfo:
-    """What the header of a blob claims. Nothing is verified: ``verified`` is always False."""
+    """What the header of a blob claims. Nothing is verified: ``verified`` is always False.
+
+    ``sender_fingerprint`` is computed only when asked for (it costs thousands of hash
+    rounds on a key nobody authenticated; issue 19.4).
+    """
 
     version: int
     sender_key_id: str
-    sender_fingerprint: str
+    sender_identity_key: str
     message_id: str
     created: int
     expires: int
@@ -37,6 +46,11 @@ class EnvelopeInfo:
     blob_size: int
     recipients: tuple[RecipientInfo, ...]
     verified: bool = False
+
+    @property
+    def sender_fingerprint(self) -> str:
+        """The safety number of the claimed (unverified) sender key."""
+        return fingerprint(bytes.fromhex(self.sender_identity_key))
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of the facts (bytes in metadata are shown as hex)."""
@@ -58,6 +72,8 @@ class EnvelopeInfo:
                     "key_id": r.key_id,
                     "signed_prekey_id": r.signed_prekey_id,
                     "one_time_prekey_id": r.one_time_prekey_id,
+                    "pq_prekey_id": r.pq_prekey_id,
+                    "hybrid": r.hybrid,
                 }
                 for r in self.recipients
             ],
@@ -80,7 +96,7 @@ def describe(header: hdr.Header) -> EnvelopeInfo:
     return EnvelopeInfo(
         version=hdr.VERSION,
         sender_key_id=key_id(core.sender_key).hex(),
-        sender_fingerprint=fingerprint(core.sender_key),
+        sender_identity_key=core.sender_key.hex(),
         message_id=core.message_id.hex(),
         created=core.created,
         expires=core.expires,
@@ -90,7 +106,13 @@ def describe(header: hdr.Header) -> EnvelopeInfo:
         chunk_size=core.chunk_size,
         blob_size=header.total_length,
         recipients=tuple(
-            RecipientInfo(s.recipient_key_id.hex(), s.signed_prekey_id, s.one_time_prekey_id)
+            RecipientInfo(
+                s.recipient_key_id.hex(),
+                s.signed_prekey_id,
+                s.one_time_prekey_id,
+                s.pq_prekey_id,
+                s.hybrid,
+            )
             for s in header.stanzas
         ),
     )

@@ -1,171 +1,187 @@
 """Opening: every check passes before a single plaintext byte leaves this module.
 
-Order: parse the header under limits -> the blob has exactly the announced length ->
-the sender is known and trusted -> SHA-256 of the payload and the Ed25519 signature
--> validity window -> replay look-up (records nothing) -> this recipient's stanza ->
-X3DH respond (may consume a one-time prekey) and unwrap the content key -> key
-commitment -> decrypt and authenticate every chunk -> replay guard records the id
-(durable) -> hand the plaintext to the caller.
+Order (docs/spec/envelope.md section 8): parse the header under limits -> the blob
+has exactly the announced length -> the sender is known, trusted and unambiguous
+(before the payload is hashed: an unknown sender costs the header only) -> BLAKE3
+of the payload and the Ed25519 signature -> validity window -> the caller's expected
+context -> replay look-up (records nothing; a held row with the same digest is a
+redelivery) -> this recipient's stanza (a classical stanza to a hybrid recipient is
+a downgrade) -> PQXDH/X3DH respond *without consuming* and unwrap the content key ->
+key commitment -> decrypt and authenticate every chunk -> the caller's decode (if any;
+its errors record nothing) -> one durable commit (message id, digest, consumed one-time
+prekeys) -> hand the result to the caller.
 """
 
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
-from sealpack import errors, primitives, x3dh
+from sealpack import errors, primitives
+from sealpack.envelope import agreement, buffers, delivery, parallel, stream, suite
 from sealpack.envelope import header as hdr
-from sealpack.envelope import stream, suite
+from sealpack.envelope.expect import check_expected
+from sealpack.envelope.failures import failures_as_sealpack_errors
+from sealpack.envelope.opened import (
+    DEFAULT_CLOCK_SKEW,
+    MAX_CLOCK_SKEW,
+    OpenOptions,
+    Progress,
+    UnsealedInfo,
+)
 from sealpack.envelope.senders import Sender, SenderResolver
 from sealpack.keys import Identity
-from sealpack.keys.arguments import require_now
-from sealpack.keys.replay import RETENTION_SLACK
 
 __all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "MAX_CLOCK_SKEW",
     "OpenOptions",
+    "Opening",
     "Sender",
     "SenderResolver",
     "UnsealedInfo",
-    "authenticate",
     "content_key_for",
     "decrypt_payload",
+    "failures_as_sealpack_errors",
+    "finish",
     "open_buffer",
-    "refuse_replay",
+    "open_buffer_then",
+    "resolve",
     "unlock",
+    "verify",
 ]
 
 Buffer = bytes | bytearray | memoryview
-Progress = Callable[[int, int], None]
-DEFAULT_CLOCK_SKEW = 300
-MAX_CLOCK_SKEW = RETENTION_SLACK
-"""A larger skew would let a blob stay valid after the replay guard forgot its id."""
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class OpenOptions:
-    """Time, clock skew allowance, parse limits and an optional progress callback.
+def resolve(header: hdr.Header, resolve_sender: SenderResolver) -> Sender:
+    """Resolve the header's sender key to a trusted Sender (nothing hashed yet).
 
     Raises:
-        SealArgumentError: ``clock_skew`` is not an int in 0..MAX_CLOCK_SKEW (one day),
-            or ``now`` is neither None nor an int.
+        UnknownSenderError, UntrustedSenderError, AmbiguousSenderError.
     """
-
-    now: int | None = None
-    clock_skew: int = DEFAULT_CLOCK_SKEW
-    limits: hdr.EnvelopeLimits = field(default_factory=hdr.EnvelopeLimits)
-    progress: Progress | None = None
-
-    def __post_init__(self) -> None:
-        require_now(self.now)
-        skew = self.clock_skew
-        if not isinstance(skew, int) or isinstance(skew, bool):
-            raise errors.SealArgumentError("clock_skew must be an int number of seconds")
-        if not 0 <= skew <= MAX_CLOCK_SKEW:
-            raise errors.SealArgumentError(
-                f"clock_skew must be within 0..{MAX_CLOCK_SKEW} seconds, got {skew}"
-            )
-
-    def current_time(self) -> int:
-        """``now`` or the system clock."""
-        return int(time.time()) if self.now is None else self.now
-
-
-@dataclass(frozen=True)
-class UnsealedInfo:
-    """Verified facts about an opened blob."""
-
-    sender: Sender
-    message_id: bytes
-    created: int
-    expires: int
-    content_type: str
-    metadata: dict[str, Any]
-    size: int
-    recipient_count: int
-
-    @property
-    def sender_name(self) -> str:
-        """The name the trusted sender is known by."""
-        return self.sender.name
-
-    @property
-    def sender_fingerprint(self) -> str:
-        """The sender's safety number."""
-        return self.sender.fingerprint()
-
-
-def authenticate(
-    header: hdr.Header,
-    payload_digest: bytes,
-    signature: bytes,
-    resolve_sender: SenderResolver,
-    options: OpenOptions,
-) -> Sender:
-    """Resolve the sender, verify the signature, then the validity window.
-
-    Raises:
-        UnknownSenderError, UntrustedSenderError: from ``resolve_sender``.
-        TamperedError: the signature does not verify.
-        ExpiredError: outside [created - skew, expires + skew].
-    """
-    core = header.core
-    sender = resolve_sender(core.sender_key)
-    if not hmac.compare_digest(sender.identity_key, core.sender_key):
+    sender = resolve_sender(header.core.sender_key)
+    if not hmac.compare_digest(sender.identity_key, header.core.sender_key):
         raise errors.UnknownSenderError("sender resolution returned another identity")
-    message = suite.signed_message(header.header_bytes, payload_digest)
-    if not primitives.ed25519_verify(sender.identity_key, signature, message):
-        raise errors.TamperedError()
-    now = options.current_time()
-    if now > core.expires + options.clock_skew:
-        raise errors.ExpiredError(f"sealed blob expired at {core.expires} (now {now})")
-    if core.created > now + options.clock_skew:
-        raise errors.ExpiredError(f"sealed blob is dated in the future ({core.created}, now {now})")
     return sender
 
 
-def unlock(
-    header: hdr.Header, recipient: Identity, payload_prefix: Buffer, options: OpenOptions
-) -> stream.ChunkDecryptor:
-    """Find this recipient's stanza, run X3DH, unwrap the content key, check the commitment.
+def verify(
+    header: hdr.Header,
+    sender: Sender,
+    digest: bytes,
+    signature: bytes,
+    options: OpenOptions,
+    *,
+    recipient: Identity | None = None,
+) -> None:
+    """Verify the signature, the validity window, then the caller's expected context.
+
+    Past its expiry, a blob ``recipient`` holds (not acknowledged) is a redelivery.
 
     Raises:
-        NotARecipientError: no stanza for this identity.
-        PrekeyError: the stanza names a signed/one-time prekey this identity lacks
-            (or a one-time prekey already used by another message).
-        TamperedError: the wrapped key or the key commitment fails.
+        TamperedError: the signature does not verify.
+        ExpiredError: outside [created - skew, expires + skew].
+        ContextMismatchError: the signed metadata is not what the caller expects.
+    """
+    core = header.core
+    message = suite.signed_message(header.header_bytes, digest)
+    if not primitives.ed25519_verify(sender.identity_key, signature, message):
+        raise errors.TamperedError()
+    now = options.current_time()
+    if now > core.expires + options.clock_skew and not (
+        recipient and delivery.is_held(recipient, sender.key_id, core.message_id, digest)
+    ):
+        raise errors.ExpiredError(f"sealed blob expired at {core.expires} (now {now})")
+    if core.created > now + options.clock_skew:
+        raise errors.ExpiredError(f"sealed blob is dated in the future ({core.created}, now {now})")
+    check_expected(core.metadata, options.expect_metadata)
+
+
+class Opening:
+    """One authenticated blob on its way to a recipient: look-up, unlock, commit."""
+
+    def __init__(
+        self,
+        header: hdr.Header,
+        sender: Sender,
+        digest: bytes,
+        recipient: Identity,
+        options: OpenOptions,
+    ) -> None:
+        """Look the message up (records nothing).
+
+        Raises:
+            ReplayError: already delivered (done, or held with another digest).
+        """
+        self.header, self.sender, self.recipient, self.options = header, sender, recipient, options
+        self.receipt = delivery.Receipt(
+            recipient.key_id, sender.key_id, header.core.message_id, digest
+        )
+        self.redelivered = delivery.prior_delivery(
+            recipient, sender.key_id, header.core.message_id, digest
+        )
+        self._used = delivery.UsedPrekeys()
+
+    def unlock(self, payload_prefix: Buffer) -> stream.ChunkDecryptor:
+        """Stanza, key agreement (consuming nothing), content key, key commitment.
+
+        Raises:
+            NotARecipientError, DowngradeError, PrekeyError, TamperedError.
+        """
+        content_key, self._used = agreement.content_key_for(
+            self.header, self.recipient, self.options.current_time()
+        )
+        return decryptor_for(self.header, content_key, payload_prefix)
+
+    def commit(self) -> UnsealedInfo:
+        """Record the delivery durably (after every chunk authenticated); return the info.
+
+        Raises:
+            ReplayError: a concurrent open committed first. KeyStoreError: storage.
+        """
+        options = self.options
+        delivery.commit(
+            self.recipient,
+            self.receipt,
+            self.header.core.expires + options.clock_skew,
+            self._used,
+            hold=options.hold,
+            redelivered=self.redelivered,
+            now=options.current_time(),
+        )
+        return finish(self.header, self.sender, self)
+
+
+def decryptor_for(
+    header: hdr.Header, content_key: bytes, payload_prefix: Buffer
+) -> stream.ChunkDecryptor:
+    """The chunk decryptor of a payload, after its key commitment matched.
+
+    Raises:
+        TamperedError: the key commitment does not match.
     """
     return stream.ChunkDecryptor(
-        content_key_for(header, recipient, options.current_time()),
+        content_key,
         payload_prefix,
         context=suite.payload_context(header.core_bytes),
         chunk_size=header.core.chunk_size,
     )
 
 
-def content_key_for(header: hdr.Header, recipient: Identity, now: int) -> bytes:
-    """This recipient's stanza -> X3DH respond -> the unwrapped content key (no other check).
+def unlock(
+    header: hdr.Header, recipient: Identity, payload_prefix: Buffer, options: OpenOptions
+) -> stream.ChunkDecryptor:
+    """Key agreement and key commitment only (consumes and records nothing)."""
+    key, _ = agreement.content_key_for(header, recipient, options.current_time())
+    return decryptor_for(header, key, payload_prefix)
 
-    Raises:
-        NotARecipientError, PrekeyError, TamperedError: as :func:`unlock`.
-    """
-    stanza = next((s for s in header.stanzas if s.recipient_key_id == recipient.key_id), None)
-    if stanza is None:
-        raise errors.NotARecipientError(f"this sealed blob is not addressed to {recipient.name!r}")
-    agreed = x3dh.respond(
-        recipient,
-        x3dh.X3DHHeader(
-            header.core.sender_key,
-            stanza.ephemeral_key,
-            stanza.signed_prekey_id,
-            stanza.one_time_prekey_id,
-        ),
-        context=suite.stanza_context(header.core_bytes),
-        now=now,
-    )
-    return suite.unwrap_content_key(agreed.shared_key, agreed.associated_data, stanza.wrapped_key)
+
+def content_key_for(header: hdr.Header, recipient: Identity, now: int) -> bytes:
+    """This recipient's stanza -> key agreement -> the content key (no other check)."""
+    return agreement.content_key_for(header, recipient, now)[0]
 
 
 def decrypt_payload(
@@ -188,9 +204,12 @@ def decrypt_payload(
             progress(offset + length, size)
 
 
-def info_for(header: hdr.Header, sender: Sender) -> UnsealedInfo:
-    """Build the verified info of an authenticated header."""
+def finish(header: hdr.Header, sender: Sender, opening: Opening | None = None) -> UnsealedInfo:
+    """Build the verified info of an authenticated (and committed) header."""
     core = header.core
+    mine = None if opening is None else opening.recipient.key_id
+    stanza = next((s for s in header.stanzas if s.recipient_key_id == mine), None)
+    held = opening is not None and opening.options.hold
     return UnsealedInfo(
         sender,
         core.message_id,
@@ -200,32 +219,14 @@ def info_for(header: hdr.Header, sender: Sender) -> UnsealedInfo:
         dict(core.metadata),
         core.size,
         len(header.stanzas),
+        hybrid=stanza is None or stanza.hybrid,
+        redelivered=opening is not None and opening.redelivered,
+        receipt=opening.receipt if held and opening is not None else None,
     )
 
 
-def refuse_replay(header: hdr.Header, sender: Sender, recipient: Identity) -> None:
-    """Look the message id up (recording nothing); call after authenticate, before unlock.
-
-    Raises:
-        ReplayError: this recipient already accepted the message.
-    """
-    if recipient.replay_guard.seen(sender.key_id, header.core.message_id):
-        raise errors.ReplayError("message was already accepted (replay)")
-
-
-def accept_once(
-    header: hdr.Header, sender: Sender, recipient: Identity, options: OpenOptions
-) -> None:
-    """Record the message id in the recipient's replay guard (ReplayError if seen).
-
-    The id is kept until ``expires + clock_skew`` (the last second this opener would
-    accept the blob) plus the guard's retention slack.
-    """
-    core = header.core
-    last_valid = core.expires + options.clock_skew
-    recipient.replay_guard.accept(
-        sender.key_id, core.message_id, last_valid, now=options.current_time()
-    )
+def _as_is(plaintext: bytearray) -> bytearray:
+    return plaintext
 
 
 def open_buffer(
@@ -237,29 +238,57 @@ def open_buffer(
 ) -> tuple[bytearray, UnsealedInfo]:
     """Verify and decrypt an in-memory blob into one preallocated buffer.
 
+    :func:`open_buffer_then` with the plaintext itself as the result; arguments, return
+    value and errors as there.
+    """
+    return open_buffer_then(
+        blob, recipient=recipient, resolve_sender=resolve_sender, options=options, decode=_as_is
+    )
+
+
+def open_buffer_then(
+    blob: Buffer,
+    *,
+    recipient: Identity,
+    resolve_sender: SenderResolver,
+    decode: Callable[[bytearray], T],
+    options: OpenOptions | None = None,
+) -> tuple[T, UnsealedInfo]:
+    """Verify and decrypt an in-memory blob, ``decode`` the plaintext, then commit.
+
+    ``decode`` runs after every chunk authenticated and before the commit, so an error
+    it raises (a DecodeError, the SchemaError of a typed ``expect=``) records nothing
+    and consumes no prekey: the blob can be opened again (e.g. after registering a type).
+
     Args:
         blob: the sealed blob.
         recipient: the opening identity.
-        resolve_sender: maps the header's sender key to a trusted bundle, or raises.
-        options: time, skew, limits, progress.
+        resolve_sender: maps the header's sender key to a trusted Sender, or raises.
+        decode: turns the plaintext (writable, so a codec can decode zero-copy views)
+            into the result.
+        options: time, skew, limits, progress, expected context, hold.
 
     Returns:
-        The plaintext (writable, so a codec can decode zero-copy views) and its info.
+        ``decode(plaintext)`` and the verified info.
 
     Raises:
         TamperedError, UnsupportedVersionError, LimitExceededError, UnknownSenderError,
-        UntrustedSenderError, ExpiredError, NotARecipientError, PrekeyError, ReplayError.
+        UntrustedSenderError, AmbiguousSenderError, ExpiredError, ContextMismatchError,
+        ReplayError, NotARecipientError, DowngradeError, PrekeyError, KeyStoreError,
+        StorageError, SealpackError (anything unexpected; nothing delivered).
     """
     options = options or OpenOptions()
-    header, payload, signature = _split_blob(blob, options.limits)
-    hasher = suite.PayloadHasher()
-    hasher.update(payload)
-    sender = authenticate(header, hasher.digest(), signature, resolve_sender, options)
-    refuse_replay(header, sender, recipient)
-    decryptor = unlock(header, recipient, payload[: stream.PREFIX_SIZE], options)
-    plaintext = _decrypt_in_memory(decryptor, payload, header.core.size, options.progress)
-    accept_once(header, sender, recipient, options)
-    return plaintext, info_for(header, sender)
+    with failures_as_sealpack_errors():
+        header, payload, signature = _split_blob(blob, options.limits)
+        sender = resolve(header, resolve_sender)
+        digest = parallel.payload_digest(payload)  # BLAKE3 on every core (issue 18)
+        verify(header, sender, digest, signature, options, recipient=recipient)
+        opening = Opening(header, sender, digest, recipient, options)
+        decryptor = opening.unlock(payload[: stream.PREFIX_SIZE])
+        plaintext = _decrypt_in_memory(decryptor, payload, header.core.size, options.progress)
+    result = decode(plaintext)
+    with failures_as_sealpack_errors():
+        return result, opening.commit()
 
 
 def _split_blob(blob: Buffer, limits: hdr.EnvelopeLimits) -> tuple[hdr.Header, memoryview, bytes]:
@@ -278,21 +307,6 @@ def _split_blob(blob: Buffer, limits: hdr.EnvelopeLimits) -> tuple[hdr.Header, m
 def _decrypt_in_memory(
     decryptor: stream.ChunkDecryptor, payload: memoryview, size: int, progress: Progress | None
 ) -> bytearray:
-    out = bytearray(size)
-    out_view = memoryview(out)
-    position = stream.PREFIX_SIZE
-
-    def read_chunk(length: int) -> memoryview:
-        nonlocal position
-        position += length
-        return payload[position - length : position]
-
-    decrypt_payload(
-        decryptor,
-        size,
-        read_chunk,
-        lambda offset, length: out_view[offset : offset + length],
-        lambda _: None,
-        progress,
-    )
+    out = buffers.plain_bytearray(size)  # huge-page advised; every byte is overwritten
+    parallel.decrypt_chunks(decryptor, payload, memoryview(out), progress=progress)
     return out

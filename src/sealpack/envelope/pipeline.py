@@ -1,8 +1,10 @@
 """Hash payload ciphertext in one worker thread while the caller encrypts the next chunk.
 
-Sealing is encrypt(chunk i) then SHA-256(ciphertext i), chunk after chunk. From
-cryptography 50.0.0 on, ``Hash.update`` and ``AESGCM.encrypt_into`` release the GIL
-for inputs of 2 KiB and more, so a single worker that hashes chunk i-1 while the
+This is the *streaming* path (``seal_to``: bounded memory, chunk after chunk); the
+in-memory paths use envelope.parallel instead. Sealing is encrypt(chunk i) then
+hash(ciphertext i) with the payload digest of the suite (BLAKE3 in format v2). From
+cryptography 50.0.0 on, ``AESGCM.encrypt_into`` releases the GIL, and so does the
+``blake3`` package's ``update``, so a single worker that hashes chunk i-1 while the
 calling thread encrypts chunk i overlaps the two passes on two cores. The worker
 takes the pieces from a bounded queue in the order given, so the digest is the same
 bytes as hashing inline; an exception in the worker is raised in the caller at the

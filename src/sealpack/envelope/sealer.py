@@ -2,7 +2,9 @@
 
 Randomness is drawn in a fixed order so sealing is reproducible from a seeded rng:
 content key (32), message id (16), payload salt (24), then one ephemeral key (32)
-per recipient in the order given (duplicates removed).
+per recipient in the order given (duplicates removed). ML-KEM encapsulation draws
+its own randomness inside OpenSSL. A caller's rng that repeats a content key is
+refused (envelope.randomness); only the vector tools may opt out.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealpack import errors, primitives, x3dh
+from sealpack import errors, primitives
+from sealpack.envelope import agreement, parallel, pipeline, randomness, stream, suite
+from sealpack.envelope import buffers as membuf
 from sealpack.envelope import header as hdr
-from sealpack.envelope import pipeline, stream, suite
 from sealpack.keys import Identity, KeyBundle
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "SealOptions",
     "seal_buffers",
     "seal_buffers_to",
+    "seal_bytes",
 ]
 
 Buffer = bytes | bytearray | memoryview
@@ -35,16 +39,6 @@ _STAGING_BUFFERS = pipeline.QUEUE_DEPTH + 1
 
 
 SealArgumentError = errors.SealArgumentError
-
-
-def _one_time_prekey_id(sender: Identity, bundle: KeyBundle) -> int | None:
-    """The bundle's first one-time prekey the sender has not used yet (marked used), or None.
-
-    The record is the sender's ``prekey_usage``: durable in a KeyStore (shared by every
-    process using that store), in memory for a bare Identity.
-    """
-    candidates = [prekey.id for prekey in bundle.one_time_prekeys]
-    return sender.prekey_usage.take(bundle.identity_key, candidates) if candidates else None
 
 
 @dataclass(frozen=True)
@@ -59,6 +53,8 @@ class SealOptions:
     one_time_prekey: bool = True
     """Use one of each recipient's one-time prekeys (the first one ``sender.prekey_usage``
     has not handed out for that recipient); False seals with the signed prekey only."""
+    allow_classical: bool = False
+    """Seal with classical X3DH to a bundle without a PQ prekey (else DowngradeError)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,15 @@ class _Prepared:
     size: int
 
 
-def _unique_recipients(recipients: Sequence[KeyBundle]) -> list[KeyBundle]:
+def unique_recipients(
+    recipients: Sequence[KeyBundle], limits: hdr.EnvelopeLimits
+) -> list[KeyBundle]:
+    """The recipients without duplicates (by key id), at most ``limits.max_recipients``.
+
+    Raises:
+        SealArgumentError: not a non-empty sequence of KeyBundle.
+        LimitExceededError: more distinct recipients than any opener accepts.
+    """
     if isinstance(recipients, KeyBundle) or not recipients:
         raise SealArgumentError("recipients must be a non-empty sequence of KeyBundle")
     unique: dict[bytes, KeyBundle] = {}
@@ -76,14 +80,26 @@ def _unique_recipients(recipients: Sequence[KeyBundle]) -> list[KeyBundle]:
         if not isinstance(bundle, KeyBundle):
             raise SealArgumentError(f"a recipient must be a KeyBundle, not {type(bundle).__name__}")
         unique.setdefault(bundle.key_id, bundle)
+    if len(unique) > limits.max_recipients:
+        raise errors.LimitExceededError(
+            f"{len(unique)} recipients: a sealed blob holds at most {limits.max_recipients} "
+            "(the limit every opener applies)"
+        )
     return list(unique.values())
 
 
 def _check_options(options: SealOptions, now: int) -> None:
+    if not 0 <= now <= hdr.MAX_TIME:
+        raise SealArgumentError(f"now must be within 0..{hdr.MAX_TIME} (2**40 - 1)")
     if isinstance(options.expires_in, bool) or not isinstance(options.expires_in, int):
         raise SealArgumentError("expires_in must be an int number of seconds")
     if not 0 < options.expires_in <= hdr.MAX_TIME - now:
-        raise SealArgumentError("expires_in must be positive")
+        raise SealArgumentError(
+            f"expires_in must be positive and now + expires_in at most {hdr.MAX_TIME} "
+            "(2**40 - 1, the bound every opener applies)"
+        )
+    if not isinstance(options.allow_classical, bool):
+        raise SealArgumentError("allow_classical must be True or False")
     content_type = options.content_type
     if not isinstance(content_type, str) or len(content_type.encode()) > hdr.MAX_CONTENT_TYPE:
         raise SealArgumentError("content_type must be a str of at most 255 bytes")
@@ -97,29 +113,6 @@ def _check_options(options: SealOptions, now: int) -> None:
         hdr.check_metadata(options.metadata, limits)
 
 
-def _stanza(
-    sender: Identity,
-    bundle: KeyBundle,
-    context: bytes,
-    content_key: bytes,
-    options: SealOptions,
-    rng: primitives.Rng | None,
-    now: int,
-) -> hdr.Stanza:
-    prekey_id = _one_time_prekey_id(sender, bundle) if options.one_time_prekey else None
-    agreed = x3dh.initiate(
-        sender, bundle, one_time_prekey_id=prekey_id, context=context, rng=rng, now=now
-    )
-    wrapped = suite.wrap_content_key(agreed.shared_key, agreed.associated_data, content_key)
-    return hdr.Stanza(
-        bundle.key_id,
-        agreed.header.signed_prekey_id,
-        agreed.header.one_time_prekey_id,
-        agreed.header.ephemeral_key,
-        wrapped,
-    )
-
-
 def _prepare(
     size: int,
     sender: Identity,
@@ -130,12 +123,14 @@ def _prepare(
 ) -> _Prepared:
     if not isinstance(sender, Identity):
         raise SealArgumentError("sender must be an Identity (or a KeyStore's identity)")
-    bundles = _unique_recipients(recipients)
+    bundles = unique_recipients(recipients, options.limits)
     current = int(time.time()) if now is None else now
     _check_options(options, current)
     if size > options.limits.max_payload_size:
         raise errors.LimitExceededError("payload exceeds the maximum payload size")
-    content_key = primitives.random_bytes(suite.CONTENT_KEY_SIZE, rng=rng)
+    if not options.allow_classical:
+        agreement.refuse_downgrade(bundles)
+    content_key = randomness.draw_content_key(suite.CONTENT_KEY_SIZE, rng)
     core = hdr.Core(
         sender.public_identity_key,
         primitives.random_bytes(hdr.MESSAGE_ID_SIZE, rng=rng),
@@ -153,12 +148,37 @@ def _prepare(
         chunk_size=options.chunk_size,
         rng=rng,
     )
-    context = suite.stanza_context(core_bytes)
-    stanzas = [_stanza(sender, b, context, content_key, options, rng, current) for b in bundles]
+    stanzas = _stanzas(sender, bundles, core_bytes, content_key, options, rng, current)
     header_bytes = hdr.encode_header(core_bytes, stanzas)
     if len(header_bytes) - hdr.PREFIX_SIZE - 4 > options.limits.max_header_size:
         raise errors.LimitExceededError("too many recipients or too much metadata for one header")
     return _Prepared(header_bytes, encryptor, size)
+
+
+def _stanzas(
+    sender: Identity,
+    bundles: list[KeyBundle],
+    core_bytes: bytes,
+    content_key: bytes,
+    options: SealOptions,
+    rng: primitives.Rng | None,
+    now: int,
+) -> list[hdr.Stanza]:
+    """One stanza per recipient, in order (each takes its one-time prekeys)."""
+    context = suite.stanza_context(core_bytes)
+    return [
+        agreement.make_stanza(
+            sender,
+            bundle,
+            context,
+            content_key,
+            one_time_prekey=options.one_time_prekey,
+            allow_classical=options.allow_classical,
+            rng=rng,
+            now=now,
+        )
+        for bundle in bundles
+    ]
 
 
 Place = Callable[[int], tuple[memoryview, pipeline.Recycle | None]]
@@ -178,7 +198,7 @@ def _encrypt_payload(
     """
     encryptor = prepared.encryptor
     chunks = stream.chunk_count(prepared.size, encryptor.chunk_size)
-    with pipeline.digester_for(suite.PayloadHasher(), chunks) as digester:
+    with pipeline.digester_for(suite.payload_hasher(), chunks) as digester:
         prefix, recycle = place(stream.PREFIX_SIZE)
         prefix[:] = encryptor.prefix
         emit(prefix)
@@ -229,21 +249,57 @@ def seal_buffers(
     """
     options = options or SealOptions()
     prepared = _prepare(_total_size(buffers), sender, recipients, options, rng, now)
-    header_len = len(prepared.header_bytes)
-    payload_len = stream.ciphertext_length(prepared.size, options.chunk_size)
-    out = bytearray(header_len + payload_len + hdr.SIGNATURE_SIZE)
-    view = memoryview(out)
-    view[:header_len] = prepared.header_bytes
-    position = header_len
-
-    def place(length: int) -> tuple[memoryview, None]:
-        nonlocal position
-        position += length
-        return view[position - length : position], None
-
-    digest = _encrypt_payload(buffers, prepared, place, lambda _: None, progress)
-    view[position:] = sender.sign(suite.signed_message(prepared.header_bytes, digest))
+    out = membuf.plain_bytearray(_blob_length(prepared, options))
+    _fill(memoryview(out), buffers, prepared, sender, progress)
     return out
+
+
+def _blob_length(prepared: _Prepared, options: SealOptions) -> int:
+    payload_len = stream.ciphertext_length(prepared.size, options.chunk_size)
+    return len(prepared.header_bytes) + payload_len + hdr.SIGNATURE_SIZE
+
+
+def _fill(
+    blob: memoryview,
+    buffers: Sequence[Buffer],
+    prepared: _Prepared,
+    sender: Identity,
+    progress: Progress | None,
+) -> None:
+    """Header, payload (chunk ranges on every core, see envelope.parallel), signature."""
+    header = prepared.header_bytes
+    parallel.fill_blob(
+        blob,
+        header,
+        prepared.encryptor,
+        buffers,
+        lambda digest: sender._sign_envelope(suite.signed_message(header, digest)),
+        progress=progress,
+    )
+
+
+def seal_bytes(
+    buffers: Sequence[Buffer],
+    *,
+    sender: Identity,
+    recipients: Sequence[KeyBundle],
+    options: SealOptions | None = None,
+    rng: primitives.Rng | None = None,
+    now: int | None = None,
+) -> bytes:
+    """Like :func:`seal_buffers`, into a ``bytes`` filled in place (no final copy).
+
+    Large blobs live in huge-page-advised memory (envelope.buffers.blob_bytes).
+
+    Returns:
+        The sealed blob as bytes.
+    """
+    options = options or SealOptions()
+    prepared = _prepare(_total_size(buffers), sender, recipients, options, rng, now)
+    return membuf.blob_bytes(
+        _blob_length(prepared, options),
+        lambda view: _fill(view, buffers, prepared, sender, None),
+    )
 
 
 def seal_buffers_to(
@@ -276,6 +332,6 @@ def seal_buffers_to(
         written += len(piece)
 
     digest = _encrypt_payload(buffers, prepared, staging.take, emit, progress)
-    signature = sender.sign(suite.signed_message(prepared.header_bytes, digest))
+    signature = sender._sign_envelope(suite.signed_message(prepared.header_bytes, digest))
     write(memoryview(signature))
     return written + len(signature)

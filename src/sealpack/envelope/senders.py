@@ -1,4 +1,11 @@
-"""The trusted Sender of a blob, and resolving the sender key named in a header to it."""
+"""The trusted Sender of a blob, and resolving the sender key named in a header to it.
+
+Resolution runs before the payload is hashed, on a key nobody has authenticated yet:
+it costs a look-up, never a fingerprint (a refusal names the 16-byte key id in hex).
+One identity key known under two names (two pins, two given bundles, or a bundle
+whose key is pinned to another name) is refused with AmbiguousSenderError instead of
+choosing one of the names (issue 10.1: credit theft through names).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ __all__ = [
     "Sender",
     "SenderResolver",
     "Senders",
+    "check_pinned",
     "identity_of",
     "sender_resolver",
     "trust_of",
@@ -60,11 +68,48 @@ def trust_of(holder: Identity | KeyStore) -> TrustStore | None:
     return holder.trust_store if isinstance(holder, KeyStore) else None
 
 
-def _by_key(bundles: Sequence[KeyBundle], identity_key: bytes) -> KeyBundle | None:
-    for bundle in bundles:
-        if hmac.compare_digest(bundle.identity_key, identity_key):
-            return bundle
-    return None
+def _ambiguous(identity_key: bytes, names: list[str]) -> errors.AmbiguousSenderError:
+    return errors.AmbiguousSenderError(
+        f"the sender key {key_id(identity_key).hex()} is known under more than one name "
+        f"({', '.join(repr(n) for n in sorted(set(names)))}); refusing to choose"
+    )
+
+
+def _pinned_names(trust: TrustStore, identity_key: bytes) -> list[str]:
+    """The one name ``trust`` pins ``identity_key`` under, or none.
+
+    Raises:
+        AmbiguousSenderError: the key is pinned under several names (an older store).
+    """
+    name = trust.name_for_key(identity_key)
+    return [] if name is None else [name]
+
+
+def _from_trust_store(store: TrustStore, identity_key: bytes) -> Sender:
+    names = _pinned_names(store, identity_key)
+    if not names:
+        raise _unknown(identity_key)
+    return Sender(names[0], identity_key)
+
+
+def _from_bundles(
+    bundles: list[KeyBundle], trust: TrustStore | None, identity_key: bytes
+) -> Sender:
+    matching = [b for b in bundles if hmac.compare_digest(b.identity_key, identity_key)]
+    if not matching:
+        raise _unknown(identity_key)
+    names = [b.name for b in matching]
+    if trust is not None:
+        names += _pinned_names(trust, identity_key)
+    if len(set(names)) > 1:
+        raise _ambiguous(identity_key, names)
+    bundle = matching[0]
+    if trust is not None:
+        try:
+            trust.check(bundle)
+        except errors.IdentityChangedError as error:
+            raise errors.UntrustedSenderError(str(error)) from error
+    return Sender(bundle.name, bundle.identity_key, bundle)
 
 
 def sender_resolver(senders: Senders, trust: TrustStore | None = None) -> SenderResolver:
@@ -75,7 +120,8 @@ def sender_resolver(senders: Senders, trust: TrustStore | None = None) -> Sender
         trust: the recipient's TrustStore, if any: bundles are checked against its pins.
 
     Returns:
-        A resolver raising UnknownSenderError / UntrustedSenderError.
+        A resolver raising UnknownSenderError / UntrustedSenderError /
+        AmbiguousSenderError (one key under two names).
 
     Raises:
         SealArgumentError: ``senders`` is not a TrustStore, a KeyBundle or a list of them.
@@ -84,23 +130,28 @@ def sender_resolver(senders: Senders, trust: TrustStore | None = None) -> Sender
 
     def resolve(identity_key: bytes) -> Sender:
         if isinstance(senders, TrustStore):
-            for name in senders.names():
-                pinned = senders.pinned_key(name)
-                if pinned is not None and hmac.compare_digest(pinned, identity_key):
-                    return Sender(name, identity_key)
-            raise _unknown(identity_key)
+            return _from_trust_store(senders, identity_key)
         bundles = [senders] if isinstance(senders, KeyBundle) else list(senders)
-        bundle = _by_key(bundles, identity_key)
-        if bundle is None:
-            raise _unknown(identity_key)
-        if trust is not None:
-            try:
-                trust.check(bundle)
-            except errors.IdentityChangedError as error:
-                raise errors.UntrustedSenderError(str(error)) from error
-        return Sender(bundle.name, bundle.identity_key, bundle)
+        return _from_bundles(bundles, trust, identity_key)
 
     return resolve
+
+
+def check_pinned(trust: TrustStore | None, recipients: object) -> None:
+    """Check recipient bundles against the sender's trust pins before anything is sealed.
+
+    A name seen for the first time is pinned (trust on first use, as the CLI and
+    ``Peer.send`` do); non-bundles are left to the sealer's argument checks.
+
+    Raises:
+        IdentityChangedError: a recipient's name is pinned to another identity key.
+    """
+    if trust is None or isinstance(recipients, (str, bytes, KeyBundle)):
+        return
+    if isinstance(recipients, Sequence):
+        for bundle in recipients:
+            if isinstance(bundle, KeyBundle):
+                trust.check(bundle)
 
 
 def _check_senders(senders: object) -> None:
@@ -118,7 +169,8 @@ def _check_senders(senders: object) -> None:
 
 
 def _unknown(identity_key: bytes) -> errors.UnknownSenderError:
+    """Names the key id only: no fingerprint of a key nobody authenticated (issue 19.4)."""
     return errors.UnknownSenderError(
-        "the sender of this blob (fingerprint "
-        f"{Sender('?', identity_key).fingerprint()}) is not among the trusted senders"
+        f"the sender of this blob (key id {key_id(identity_key).hex()}) is not among the "
+        "trusted senders"
     )

@@ -199,7 +199,7 @@ def iter_plaintext_chunks(buffers: Sequence[Buffer], chunk_size: int) -> Iterato
     assembled in one reused staging buffer, so consume each chunk before asking
     for the next. The last chunk is always shorter than ``chunk_size`` (maybe empty).
     """
-    staging = bytearray(chunk_size)
+    staging = bytearray()  # grown to one chunk only if a chunk spans buffers
     staged = 0
     for buffer in buffers:
         view = memoryview(buffer).cast("B")
@@ -217,6 +217,8 @@ def iter_plaintext_chunks(buffers: Sequence[Buffer], chunk_size: int) -> Iterato
             yield view[offset : offset + chunk_size]
             offset += chunk_size
         rest = len(view) - offset
+        if rest and not staging:
+            staging.extend(bytes(chunk_size))
         staging[:rest] = view[offset:]
         staged = rest
     yield memoryview(staging)[:staged]

@@ -1,25 +1,32 @@
-"""The one cryptographic suite of envelope version 1: labels, derivations, key wrap.
+"""The one cryptographic suite of envelope version 2: labels, derivations, key wrap, digest.
 
-* core digest ``H = SHA-256(core bytes)``
-* X3DH context (appended to AD) = ``"sealpack/v1/stanza" 0x00 || H``
-* wrap key = HKDF-SHA256(ikm=SK, salt=32 zero bytes, info="sealpack/v1/wrap-key", 32)
-* wrapped key = AES-256-GCM(wrap key, nonce=12 zero bytes, content key, aad=X3DH AD)
+* core digest ``CH = SHA-256(core bytes)``
+* X3DH/PQXDH context (appended to AD) = ``"sealpack/v2/stanza" 0x00 || CH``
+* wrap key = HKDF-SHA256(ikm=SK, salt=32 zero bytes, info="sealpack/v2/wrap-key", 32)
+* wrapped key = AES-256-GCM(wrap key, nonce=12 zero bytes, content key, aad=AD)
   (the wrap key is single use: every stanza has a fresh ephemeral key)
-* payload context (C2SP context) = ``"sealpack/v1/payload" 0x00 || H``
-* signed message = ``"sealpack/v1/signature" 0x00 || header bytes || SHA-256(payload)``
+* payload context (C2SP context) = ``"sealpack/v2/payload" 0x00 || CH``
+* payload digest = BLAKE3-256 over the whole payload ciphertext
+* signed message = ``"sealpack/v2/signature" 0x00 || header bytes || payload digest``
+
+The payload digest constructor lives here (not in envelope.pipeline) so that sealing,
+opening and the vector tools share one choice: :func:`payload_hasher`.
 """
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
+import blake3
 
 from sealpack import primitives
 
 __all__ = [
     "CONTENT_KEY_SIZE",
     "DEFAULT_CHUNK_SIZE",
+    "PAYLOAD_DIGEST_SIZE",
     "PayloadHasher",
     "payload_context",
+    "payload_digest",
+    "payload_hasher",
     "signed_message",
     "stanza_context",
     "unwrap_content_key",
@@ -28,16 +35,17 @@ __all__ = [
 
 CONTENT_KEY_SIZE = 32
 DEFAULT_CHUNK_SIZE = 1 << 20
-STANZA_LABEL = b"sealpack/v1/stanza\x00"
-PAYLOAD_LABEL = b"sealpack/v1/payload\x00"
-WRAP_INFO = b"sealpack/v1/wrap-key"
-SIGNATURE_LABEL = b"sealpack/v1/signature\x00"
+PAYLOAD_DIGEST_SIZE = 32
+STANZA_LABEL = b"sealpack/v2/stanza\x00"
+PAYLOAD_LABEL = b"sealpack/v2/payload\x00"
+WRAP_INFO = b"sealpack/v2/wrap-key"
+SIGNATURE_LABEL = b"sealpack/v2/signature\x00"
 _WRAP_SALT = bytes(32)
 _WRAP_NONCE = bytes(12)
 
 
 def stanza_context(core_bytes: bytes) -> bytes:
-    """X3DH context for every stanza of a message: binds the core header."""
+    """Key-agreement context for every stanza of a message: binds the core header."""
     return STANZA_LABEL + primitives.sha256(core_bytes)
 
 
@@ -51,7 +59,7 @@ def _wrap_key(shared_key: bytes) -> bytes:
 
 
 def wrap_content_key(shared_key: bytes, associated_data: bytes, content_key: bytes) -> bytes:
-    """Encrypt the content key under the X3DH shared key (48 bytes out)."""
+    """Encrypt the content key under the agreed shared key (48 bytes out)."""
     return primitives._aes256gcm_encrypt(
         _wrap_key(shared_key), _WRAP_NONCE, content_key, associated_data
     )
@@ -74,17 +82,33 @@ def signed_message(header_bytes: bytes, payload_digest: bytes) -> bytes:
 
 
 class PayloadHasher:
-    """SHA-256 over the payload ciphertext, fed chunk by chunk."""
+    """BLAKE3-256 over the payload ciphertext, fed piece by piece (single-threaded).
+
+    ``update`` releases the GIL for large pieces, so envelope.pipeline can hash in a
+    worker thread while the caller encrypts.
+    """
 
     __slots__ = ("_hash",)
 
     def __init__(self) -> None:
-        self._hash = hashes.Hash(hashes.SHA256())
+        self._hash = blake3.blake3()
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Absorb the next piece of payload ciphertext."""
         self._hash.update(data)
 
     def digest(self) -> bytes:
-        """Return the 32-byte digest (once)."""
-        return self._hash.finalize()
+        """Return the 32-byte digest."""
+        return self._hash.digest(length=PAYLOAD_DIGEST_SIZE)
+
+
+def payload_hasher() -> PayloadHasher:
+    """A fresh hasher for the payload digest of format version 2 (BLAKE3-256)."""
+    return PayloadHasher()
+
+
+def payload_digest(payload: bytes | bytearray | memoryview) -> bytes:
+    """The payload digest of a whole payload held in memory."""
+    hasher = PayloadHasher()
+    hasher.update(payload)
+    return hasher.digest()

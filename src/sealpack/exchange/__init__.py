@@ -2,7 +2,9 @@
 
 ``Transport`` is the protocol, ``MemoryTransport`` and ``DirectoryTransport``
 implement it, and ``Peer`` sends and receives sealed, verified messages
-(refused blobs go to quarantine with a ``QuarantineRecord``).
+(refused blobs go to quarantine with a ``QuarantineRecord``). A received
+``Message`` is acknowledged after the application processed it and is delivered
+again (``redelivered``) otherwise, also after a crash (docs/spec/datasite.md).
 """
 
 from __future__ import annotations

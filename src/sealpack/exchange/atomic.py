@@ -1,18 +1,19 @@
-"""Crash-safe file operations for the datasite.
+"""Crash-safe file operations on one name inside an open folder.
 
-Every file a reader can see appears in one step: data goes to a hidden temporary
-file in the same directory (name starts with ``.`` and ends with ``.tmp``), is
-flushed and fsynced, and is then renamed into place; the directory is fsynced
-afterwards so the rename itself survives a power cut. A killed writer leaves at
+Every function takes a directory file descriptor (from
+:mod:`sealpack.exchange.folders`, opened without following symlinks) and one
+name in it, and uses only ``*at`` calls, so no path is resolved again and no
+symlink is followed. Every file a reader can see appears in one step: data goes
+to a hidden temporary file in the same folder (``.<16 hex>.tmp``), is flushed
+and fsynced, and is then renamed (or hard-linked) into place; the folder is
+fsynced afterwards so the rename survives a power cut. A killed writer leaves at
 most a hidden temporary file, which readers ignore and
 :func:`remove_stale_temporaries` cleans up.
 
 Readers use :func:`open_regular` / :func:`read_regular`: they never follow a
-symlink and only read regular files (a FIFO cannot block them).
-
-One-time prekeys are claimed with :func:`claim_by_rename`: ``rename(2)`` of one
-source path succeeds for exactly one caller, across processes, on a local or
-POSIX-compliant shared file system.
+symlink and only read regular files (a FIFO cannot block them). One-time prekeys
+are claimed with :func:`claim_by_rename`: ``rename(2)`` of one source succeeds
+for exactly one caller.
 """
 
 from __future__ import annotations
@@ -23,32 +24,35 @@ import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import BinaryIO
+
+from sealpack import errors
 
 __all__ = [
     "TEMP_PREFIX",
     "TEMP_SUFFIX",
     "claim_by_rename",
     "create_exclusive",
-    "fsync_directory",
+    "fsync_folder",
     "is_temporary",
+    "list_names",
     "move_durably",
     "open_regular",
     "read_regular",
     "remove_stale_temporaries",
+    "unlink_entry",
     "write_atomic",
 ]
 
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
-_DIRECTORY_FSYNC_ERRORS = (OSError,)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 Writer = Callable[[BinaryIO], None]
 
 
 def is_temporary(name: str) -> bool:
-    """Tell whether readers must ignore a directory entry.
+    """Tell whether readers must ignore a folder entry.
 
     Args:
         name: the entry's name.
@@ -59,37 +63,49 @@ def is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) or name.endswith(TEMP_SUFFIX)
 
 
-def fsync_directory(directory: Path) -> None:
-    """Flush a directory entry change (create, rename, unlink) to disk.
+def fsync_folder(dir_fd: int) -> None:
+    """Flush a folder's entry changes (create, rename, unlink) to disk.
 
     Args:
-        directory: the directory whose entries changed.
+        dir_fd: the open folder.
+    """
+    with contextlib.suppress(OSError):  # e.g. some network file systems
+        os.fsync(dir_fd)
+
+
+def list_names(dir_fd: int) -> list[str]:
+    """Return the entry names of an open folder (the descriptor is not consumed).
+
+    Args:
+        dir_fd: the open folder.
+
+    Returns:
+        The names, unsorted.
+
+    Raises:
+        errors.TransportError: the folder cannot be listed.
     """
     try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except _DIRECTORY_FSYNC_ERRORS:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except _DIRECTORY_FSYNC_ERRORS:  # pragma: no cover - e.g. some network file systems
-        pass
-    finally:
-        os.close(fd)
+        # scandir(fd) closes its own duplicate (an os.dup() here leaked one per listing)
+        with os.scandir(dir_fd) as entries:
+            return [entry.name for entry in entries]
+    except OSError as error:
+        raise errors.TransportError(f"cannot list a datasite folder: {error.strerror}") from error
 
 
 @contextlib.contextmanager
-def _temporary_file(directory: Path, mode: int) -> Iterator[tuple[Path, BinaryIO]]:
-    """Create a hidden temporary file in ``directory``; remove it if the body fails."""
-    temp_path = directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
-    fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def _temporary_file(dir_fd: int, mode: int) -> Iterator[tuple[str, BinaryIO]]:
+    """Create a hidden temporary file in the folder; remove it if the body fails."""
+    temp_name = f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    fd = os.open(temp_name, flags, mode, dir_fd=dir_fd)
     try:
         with os.fdopen(fd, "wb") as handle:
-            yield temp_path, handle
+            yield temp_name, handle
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp_path.unlink()
+        unlink_entry(dir_fd, temp_name)
         raise
 
 
@@ -100,131 +116,159 @@ def _write_body(handle: BinaryIO, data: bytes | Writer) -> None:
         handle.write(data)
 
 
-def write_atomic(path: Path, data: bytes | Writer, *, mode: int = 0o644) -> None:
+def unlink_entry(dir_fd: int, name: str) -> bool:
+    """Delete one entry (a symlink itself, never its target); a missing one is ignored.
+
+    Args:
+        dir_fd: the open folder.
+        name: the entry.
+
+    Returns:
+        True when this call deleted it.
+    """
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def write_atomic(dir_fd: int, name: str, data: bytes | Writer, *, mode: int = 0o644) -> None:
     """Write a file so readers see either nothing, the old file, or all of it.
 
     Args:
-        path: the final path; its directory must exist. An existing file is replaced.
+        dir_fd: the open destination folder.
+        name: the final name; an existing entry (even a symlink) is replaced.
         data: the bytes, or a callable that writes them to the given binary file.
         mode: permission bits of the new file.
 
     Raises:
         OSError: the write failed; no partial file is left visible.
     """
-    with _temporary_file(path.parent, mode) as (temp_path, handle):
+    with _temporary_file(dir_fd, mode) as (temp_name, handle):
         _write_body(handle, data)
     try:
-        os.replace(temp_path, path)
+        os.replace(temp_name, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp_path.unlink()
+        unlink_entry(dir_fd, temp_name)
         raise
-    fsync_directory(path.parent)
+    fsync_folder(dir_fd)
 
 
-def create_exclusive(path: Path, data: bytes | Writer, *, mode: int = 0o644) -> bool:
-    """Atomically create ``path`` with the given content unless it already exists.
+def create_exclusive(dir_fd: int, name: str, data: bytes | Writer, *, mode: int = 0o644) -> bool:
+    """Atomically create ``name`` with the given content unless it already exists.
 
     The complete temporary file is hard-linked to the final name, which fails if
-    the name exists, so concurrent creators never clobber each other.
+    the name exists (also as a symlink), so concurrent creators never clobber each other.
 
     Args:
-        path: the final path; its directory must exist.
+        dir_fd: the open destination folder.
+        name: the final name.
         data: the bytes, or a callable that writes them.
         mode: permission bits of the new file.
 
     Returns:
         True if this call created the file, False if it already existed.
     """
-    with _temporary_file(path.parent, mode) as (temp_path, handle):
+    with _temporary_file(dir_fd, mode) as (temp_name, handle):
         _write_body(handle, data)
     try:
-        os.link(temp_path, path)
+        os.link(temp_name, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
         created = True
     except FileExistsError:
         created = False
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp_path.unlink()
-    fsync_directory(path.parent)
+        unlink_entry(dir_fd, temp_name)
+    fsync_folder(dir_fd)
     return created
 
 
-def claim_by_rename(source: Path, destination: Path) -> bool:
-    """Move ``source`` to ``destination``; exactly one concurrent caller wins.
+def claim_by_rename(src_fd: int, source: str, dst_fd: int, destination: str) -> bool:
+    """Move a regular file ``source`` to ``destination``; exactly one concurrent caller wins.
 
     Args:
-        source: the file to claim.
-        destination: where the claimed file goes (same file system).
+        src_fd: the open source folder.
+        source: the file to claim (a symlink or other non-regular entry is refused).
+        dst_fd: the open destination folder (same file system).
+        destination: the new name.
 
     Returns:
-        True if this call moved the file, False if someone else got it first.
+        True if this call moved the file, False if it is gone or not a regular file.
     """
     try:
-        os.rename(source, destination)
+        if not stat.S_ISREG(os.stat(source, dir_fd=src_fd, follow_symlinks=False).st_mode):
+            return False
+        os.rename(source, destination, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
     except FileNotFoundError:
         return False
-    fsync_directory(source.parent)
-    if destination.parent != source.parent:
-        fsync_directory(destination.parent)
+    fsync_folder(src_fd)
+    fsync_folder(dst_fd)
     return True
 
 
-def move_durably(source: Path, destination: Path) -> None:
-    """Rename a file into another directory and fsync both directories.
+def move_durably(src_fd: int, source: str, dst_fd: int, destination: str) -> None:
+    """Rename an entry into another folder and fsync both folders.
+
+    A symlink is moved as itself (its target is never touched).
 
     Args:
-        source: the existing file.
-        destination: the new path (same file system); replaced if it exists.
+        src_fd: the open source folder.
+        source: the existing entry.
+        dst_fd: the open destination folder (same file system).
+        destination: the new name; replaced if it exists.
     """
-    os.replace(source, destination)
-    fsync_directory(destination.parent)
-    if destination.parent != source.parent:
-        fsync_directory(source.parent)
+    os.replace(source, destination, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+    fsync_folder(dst_fd)
+    fsync_folder(src_fd)
 
 
-def remove_stale_temporaries(
-    directory: Path, *, older_than: float, now: float | None = None
-) -> int:
+def remove_stale_temporaries(dir_fd: int, *, older_than: float, now: float | None = None) -> int:
     """Delete temporary files left behind by killed writers.
 
     Args:
-        directory: the directory to clean.
+        dir_fd: the open folder to clean.
         older_than: minimum age in seconds of a temporary file to delete.
         now: current time (seconds since epoch); ``time.time()`` when None.
 
     Returns:
-        How many files were removed.
+        How many entries were removed.
     """
     current = time.time() if now is None else now
     removed = 0
-    for entry in os.scandir(directory):
-        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX)):
+    for name in list_names(dir_fd):
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
             continue
         with contextlib.suppress(FileNotFoundError):
-            if current - entry.stat(follow_symlinks=False).st_mtime >= older_than:
-                os.unlink(entry.path)
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if current - info.st_mtime >= older_than and unlink_entry(dir_fd, name):
                 removed += 1
     return removed
 
 
-def open_regular(path: Path) -> BinaryIO:
+def open_regular(dir_fd: int, name: str) -> BinaryIO:
     """Open a regular file for reading, never following a symlink.
 
     Args:
-        path: the file.
+        dir_fd: the open folder.
+        name: the file.
 
     Returns:
         The open binary file.
 
     Raises:
-        OSError: missing, a symlink, or not a regular file (e.g. a FIFO).
+        errors.UnsafePathError: the entry is a symlink.
+        OSError: missing, or not a regular file (e.g. a FIFO).
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
+    flags = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as error:
+        if stat.S_ISLNK(_lstat_mode(dir_fd, name)):
+            raise errors.UnsafePathError(f"{name} is a symlink; refusing to follow it") from error
+        raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
+            raise OSError(f"{name} is not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -232,21 +276,30 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
-def read_regular(path: Path, *, limit: int) -> bytes:
+def _lstat_mode(dir_fd: int, name: str) -> int:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+    except OSError:
+        return 0
+
+
+def read_regular(dir_fd: int, name: str, *, limit: int) -> bytes:
     """Read a whole regular file of at most ``limit`` bytes (see :func:`open_regular`).
 
     Args:
-        path: the file.
+        dir_fd: the open folder.
+        name: the file.
         limit: the largest accepted size in bytes.
 
     Returns:
         The content.
 
     Raises:
+        errors.UnsafePathError: the entry is a symlink.
         OSError: unreadable, not a regular file, or larger than ``limit``.
     """
-    with open_regular(path) as stream:
+    with open_regular(dir_fd, name) as stream:
         data = stream.read(limit + 1)
     if len(data) > limit:
-        raise OSError(f"{path.name} is larger than {limit} bytes")
+        raise OSError(f"{name} is larger than {limit} bytes")
     return data

@@ -18,7 +18,6 @@ bundles and prekey files are handled by
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,7 +46,7 @@ __all__ = [
 
 BLOB_SUFFIX = ".sealed"
 REASON_SUFFIX = ".reason.json"
-MAX_REASON_BYTES = 1 << 20
+MAX_REASON_BYTES = 64 << 10
 
 
 class DirectoryTransport(DirectorySites):
@@ -69,12 +68,13 @@ class DirectoryTransport(DirectorySites):
             The new message id.
 
         Raises:
+            errors.UnsafePathError: the inbox (or a folder on the way) is a symlink.
             errors.TransportError: unknown recipient or invalid sender name.
             OSError: the write failed (only a hidden temporary file may be left).
         """
-        inbox = self._peer_dir(recipient, "inbox")
         message_id = new_message_id(sender)
-        atomic.write_atomic(inbox / f"{message_id}{BLOB_SUFFIX}", blob)
+        with self._area(recipient, "inbox") as inbox:
+            atomic.write_atomic(inbox, f"{message_id}{BLOB_SUFFIX}", blob)
         return message_id
 
     def list_inbox(self, owner: str) -> list[str]:
@@ -87,18 +87,18 @@ class DirectoryTransport(DirectorySites):
             The ids, oldest first.
 
         Raises:
+            errors.UnsafePathError: the inbox (or a folder on the way) is a symlink.
             errors.TransportError: unknown peer.
         """
+        with self._area(owner, "inbox") as inbox:
+            names = atomic.list_names(inbox)
         ids = []
-        for entry in os.listdir(self._peer_dir(owner, "inbox")):
+        for entry in names:
             if atomic.is_temporary(entry) or not entry.endswith(BLOB_SUFFIX):
                 continue
             with contextlib.suppress(errors.TransportError):
                 ids.append(check_message_id(entry[: -len(BLOB_SUFFIX)]))
         return sorted(ids)
-
-    def _blob_path(self, owner: str, message_id: str) -> Path:
-        return self._peer_dir(owner, "inbox") / f"{check_message_id(message_id)}{BLOB_SUFFIX}"
 
     def read_message(self, owner: str, message_id: str) -> bytes:
         """Return one message's bytes.
@@ -127,13 +127,15 @@ class DirectoryTransport(DirectorySites):
             The open file (also a context manager).
 
         Raises:
+            errors.UnsafePathError: the message or a folder on the way is a symlink.
             errors.TransportError: invalid id or no readable regular file.
         """
-        path = self._blob_path(owner, message_id)
-        try:
-            return atomic.open_regular(path)
-        except OSError as error:
-            raise errors.TransportError(f"no readable message {message_id!r}") from error
+        name = f"{check_message_id(message_id)}{BLOB_SUFFIX}"
+        with self._area(owner, "inbox") as inbox:
+            try:
+                return atomic.open_regular(inbox, name)
+            except OSError as error:
+                raise errors.TransportError(f"no readable message {message_id!r}") from error
 
     def acknowledge(self, owner: str, message_id: str, *, archive: bool = False) -> None:
         """Delete (or archive) a processed message.
@@ -144,15 +146,17 @@ class DirectoryTransport(DirectorySites):
             archive: move it to ``archive/`` instead of deleting it.
 
         Raises:
+            errors.UnsafePathError: the inbox or archive is a symlink.
             errors.TransportError: invalid id or unknown peer.
         """
-        path = self._blob_path(owner, message_id)
-        with contextlib.suppress(FileNotFoundError):
-            if archive:
-                atomic.move_durably(path, self._peer_dir(owner, "archive") / path.name)
-            else:
-                path.unlink()
-                atomic.fsync_directory(path.parent)
+        name = f"{check_message_id(message_id)}{BLOB_SUFFIX}"
+        with self._area(owner, "inbox") as inbox:
+            if not archive:
+                if atomic.unlink_entry(inbox, name):
+                    atomic.fsync_folder(inbox)
+                return
+            with self._area(owner, "archive") as archive_fd, contextlib.suppress(FileNotFoundError):
+                atomic.move_durably(inbox, name, archive_fd, name)
 
     def quarantine(
         self, owner: str, message_id: str, *, reason: str, detail: str
@@ -169,20 +173,24 @@ class DirectoryTransport(DirectorySites):
             The stored record.
 
         Raises:
+            errors.UnsafePathError: the inbox or quarantine is a symlink.
             errors.TransportError: invalid id or no such message in the inbox.
         """
-        path = self._blob_path(owner, message_id)
-        folder = self._peer_dir(owner, "quarantine")
+        name = f"{check_message_id(message_id)}{BLOB_SUFFIX}"
         record = quarantine_record(message_id, reason=reason, detail=detail)
-        atomic.write_atomic(folder / f"{message_id}{REASON_SUFFIX}", encode_record(record))
-        try:
-            atomic.move_durably(path, folder / path.name)
-        except FileNotFoundError as error:
-            raise errors.TransportError(f"no message {message_id!r} to quarantine") from error
+        with self._area(owner, "inbox") as inbox, self._area(owner, "quarantine") as folder:
+            atomic.write_atomic(folder, f"{message_id}{REASON_SUFFIX}", encode_record(record))
+            try:
+                atomic.move_durably(inbox, name, folder, name)
+            except FileNotFoundError as error:
+                raise errors.TransportError(f"no message {message_id!r} to quarantine") from error
         return record
 
     def list_quarantine(self, owner: str) -> list[QuarantineRecord]:
-        """Return the readable reason records (unreadable files are skipped).
+        """Return the readable reason records (unreadable or hostile files are skipped).
+
+        Each record is read under limits (size, JSON depth and integer length; see
+        :func:`~sealpack.exchange.quarantine.decode_record`).
 
         Args:
             owner: the inbox owner.
@@ -191,15 +199,16 @@ class DirectoryTransport(DirectorySites):
             The records, oldest first.
 
         Raises:
+            errors.UnsafePathError: the quarantine folder is a symlink.
             errors.TransportError: unknown peer.
         """
-        folder = self._peer_dir(owner, "quarantine")
         records = []
-        for entry in sorted(os.listdir(folder)):
-            if entry.endswith(REASON_SUFFIX) and not atomic.is_temporary(entry):
-                with contextlib.suppress(OSError, errors.TransportError):
-                    reason_file = atomic.read_regular(folder / entry, limit=MAX_REASON_BYTES)
-                    records.append(decode_record(reason_file))
+        with self._area(owner, "quarantine") as folder:
+            for entry in sorted(atomic.list_names(folder)):
+                if entry.endswith(REASON_SUFFIX) and not atomic.is_temporary(entry):
+                    with contextlib.suppress(OSError, errors.TransportError):
+                        data = atomic.read_regular(folder, entry, limit=MAX_REASON_BYTES)
+                        records.append(decode_record(data))
         return records
 
     def quarantined_blob_path(self, owner: str, message_id: str) -> Path:
@@ -213,7 +222,9 @@ class DirectoryTransport(DirectorySites):
             The path of its ``.sealed`` file in ``quarantine/``.
 
         Raises:
+            errors.UnsafePathError: the quarantine folder is a symlink.
             errors.TransportError: invalid id or unknown peer.
         """
-        folder = self._peer_dir(owner, "quarantine")
-        return folder / f"{check_message_id(message_id)}{BLOB_SUFFIX}"
+        with self._area(owner, "quarantine"):
+            pass
+        return self.root / owner / "quarantine" / f"{check_message_id(message_id)}{BLOB_SUFFIX}"

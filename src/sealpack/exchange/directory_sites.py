@@ -3,7 +3,9 @@
 :class:`DirectorySites` creates the per-peer folders, publishes ``bundle.json``
 and the one-time prekey files, and claims prekeys by ``rename``;
 :class:`~sealpack.exchange.directory.DirectoryTransport` adds the inboxes on top.
-The layout is documented in docs/spec/datasite.md.
+Every folder below the root is opened without following a symlink
+(:mod:`sealpack.exchange.folders`). The layout is documented in
+docs/spec/datasite.md.
 """
 
 from __future__ import annotations
@@ -11,19 +13,38 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from sealpack import errors
-from sealpack.exchange import atomic
+from sealpack.exchange import atomic, folders
 from sealpack.exchange.message_ids import check_peer_name
+from sealpack.exchange.prekey_files import (
+    CLAIM_SUFFIX_HEX,
+    MAX_PREKEY_ID_DIGITS,
+    claim_file_name,
+    claimed_prekey_id,
+    prekey_id,
+)
 
-__all__ = ["MAX_BUNDLE_BYTES", "STALE_TEMP_SECONDS", "DirectorySites", "prekey_id"]
+__all__ = [
+    "CLAIM_SUFFIX_HEX",
+    "MAX_BUNDLE_BYTES",
+    "MAX_CLAIMS_READ",
+    "MAX_CLAIM_FILE_BYTES",
+    "MAX_PREKEY_ID_DIGITS",
+    "STALE_TEMP_SECONDS",
+    "DirectorySites",
+    "claimed_prekey_id",
+    "prekey_id",
+]
 
 MAX_BUNDLE_BYTES = 4 << 20
+MAX_CLAIM_FILE_BYTES = 4096
+MAX_CLAIMS_READ = 1024
 STALE_TEMP_SECONDS = 3600.0
 _AREAS = ("public", "public/prekeys", "public/claimed", "inbox", "quarantine", "archive")
-_CLEANED_AREAS = ("inbox", "quarantine", "archive", "public", "public/prekeys")
+_CLEANED_AREAS = ("inbox", "quarantine", "archive", "public", "public/prekeys", "public/claimed")
 
 
 class DirectorySites:
@@ -47,11 +68,22 @@ class DirectorySites:
     def __repr__(self) -> str:
         return f"DirectoryTransport({str(self.root)!r})"
 
-    def _peer_dir(self, name: str, area: str = "") -> Path:
-        base = self.root / check_peer_name(name)
-        if not base.is_dir():
-            raise errors.TransportError(f"unknown peer {name!r} in {self.root}")
-        return base / area if area else base
+    @contextlib.contextmanager
+    def _area(self, name: str, area: str = "", *, create: bool = False) -> Iterator[int]:
+        """Open ``<root>/<name>/<area>`` as a folder descriptor, never through a symlink."""
+        parts = [check_peer_name(name), *(area.split("/") if area else [])]
+        try:
+            fd = folders.open_tree(self.root, parts, create=create)
+        except errors.UnsafePathError:
+            raise
+        except errors.TransportError as error:
+            if not os.path.lexists(self.root / parts[0]):
+                raise errors.TransportError(f"unknown peer {name!r} in {self.root}") from error
+            raise
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     def register_peer(self, name: str) -> None:
         """Create the peer's folders if absent and clean stale temporary files.
@@ -60,28 +92,34 @@ class DirectorySites:
             name: the peer.
 
         Raises:
+            errors.UnsafePathError: one of the peer's folders is a symlink.
             errors.TransportError: invalid name, or the folders cannot be created.
         """
-        base = self.root / check_peer_name(name)
+        check_peer_name(name)
         try:
             for area in _AREAS:
-                (base / area).mkdir(parents=True, exist_ok=True)
-            for area in _CLEANED_AREAS:
-                atomic.remove_stale_temporaries(base / area, older_than=STALE_TEMP_SECONDS)
+                with self._area(name, area, create=True) as fd:
+                    if area in _CLEANED_AREAS:
+                        atomic.remove_stale_temporaries(fd, older_than=STALE_TEMP_SECONDS)
         except OSError as error:
-            raise errors.TransportError(f"cannot create peer folder {base}") from error
+            raise errors.TransportError(f"cannot create peer folder for {name!r}") from error
 
     def peers(self) -> list[str]:
-        """Return the names of the peer folders.
+        """Return the names of the peer folders (symlinks are not peers).
 
         Returns:
             The valid peer names among the root's sub-folders, sorted.
         """
+        root_fd = folders.open_root(self.root)
+        try:
+            with os.scandir(root_fd) as entries:
+                found = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+        finally:
+            os.close(root_fd)
         names = []
-        for entry in self.root.iterdir():
+        for entry_name in found:
             with contextlib.suppress(errors.TransportError):
-                if entry.is_dir():
-                    names.append(check_peer_name(entry.name))
+                names.append(check_peer_name(entry_name))
         return sorted(names)
 
     def publish_bundle(
@@ -95,42 +133,38 @@ class DirectorySites:
             one_time_prekeys: every unconsumed one-time prekey, id to public key.
 
         Raises:
+            errors.UnsafePathError: one of the peer's folders is a symlink.
             errors.TransportError: invalid name or unusable folders.
             OSError: a file could not be written (none is left half-written).
         """
         self.register_peer(name)
-        public = self._peer_dir(name, "public")
-        atomic.write_atomic(public / "bundle.json", bundle_json.encode("utf-8"))
+        with self._area(name, "public") as public:
+            atomic.write_atomic(public, "bundle.json", bundle_json.encode("utf-8"))
         # Offered before claimed: a claim racing with us moves a file from the first
         # listing to the second, so no claimed prekey is ever offered again.
-        offered = self._offered_ids(name)
-        claimed = self._claimed_ids(name)
-        for key_id, key in one_time_prekeys.items():
-            if key_id in claimed or key_id in offered:
-                continue
-            token = json.dumps({"id": key_id, "public": bytes(key).hex()}).encode()
-            atomic.create_exclusive(public / "prekeys" / f"{key_id}.json", token)
-        for key_id in offered - set(one_time_prekeys):
-            with contextlib.suppress(FileNotFoundError):
-                (public / "prekeys" / f"{key_id}.json").unlink()
+        with self._area(name, "public/prekeys") as offered_fd:
+            offered = _ids(atomic.list_names(offered_fd), prekey_id)
+            claimed = self._claimed_ids(name)
+            for key_id, key in one_time_prekeys.items():
+                if key_id in claimed or key_id in offered:
+                    continue
+                token = json.dumps({"id": key_id, "public": bytes(key).hex()}).encode()
+                atomic.create_exclusive(offered_fd, f"{key_id}.json", token)
+            for key_id in offered - set(one_time_prekeys):
+                atomic.unlink_entry(offered_fd, f"{key_id}.json")
         self._forget_consumed_claims(name, set(one_time_prekeys))
 
     def _forget_consumed_claims(self, name: str, live_ids: set[int]) -> None:
         """Delete claim files of prekeys the owner no longer has (consumed; never reused)."""
-        folder = self._peer_dir(name, "public/claimed")
-        for entry in os.listdir(folder):
-            key_id = _claimed_prekey_id(entry)
-            if key_id >= 0 and key_id not in live_ids and not atomic.is_temporary(entry):
-                with contextlib.suppress(FileNotFoundError):
-                    (folder / entry).unlink()
-
-    def _offered_ids(self, name: str) -> set[int]:
-        folder = self._peer_dir(name, "public/prekeys")
-        return {prekey_id(entry) for entry in os.listdir(folder)} - {-1}
+        with self._area(name, "public/claimed") as folder:
+            for entry in atomic.list_names(folder):
+                key_id = claimed_prekey_id(entry)
+                if key_id >= 0 and key_id not in live_ids:
+                    atomic.unlink_entry(folder, entry)
 
     def _claimed_ids(self, name: str) -> set[int]:
-        folder = self._peer_dir(name, "public/claimed")
-        return {_claimed_prekey_id(entry) for entry in os.listdir(folder)}
+        with self._area(name, "public/claimed") as folder:
+            return _ids(atomic.list_names(folder), claimed_prekey_id)
 
     def fetch_bundle(self, name: str) -> str:
         """Return the peer's ``bundle.json`` text (a regular file, at most 4 MiB).
@@ -142,11 +176,12 @@ class DirectorySites:
             The JSON as published.
 
         Raises:
+            errors.UnsafePathError: a folder on the way, or the file, is a symlink.
             errors.TransportError: unknown peer, or no readable bundle.
         """
-        path = self._peer_dir(name, "public") / "bundle.json"
         try:
-            data = atomic.read_regular(path, limit=MAX_BUNDLE_BYTES)
+            with self._area(name, "public") as public:
+                data = atomic.read_regular(public, "bundle.json", limit=MAX_BUNDLE_BYTES)
             return data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise errors.TransportError(f"peer {name!r} has no readable bundle") from error
@@ -162,34 +197,100 @@ class DirectorySites:
             name: the peer.
 
         Returns:
-            The token; None when the file is missing or the name is invalid.
+            The token; None when the file is missing or the name or a folder is invalid.
         """
         try:
-            info = (self._peer_dir(name, "public") / "bundle.json").lstat()
+            with self._area(name, "public") as public:
+                info = os.stat("bundle.json", dir_fd=public, follow_symlinks=False)
         except (OSError, errors.TransportError):
             return None
         return (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
 
-    def claim_one_time_prekey(self, name: str) -> int | None:
+    def claim_one_time_prekey(
+        self, name: str, *, claim: Callable[[int], bytes] | None = None
+    ) -> int | None:
         """Move one offered prekey file to ``claimed/``; the rename picks one winner.
+
+        The winner then replaces the moved file's content with its signed claim.
 
         Args:
             name: the peer whose prekey is taken.
+            claim: returns the signed claim for the won id (None: keep the moved file).
 
         Returns:
             The lowest id this call claimed; None when none is left.
 
         Raises:
+            errors.UnsafePathError: a folder on the way is a symlink.
             errors.TransportError: unknown peer.
         """
-        folder = self._peer_dir(name, "public/prekeys")
-        claimed_dir = self._peer_dir(name, "public/claimed")
-        for key_id in sorted(self._offered_ids(name)):
-            source = folder / f"{key_id}.json"
-            target = claimed_dir / f"{key_id}-{os.urandom(8).hex()}.json"
-            if atomic.claim_by_rename(source, target):
-                return key_id
+        with (
+            self._area(name, "public/prekeys") as offered,
+            self._area(name, "public/claimed") as claimed,
+        ):
+            for key_id in sorted(_ids(atomic.list_names(offered), prekey_id)):
+                target = claim_file_name(key_id, os.urandom(CLAIM_SUFFIX_HEX // 2).hex())
+                if atomic.claim_by_rename(offered, f"{key_id}.json", claimed, target):
+                    if claim is not None:
+                        atomic.write_atomic(claimed, target, claim(key_id))
+                    return key_id
         return None
+
+    def list_claims(self, name: str, prekey_id: int | None = None) -> list[bytes]:
+        """Return the content of the claim files, oldest (by ``ctime``) first.
+
+        Symlinks, non-regular, oversized and foreign files are skipped; at most
+        ``MAX_CLAIMS_READ`` files are read.
+
+        Args:
+            name: the peer whose prekeys are claimed.
+            prekey_id: only the claims of this prekey (by file name); None for all.
+
+        Returns:
+            The claim bytes (unverified).
+
+        Raises:
+            errors.UnsafePathError: a folder on the way is a symlink.
+            errors.TransportError: unknown peer.
+        """
+        found: list[tuple[int, str, bytes]] = []
+        with self._area(name, "public/claimed") as claimed:
+            for entry in atomic.list_names(claimed):
+                key_id = claimed_prekey_id(entry)
+                if atomic.is_temporary(entry) or key_id < 0:
+                    continue
+                if prekey_id is not None and key_id != prekey_id:
+                    continue
+                if len(found) >= MAX_CLAIMS_READ:
+                    break
+                with contextlib.suppress(OSError, errors.TransportError):
+                    info = os.stat(entry, dir_fd=claimed, follow_symlinks=False)
+                    data = atomic.read_regular(claimed, entry, limit=MAX_CLAIM_FILE_BYTES)
+                    found.append((info.st_ctime_ns, entry, data))
+        return [data for _, _, data in sorted(found)]
+
+    def offers_one_time_prekey(self, name: str, prekey_id: int) -> bool:
+        """Tell whether ``prekeys/<prekey_id>.json`` is still offered (not yet claimed).
+
+        Args:
+            name: the peer.
+            prekey_id: the one-time prekey id.
+
+        Returns:
+            True when the offer file is there (any kind of entry).
+
+        Raises:
+            errors.UnsafePathError: a folder on the way is a symlink.
+            errors.TransportError: unknown peer.
+        """
+        with self._area(name, "public/prekeys") as offered:
+            try:
+                os.stat(f"{prekey_id}.json", dir_fd=offered, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            except OSError as error:
+                raise errors.TransportError(f"cannot look at {name!r}'s prekeys") from error
+        return True
 
     def available_one_time_prekeys(self, name: str) -> int:
         """Return how many prekey files are offered.
@@ -201,26 +302,13 @@ class DirectorySites:
             The number of ``prekeys/<id>.json`` files.
 
         Raises:
+            errors.UnsafePathError: a folder on the way is a symlink.
             errors.TransportError: unknown peer.
         """
-        return len(self._offered_ids(name))
+        with self._area(name, "public/prekeys") as offered:
+            return len(_ids(atomic.list_names(offered), prekey_id))
 
 
-def prekey_id(file_name: str) -> int:
-    """Parse an offered prekey file name ``<id>.json``.
-
-    Args:
-        file_name: a directory entry of ``prekeys/``.
-
-    Returns:
-        The id; -1 for any other name.
-    """
-    stem, dot, ext = file_name.partition(".")
-    if ext != "json" or not dot or not stem.isdigit() or len(stem) > 18:
-        return -1
-    return int(stem)
-
-
-def _claimed_prekey_id(file_name: str) -> int:
-    """Parse a claim file name ``<id>-<r>.json`` (-1 for any other name)."""
-    return prekey_id(file_name.split("-", 1)[0] + ".json")
+def _ids(names: list[str], parse: Callable[[str], int]) -> set[int]:
+    parsed = {parse(entry) for entry in names if not atomic.is_temporary(entry)}
+    return parsed - {-1}

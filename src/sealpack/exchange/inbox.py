@@ -1,59 +1,53 @@
-"""Receiving: open, verify and acknowledge inbox messages, quarantine the rest.
+"""Receiving: open, verify and hand over inbox messages; quarantine the rest.
 
-The receiving half of :class:`~sealpack.exchange.peer.Peer`. A blob is opened
-against the trust store's *pinned* keys (plus, on first contact, the hinted
-sender's published key, without pinning it); only a blob that verified pins its
-sender and reaches the application. Any failure moves the blob to quarantine
-with a reason (see docs/spec/datasite.md).
+The receiving half of :class:`~sealpack.exchange.peer.Peer`. A blob is first
+checked against the recorded one-time prekey claims (without opening it), then
+opened with ``hold=True`` against the trust store's *pinned* keys (plus, on first
+contact, the hinted sender's published key, without pinning it); only a blob that
+verified pins its sender and reaches the application, which acknowledges it
+(:class:`~sealpack.exchange.message.Message`). Any failure, expected or not,
+moves the blob to quarantine with a reason, so one hostile message never stops the
+others (see docs/spec/datasite.md). A ratchet message (magic ``SEALSESS``, issue 15) is
+opened, held, with the session of the pinned peer its id names, its context checked
+inside (:mod:`~sealpack.exchange.sessions`), and acknowledged the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from sealpack import api, errors
+from sealpack import api, errors, fobs
+from sealpack.exchange.ack_journal import AckJournal
+from sealpack.exchange.claim_check import ClaimCheck, UnclaimedPrekeyError, still_waiting
 from sealpack.exchange.contacts import (
     BundleCache,
     not_trusted_yet,
     trusted_bundle,
     with_candidate,
 )
+from sealpack.exchange.message import Message
 from sealpack.exchange.message_ids import sender_hint
 from sealpack.exchange.outbox import ProgressCallback
-from sealpack.exchange.quarantine import reason_for
+from sealpack.exchange.polling import poll_with_backoff
+from sealpack.exchange.quarantine import REASON_ERROR, reason_for
+from sealpack.exchange.sessions import (
+    SESSION_MAGIC_SIZE,
+    PeerSessions,
+    is_session_message,
+    read_bounded,
+)
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
 
-__all__ = ["Inbox", "Message", "poll_with_backoff"]
+__all__ = ["Inbox", "Message", "poll_with_backoff"]  # poll_with_backoff: from polling
+
+ExpectMetadata = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool] | None
+"""Items the signed metadata must hold, or a predicate on it (``unseal(expect_metadata=)``)."""
 
 _BUNDLE_LOOKUP_ERRORS = (errors.TransportError, errors.BundleError, errors.UnsupportedVersionError)
-
-
-@dataclass(frozen=True)
-class Message:
-    """One verified message; unpacks as ``(sender, metadata, obj)``.
-
-    Attributes:
-        sender: the verified sender (from the signature, never the file name).
-        metadata: the signed application metadata.
-        obj: the opened object.
-        message_id: the transport's id of the blob.
-        first_contact: True when this message pinned the sender (trust on first
-            use): the app may want to show the sender's fingerprint.
-    """
-
-    sender: str
-    metadata: Mapping[str, Any]
-    obj: Any
-    message_id: str = ""
-    first_contact: bool = False
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.sender, self.metadata, self.obj))
 
 
 @dataclass(frozen=True)
@@ -66,8 +60,11 @@ class Inbox:
         recipient: the key store (durable replay guard) or bare identity.
         trust: the trust store senders are checked against and pinned in.
         bundles: the peer's cache of published bundles.
+        claims: the one-time prekey claim check.
+        journal: pending acknowledgements (finished after a crash).
         trust_new_peers: verify (and then pin) a not-yet-pinned hinted sender.
         archive: keep acknowledged blobs in ``archive/`` instead of deleting them.
+        sessions: the peer's Double Ratchet sessions (ratchet messages, session starts).
     """
 
     owner: str
@@ -75,62 +72,173 @@ class Inbox:
     recipient: KeyStore | Identity
     trust: TrustStore
     bundles: BundleCache
+    claims: ClaimCheck
+    journal: AckJournal
     trust_new_peers: bool
     archive: bool
+    sessions: PeerSessions
 
     def open(
-        self, message_id: str, *, progress: ProgressCallback | None, now: int | None
+        self,
+        message_id: str,
+        *,
+        progress: ProgressCallback | None,
+        now: int | None,
+        expect_metadata: ExpectMetadata = None,
+        expect: Any = None,
     ) -> Message | None:
-        """Open, verify and acknowledge one message, or quarantine it.
+        """Open and verify one message (held until acknowledged), or quarantine it.
+
+        Never raises: every failure, including an unexpected one, quarantines the
+        blob (or, if even that fails, leaves it in the inbox) and returns None.
 
         Args:
             message_id: the inbox message.
             progress: hears (plaintext bytes decrypted, total).
             now: verification time (seconds since epoch).
+            expect_metadata: items (or a predicate) the signed metadata must match.
+            expect: the type annotation the payload must match (typed decoding);
+                a mismatch quarantines the blob with reason ``malformed``.
 
         Returns:
-            The verified message; None when it was refused (and quarantined).
+            The verified, not yet acknowledged message; None when it was refused
+            (or is waiting in the inbox for its prekey claim).
         """
-        candidate, hint_error = self._hinted_sender(message_id)
         try:
-            obj, info = self._unseal(message_id, candidate, progress=progress, now=now)
-            first_contact = candidate is not None and info.sender_name == candidate.name
-            if first_contact and candidate is not None:
-                self.trust.check(candidate)  # pinned only now that a message verified
-        except errors.UnknownSenderError as error:
-            self._quarantine(message_id, hint_error or error)
-            return None
+            return self._open(message_id, progress, now, (expect_metadata, expect))
+        except UnclaimedPrekeyError as error:
+            if still_waiting(_delivered_ns(message_id)):
+                return None  # the claim file may still be on its way: retry later
+            self._quarantine(message_id, error)
         except errors.SealpackError as error:
             self._quarantine(message_id, error)
-            return None
-        self.transport.acknowledge(self.owner, message_id, archive=self.archive)
+        except Exception as error:
+            self._quarantine(message_id, error)
+        return None
+
+    def _open(
+        self,
+        message_id: str,
+        progress: ProgressCallback | None,
+        now: int | None,
+        expectations: tuple[ExpectMetadata, Any],
+    ) -> Message:
+        with self.transport.open_message(self.owner, message_id) as stream:  # opened once
+            if is_session_message(stream.read(SESSION_MAGIC_SIZE)):
+                stream.seek(0)
+                return self._open_ratchet(message_id, read_bounded(stream), now, expectations)
+            stream.seek(0)
+            candidate, hint_error = self._hinted_sender(message_id)
+            try:
+                self.claims.check(stream)  # the header of the very bytes opened below
+            except UnclaimedPrekeyError as error:
+                raise (hint_error or error) from error  # a changed or untrusted sender says more
+            stream.seek(0)
+            try:
+                obj, info = self._unseal(stream, candidate, progress, now, expectations)
+            except errors.UnknownSenderError as error:
+                raise (hint_error or error) from error
+        first_contact = candidate is not None and info.sender_name == candidate.name
+        if first_contact and candidate is not None:
+            self.trust.check(candidate)  # pinned only now that a message verified
+        obj = self.sessions.accept_start(info.sender.identity_key, obj, now=now)
+        if expectations[1] is not None:  # a start's message is checked once unwrapped
+            obj = fobs.loads(fobs.dumps(obj), expect=expectations[1])
         return Message(
             sender=info.sender_name,
             metadata=dict(info.metadata),
             obj=obj,
             message_id=message_id,
             first_contact=first_contact,
+            redelivered=bool(info.redelivered),
+            _acknowledge=lambda: self._acknowledge(message_id, info),
         )
+
+    def _open_ratchet(
+        self,
+        message_id: str,
+        data: bytes,
+        now: int | None,
+        expectations: tuple[ExpectMetadata, Any],
+    ) -> Message:
+        """Open a ratchet message of the hinted (pinned) sender's session, held."""
+        peer_key = self.trust.pinned_key(sender_hint(message_id))
+        if peer_key is None:
+            raise errors.UnknownSenderError("a session message from a peer that is not pinned")
+        sender = self.trust.name_for_key(peer_key) or sender_hint(message_id)
+        expect_metadata, expect = expectations
+        opened = self.sessions.open_ratchet(
+            peer_key, data, now=now, expect_metadata=expect_metadata, expect=expect
+        )
+
+        def acknowledge() -> None:
+            self.journal.begin_ratchet(message_id, peer_key, opened.receipt)
+            self.transport.acknowledge(self.owner, message_id, archive=self.archive)
+            self.sessions.acknowledge(peer_key, opened.receipt)
+            self.journal.end(message_id)
+
+        return Message(
+            sender=sender,
+            metadata=opened.metadata,
+            obj=opened.obj,
+            message_id=message_id,
+            redelivered=opened.redelivered,
+            _acknowledge=acknowledge,
+        )
+
+    def _acknowledge(self, message_id: str, info: api.UnsealedInfo) -> None:
+        """Journal, remove the blob, mark the message done, forget the journal entry."""
+        if info.receipt is not None:
+            receipt = info.receipt
+            self.journal.begin(message_id, receipt.sender_key_id, receipt.message_id)
+        self.transport.acknowledge(self.owner, message_id, archive=self.archive)
+        api.acknowledge(self.recipient, info)
+        self.journal.end(message_id)
+
+    def finish_pending_acks(self) -> int:
+        """Complete the acknowledgements a crash interrupted (see ``AckJournal``).
+
+        Returns:
+            How many were completed.
+        """
+        done = 0
+        for message_id, sender_key_id, envelope_id in self.journal.pending():
+            with contextlib.suppress(errors.SealpackError, OSError):
+                self.transport.acknowledge(self.owner, message_id, archive=self.archive)
+                if isinstance(self.recipient, KeyStore):
+                    with contextlib.suppress(errors.KeyStoreError, errors.ReplayError):
+                        self.recipient.acknowledge(sender_key_id, envelope_id)
+                self.journal.end(message_id)
+                done += 1
+        for message_id, peer_key, receipt in self.journal.pending_ratchet():
+            with contextlib.suppress(errors.SealpackError, OSError):
+                self.transport.acknowledge(self.owner, message_id, archive=self.archive)
+                self.sessions.acknowledge(peer_key, receipt)
+                self.journal.end(message_id)
+                done += 1
+        return done
 
     def _unseal(
         self,
-        message_id: str,
+        stream: BinaryIO,
         candidate: KeyBundle | None,
-        *,
         progress: ProgressCallback | None,
         now: int | None,
-    ) -> tuple[Any, Any]:
+        expectations: tuple[ExpectMetadata, Any],
+    ) -> tuple[Any, api.UnsealedInfo]:
         """Open the blob against the pinned senders (plus ``candidate``, unpinned)."""
+        expect_metadata = expectations[0]  # expect: checked once a start is unwrapped
         senders = self.trust if candidate is None else with_candidate(self.trust, candidate)
-        with self.transport.open_message(self.owner, message_id) as stream:
-            obj, info = api.unseal_from(
-                stream,
-                recipient=self.recipient,
-                senders=senders,
-                with_metadata=True,
-                now=now,
-                progress=progress,
-            )
+        obj, info = api.unseal_from(
+            stream,
+            recipient=self.recipient,
+            senders=senders,
+            with_metadata=True,
+            now=now,
+            progress=progress,
+            expect_metadata=expect_metadata,
+            hold=True,
+        )
         return obj, info
 
     def _hinted_sender(
@@ -142,7 +250,9 @@ class Inbox:
             ``(candidate, error)``: the published bundle of a not-yet-pinned hinted
             sender, to verify the blob against without pinning it (TOFU), and the
             error to report if the blob's signer is unknown: the hinted peer's
-            identity changed, or it is new while ``trust_new_peers`` is False.
+            identity changed, or it is new while ``trust_new_peers`` is False. A
+            published bundle whose key is pinned under another name is never a
+            candidate (issue 10.1): that key's messages are its pinned name's.
         """
         name = sender_hint(message_id)
         try:
@@ -154,7 +264,9 @@ class Inbox:
                 )
                 return None, None
             bundle = self.bundles.get(name)
-        except errors.IdentityChangedError as error:
+            if self.trust.name_for_key(bundle.identity_key) is not None:
+                return None, None
+        except (errors.IdentityChangedError, errors.AmbiguousSenderError) as error:
             return None, error
         except _BUNDLE_LOOKUP_ERRORS:
             return None, None
@@ -162,43 +274,14 @@ class Inbox:
             return None, not_trusted_yet(bundle)
         return bundle, None
 
-    def _quarantine(self, message_id: str, error: errors.SealpackError) -> None:
-        """Move a refused blob to quarantine; a blob that vanished meanwhile is skipped."""
-        with contextlib.suppress(errors.TransportError):
-            self.transport.quarantine(
-                self.owner, message_id, reason=reason_for(error), detail=str(error)
-            )
+    def _quarantine(self, message_id: str, error: BaseException) -> None:
+        """Move a refused blob to quarantine; if that fails too, leave it in the inbox."""
+        reason = reason_for(error) if isinstance(error, errors.SealpackError) else REASON_ERROR
+        detail = str(error) if isinstance(error, errors.SealpackError) else type(error).__name__
+        with contextlib.suppress(errors.SealpackError, OSError):
+            self.transport.quarantine(self.owner, message_id, reason=reason, detail=detail)
 
 
-def poll_with_backoff(
-    poll: Callable[[], Iterable[Message]],
-    *,
-    timeout: float | None,
-    min_interval: float,
-    max_interval: float,
-    sleep: Callable[[float], None],
-) -> Iterator[Message]:
-    """Poll until ``timeout``, sleeping (doubling) after empty polls only.
-
-    Args:
-        poll: returns the messages found by one pass over the inbox.
-        timeout: stop after this many seconds in total; None = never.
-        min_interval: the first delay after an empty poll, in seconds.
-        max_interval: the longest delay between polls.
-        sleep: the sleep function.
-
-    Yields:
-        The messages of every poll, as they come.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    interval = min_interval
-    while deadline is None or time.monotonic() < deadline:
-        got_any = False
-        for message in poll():
-            got_any = True
-            yield message
-        if got_any:
-            interval = min_interval  # more may be on the way: poll again at once
-            continue
-        sleep(interval)
-        interval = min(interval * 2, max_interval)
+def _delivered_ns(message_id: str) -> int:
+    """The delivery time a message id claims (its first 20 digits), in nanoseconds."""
+    return int(message_id[:20])

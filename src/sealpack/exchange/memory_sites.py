@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sealpack import errors
@@ -24,7 +24,7 @@ class _Site:
     bundle_json: str | None = None
     bundle_version: int = 0
     offered: dict[int, bytes] = field(default_factory=dict)
-    claimed: set[int] = field(default_factory=set)
+    claimed: dict[int, list[bytes]] = field(default_factory=dict)
     inbox: dict[str, bytes] = field(default_factory=dict)
     archive: dict[str, bytes] = field(default_factory=dict)
     quarantine: dict[str, tuple[bytes, QuarantineRecord]] = field(default_factory=dict)
@@ -90,7 +90,8 @@ class MemorySites:
                 for key_id, public in one_time_prekeys.items()
                 if key_id not in site.claimed
             }
-            site.claimed &= set(one_time_prekeys)  # consumed ids are never reused
+            live = set(one_time_prekeys)  # consumed ids are never reused
+            site.claimed = {key_id: c for key_id, c in site.claimed.items() if key_id in live}
 
     def fetch_bundle(self, name: str) -> str:
         """Return the peer's bundle JSON.
@@ -123,11 +124,14 @@ class MemorySites:
             site = self._sites.get(name)
             return site.bundle_version if site is not None and site.bundle_version else None
 
-    def claim_one_time_prekey(self, name: str) -> int | None:
-        """Take the lowest offered prekey id.
+    def claim_one_time_prekey(
+        self, name: str, *, claim: Callable[[int], bytes] | None = None
+    ) -> int | None:
+        """Take the lowest offered prekey id and store the claimer's signed claim.
 
         Args:
             name: the peer whose prekey is taken.
+            claim: returns the signed claim for the won id (None: an empty claim).
 
         Returns:
             The id; None when none is offered.
@@ -141,8 +145,59 @@ class MemorySites:
                 return None
             key_id = min(site.offered)
             del site.offered[key_id]
-            site.claimed.add(key_id)
-            return key_id
+            site.claimed[key_id] = []
+        token = claim(key_id) if claim is not None else b""
+        with self._lock:
+            site.claimed.setdefault(key_id, []).append(token)
+        return key_id
+
+    def offers_one_time_prekey(self, name: str, prekey_id: int) -> bool:
+        """Tell whether the prekey is still offered (not yet claimed).
+
+        Args:
+            name: the peer.
+            prekey_id: the one-time prekey id.
+
+        Returns:
+            True when it is offered.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        with self._lock:
+            return prekey_id in self._site(name).offered
+
+    def add_claim(self, name: str, key_id: int, token: bytes) -> None:
+        """Store one more claim of ``key_id`` (what a hostile peer could do).
+
+        Args:
+            name: the peer whose prekey is claimed.
+            key_id: the prekey id.
+            token: the claim bytes.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        with self._lock:
+            self._site(name).claimed.setdefault(key_id, []).append(bytes(token))
+
+    def list_claims(self, name: str, prekey_id: int | None = None) -> list[bytes]:
+        """Return the stored claims of the peer's prekeys, oldest first.
+
+        Args:
+            name: the peer.
+            prekey_id: only the claims of this prekey; None for all.
+
+        Returns:
+            The claim bytes (unverified).
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        with self._lock:
+            claimed = self._site(name).claimed
+            ids = list(claimed) if prekey_id is None else [prekey_id]
+            return [token for key_id in ids for token in claimed.get(key_id, [])]
 
     def available_one_time_prekeys(self, name: str) -> int:
         """Return how many prekeys the peer offers.

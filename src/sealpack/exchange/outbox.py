@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from sealpack import api, errors
+from sealpack.exchange.claims import encode_claim
 from sealpack.exchange.message_ids import check_peer_name
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle
@@ -53,7 +54,10 @@ def distinct_recipients(to: Sequence[str]) -> list[str]:
 
 
 def claimed_recipients(
-    transport: Transport, to: Sequence[str], fetch: Callable[[str], KeyBundle]
+    transport: Transport,
+    to: Sequence[str],
+    fetch: Callable[[str], KeyBundle],
+    claimer: Identity,
 ) -> tuple[list[str], list[KeyBundle]]:
     """Validate the recipients, then fetch each one's bundle and claim a prekey for it.
 
@@ -61,6 +65,7 @@ def claimed_recipients(
         transport: where the prekeys are offered.
         to: the requested recipients.
         fetch: returns a recipient's trusted bundle (``Peer.fetch_bundle``).
+        claimer: the sending identity, which signs each claim.
 
     Returns:
         The distinct names and, for each, its bundle restricted to one claimed prekey.
@@ -69,20 +74,27 @@ def claimed_recipients(
         errors.SealpackError: an invalid, unknown or untrusted recipient (from ``fetch``).
     """
     names = distinct_recipients(to)
-    return names, [restrict_to_claimed_prekey(transport, name, fetch(name)) for name in names]
+    bundles = [restrict_to_claimed_prekey(transport, name, fetch(name), claimer) for name in names]
+    return names, bundles
 
 
-def restrict_to_claimed_prekey(transport: Transport, name: str, bundle: KeyBundle) -> KeyBundle:
-    """Claim one of the peer's offered one-time prekeys and restrict ``bundle`` to it.
+def restrict_to_claimed_prekey(
+    transport: Transport, name: str, bundle: KeyBundle, claimer: Identity
+) -> KeyBundle:
+    """Claim one of the peer's offered one-time prekeys (signed) and restrict ``bundle`` to it.
 
-    Claimed ids missing from the (verified) bundle are skipped; a bundle without
-    one-time prekeys is returned when none is left (X3DH then uses the signed
-    prekey alone).
+    The claim stored with the prekey is signed by ``claimer``
+    (:func:`~sealpack.exchange.claims.encode_claim`): the recipient opens a blob
+    using that prekey only from the claimer. Claimed ids missing from the
+    (verified) bundle are skipped; a bundle without one-time prekeys is returned
+    when none is left (the key agreement then uses the signed prekey alone). PQ
+    one-time prekeys are not offered by the datasite (the PQ last-resort prekey is used).
 
     Args:
         transport: where the prekeys are offered.
         name: the recipient.
         bundle: the recipient's trusted bundle.
+        claimer: the sending identity.
 
     Returns:
         The bundle holding the claimed prekey, or none.
@@ -91,7 +103,9 @@ def restrict_to_claimed_prekey(transport: Transport, name: str, bundle: KeyBundl
         errors.TransportError: the recipient is unknown to the transport.
     """
     for _ in range(_CLAIM_ATTEMPTS):
-        key_id = transport.claim_one_time_prekey(name)
+        key_id = transport.claim_one_time_prekey(
+            name, claim=lambda prekey_id: encode_claim(claimer, bundle, prekey_id)
+        )
         if key_id is None:
             break
         if bundle.one_time_prekey(key_id) is not None:

@@ -11,18 +11,21 @@ over :mod:`~sealpack.exchange.outbox` (sending), :mod:`~sealpack.exchange.inbox`
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sealpack import errors
 from sealpack.exchange import outbox
+from sealpack.exchange.ack_journal import ACK_JOURNAL_FOLDER, AckJournal
+from sealpack.exchange.claim_book import CLAIM_BOOK_FILE, ClaimBook
 from sealpack.exchange.contacts import BundleCache, publish_identity, trusted_bundle
 from sealpack.exchange.directory import DirectoryTransport
-from sealpack.exchange.inbox import Inbox, Message, poll_with_backoff
+from sealpack.exchange.inbox import Message
 from sealpack.exchange.message_ids import check_peer_name
 from sealpack.exchange.outbox import ProgressCallback
 from sealpack.exchange.quarantine import QuarantineRecord
+from sealpack.exchange.receiving import Receiving
+from sealpack.exchange.sessions import PeerSessions
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
 
@@ -31,7 +34,7 @@ __all__ = ["DEFAULT_EXPIRES_IN", "Message", "Peer", "ProgressCallback"]
 DEFAULT_EXPIRES_IN = 7 * 86400
 
 
-class Peer:
+class Peer(Receiving):
     """A named participant of a datasite (or any transport).
 
     Args:
@@ -46,6 +49,12 @@ class Peer:
             False, a peer that is not pinned yet is refused (sending raises
             ``PeerNotTrustedError``; its messages are quarantined with reason
             ``untrusted``) until ``trust_peer(name)``.
+        sessions: talk to a peer through a Double Ratchet session (the default): a
+            single-recipient, non-streamed ``send`` to a peer without an established
+            session is a sealed blob that starts one; once the peer answered, such
+            sends are ratchet messages. False: every send is a sealed blob (ratchet
+            messages of sessions already held are still opened). See
+            docs/spec/datasite.md, "Sessions".
 
     Raises:
         errors.KeyStoreError: the identity's name is not ``name``.
@@ -62,6 +71,7 @@ class Peer:
         archive: bool = False,
         publish: bool = True,
         trust_new_peers: bool = True,
+        sessions: bool = True,
     ) -> None:
         self.name = check_peer_name(name)
         self.transport: Transport = (
@@ -79,6 +89,10 @@ class Peer:
         self.archive = archive
         self.trust_new_peers = trust_new_peers
         self._bundles = BundleCache(self.transport)
+        local = self._keystore.path if self._keystore is not None else None
+        self._claim_book = ClaimBook(local / CLAIM_BOOK_FILE if local else None)
+        self._ack_journal = AckJournal(local / ACK_JOURNAL_FOLDER if local else None)
+        self._sessions = PeerSessions(keystore, enabled=sessions)
         self.transport.register_peer(self.name)
         if publish:
             self.publish()
@@ -173,12 +187,17 @@ class Peer:
         progress: ProgressCallback | None = None,
         now: int | None = None,
     ) -> list[str]:
-        """Seal ``obj`` once for all recipients and deliver it to each inbox.
+        """Encrypt ``obj`` and deliver it to each recipient's inbox.
+
+        Several recipients, or ``stream=True``: one sealed blob for all. One recipient
+        (with sessions on): a ratchet message when the session with that peer is
+        established, else a sealed blob that starts one (docs/spec/datasite.md, "Sessions").
 
         Args:
             obj: the object (anything the codec can encode).
             to: recipient peer names.
-            metadata: application metadata, signed with the message.
+            metadata: application metadata, signed with a sealed blob (inside the
+                authenticated payload of a ratchet message).
             expires_in: validity window in seconds.
             stream: seal straight to disk with ``seal_to`` (for large payloads).
             progress: hears (plaintext bytes sealed, total) per chunk when streaming.
@@ -190,8 +209,14 @@ class Peer:
         Raises:
             errors.SealpackError: a recipient is bad, unknown or untrusted, or obj cannot be sealed.
         """
+        names = outbox.distinct_recipients(to)
+        if len(names) == 1 and not stream and self._sessions.enabled:
+            message = self._send_in_session(obj, names[0], metadata, expires_in, now)
+            if progress is not None:
+                progress(len(message), len(message))
+            return [self.transport.deliver(names[0], message, sender=self.name)]
         names, bundles = outbox.claimed_recipients(
-            self.transport, to, lambda name: self.fetch_bundle(name, now=now)
+            self.transport, names, lambda name: self.fetch_bundle(name, now=now), self.identity
         )
         options = outbox.seal_options(
             self.identity, bundles, metadata, expires_in=expires_in, now=now
@@ -200,87 +225,41 @@ class Peer:
             self.transport, obj, names, self.name, options, stream=stream, progress=progress
         )
 
-    def _inbox(self) -> Inbox:
-        """This peer's inbox, with the current trust settings."""
-        return Inbox(
-            owner=self.name,
-            transport=self.transport,
-            recipient=self._keystore or self.identity,
-            trust=self.trust,
-            bundles=self._bundles,
-            trust_new_peers=self.trust_new_peers,
-            archive=self.archive,
-        )
-
-    def iter_messages(
-        self, *, progress: ProgressCallback | None = None, now: int | None = None
-    ) -> Iterator[Message]:
-        """Yield every verified message in the inbox, oldest first.
-
-        A message is acknowledged (deleted or archived) before it is yielded;
-        refused blobs are quarantined and skipped.
-
-        Args:
-            progress: hears (plaintext bytes decrypted, total) of the message being opened.
-            now: verification time (seconds since epoch).
-
-        Yields:
-            ``Message(sender, metadata, obj)`` for each verified message.
-
-        Raises:
-            errors.TransportError: the inbox cannot be listed.
-        """
-        for message_id in self.transport.list_inbox(self.name):
-            message = self._inbox().open(message_id, progress=progress, now=now)
-            if message is not None:
-                yield message
-
-    def receive(
-        self, *, progress: ProgressCallback | None = None, now: int | None = None
-    ) -> list[Message]:
-        """Return all verified messages currently in the inbox (see iter_messages).
-
-        Args:
-            progress: hears (plaintext bytes decrypted, total) per message.
-            now: verification time (seconds since epoch).
-
-        Returns:
-            The verified messages, oldest first.
-
-        Raises:
-            errors.TransportError: the inbox cannot be listed.
-        """
-        return list(self.iter_messages(progress=progress, now=now))
-
-    def watch(
+    def _send_in_session(
         self,
-        *,
-        timeout: float | None = None,
-        min_interval: float = 0.05,
-        max_interval: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> Iterator[Message]:
-        """Poll the inbox forever (or until ``timeout``), backing off while idle.
+        obj: object,
+        name: str,
+        metadata: Mapping[str, Any] | None,
+        expires_in: int,
+        now: int | None,
+    ) -> bytes:
+        """A ratchet message to a peer with an established session, else a sealed start.
+
+        The published bundle is checked against the trust store first, as for a sealed
+        blob: a changed identity stops delivery (IdentityChangedError) either way.
+        """
+        trusted = self.fetch_bundle(name, now=now)
+        message = self._sessions.seal_ratchet(
+            trusted.identity_key, obj, metadata, expires_in=expires_in, now=now
+        )
+        if message is not None:
+            return message
+        bundle = outbox.restrict_to_claimed_prekey(self.transport, name, trusted, self.identity)
+        session = self._sessions.session(bundle)
+        return session.seal(obj, now=now, metadata=dict(metadata or {}), expires_in=expires_in)
+
+    def forget_session(self, name: str) -> None:
+        """Drop the session(s) with a pinned peer; the next send starts a new one.
+
+        For a peer that lost its session state (its inbox quarantines our ratchet
+        messages as ``not-a-recipient``).
 
         Args:
-            timeout: stop after this many seconds in total; None = never.
-            min_interval: the first delay after an empty poll, in seconds.
-            max_interval: the longest delay between polls.
-            sleep: the sleep function (injectable for tests).
-
-        Yields:
-            Verified messages as they arrive.
-
-        Raises:
-            errors.TransportError: the inbox cannot be listed.
+            name: the peer.
         """
-        return poll_with_backoff(
-            self.iter_messages,
-            timeout=timeout,
-            min_interval=min_interval,
-            max_interval=max_interval,
-            sleep=sleep,
-        )
+        pinned = self.trust.pinned_key(name)
+        if pinned is not None:
+            self._sessions.session(pinned).forget()
 
     def quarantined(self) -> list[QuarantineRecord]:
         """Return the reason records of this peer's quarantined blobs.

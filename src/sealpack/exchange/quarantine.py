@@ -15,6 +15,9 @@ from typing import Any
 from sealpack import errors
 
 __all__ = [
+    "REASON_CONTEXT",
+    "REASON_DOWNGRADE",
+    "REASON_ERROR",
     "REASON_EXPIRED",
     "REASON_IDENTITY_CHANGED",
     "REASON_MALFORMED",
@@ -42,6 +45,9 @@ REASON_NOT_A_RECIPIENT = "not-a-recipient"
 REASON_PREKEY = "prekey"
 REASON_MALFORMED = "malformed"
 REASON_NOT_TRUSTED_YET = "untrusted"
+REASON_CONTEXT = "context-mismatch"
+REASON_DOWNGRADE = "downgrade"
+REASON_ERROR = "error"
 
 
 class PeerNotTrustedError(errors.UntrustedSenderError):
@@ -63,6 +69,8 @@ _REASONS: tuple[tuple[type[errors.SealpackError], str], ...] = (
     (errors.UnknownSenderError, REASON_UNKNOWN_SENDER),
     (errors.NotARecipientError, REASON_NOT_A_RECIPIENT),
     (errors.PrekeyError, REASON_PREKEY),
+    (errors.ContextMismatchError, REASON_CONTEXT),
+    (errors.DowngradeError, REASON_DOWNGRADE),
 )
 
 
@@ -125,7 +133,9 @@ def decode_record(data: bytes) -> QuarantineRecord:
         errors.TransportError: the file is not a valid reason file.
     """
     try:
-        raw: Any = json.loads(data.decode("utf-8"))
+        raw: Any = json.loads(
+            data.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constant
+        )
         return QuarantineRecord(
             message_id=_field(raw, "message_id", str),
             reason=_field(raw, "reason", str),
@@ -133,8 +143,23 @@ def decode_record(data: bytes) -> QuarantineRecord:
             sender_hint=_field(raw, "sender_hint", str),
             quarantined_at=_field(raw, "quarantined_at", int),
         )
-    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, RecursionError) as error:
+    except (ValueError, TypeError, RecursionError, MemoryError) as error:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and the int limits.
         raise errors.TransportError("malformed quarantine reason file") from error
+
+
+_MAX_INT_DIGITS = 20
+
+
+def _bounded_int(text: str) -> int:
+    """A JSON integer of at most 20 digits (a record's time); longer ones are refused."""
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError("integer too long in a quarantine record")
+    return int(text)
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not allowed in a quarantine record")
 
 
 def _field(raw: Any, key: str, kind: type[Any]) -> Any:

@@ -9,7 +9,7 @@ inboxes. Everything security-relevant (signatures, trust, replay) is checked by
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -92,14 +92,48 @@ class Transport(Protocol):
         """
         ...
 
-    def claim_one_time_prekey(self, name: str) -> int | None:
+    def claim_one_time_prekey(
+        self, name: str, *, claim: Callable[[int], bytes] | None = None
+    ) -> int | None:
         """Atomically take one of the peer's offered prekeys (one winner per prekey).
 
         Args:
             name: the peer whose prekey is taken.
+            claim: called with the won id; returns the claimer's signed claim, which
+                is stored for the peer to read (see ``list_claims``).
 
         Returns:
             The claimed prekey id; None when none is left.
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        ...
+
+    def list_claims(self, name: str, prekey_id: int | None = None) -> list[bytes]:
+        """Return the stored claims of the peer's one-time prekeys, oldest first.
+
+        Args:
+            name: the peer whose prekeys were claimed.
+            prekey_id: only the claims of this prekey; None for all.
+
+        Returns:
+            The claims' bytes, unverified (see sealpack.exchange.claims).
+
+        Raises:
+            errors.TransportError: unknown peer.
+        """
+        ...
+
+    def offers_one_time_prekey(self, name: str, prekey_id: int) -> bool:
+        """Tell whether one prekey is still offered (so no claim of it can be genuine).
+
+        Args:
+            name: the peer.
+            prekey_id: the one-time prekey id.
+
+        Returns:
+            True while it is offered, unclaimed.
 
         Raises:
             errors.TransportError: unknown peer.
@@ -173,7 +207,8 @@ class Transport(Protocol):
             message_id: the message.
 
         Returns:
-            A context manager yielding a binary stream of the blob.
+            A context manager yielding a **seekable** binary stream of the blob (the
+            inbox reads its header, seeks back and opens those same bytes).
 
         Raises:
             errors.TransportError: invalid id or no such readable message.

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from sealpack.keys.app_signature import verify_app_signature
 from sealpack.keys.bundle import KeyBundle
 from sealpack.keys.fingerprint import fingerprint, key_id
 from sealpack.keys.identity import Identity
 from sealpack.keys.keystore import KeyStore
 from sealpack.keys.prekey_usage import MemoryPrekeyUsage, PrekeyUsage
-from sealpack.keys.prekeys import OneTimePrekeyPublic, SignedPrekeyPublic
+from sealpack.keys.prekeys import (
+    OneTimePrekeyPublic,
+    PQOneTimePrekeyPublic,
+    PQPrekeyPublic,
+    SignedPrekeyPublic,
+)
 from sealpack.keys.replay import MemoryReplayGuard, ReplayGuard
 from sealpack.keys.secret import PrivateKeyExportError
 from sealpack.keys.trust import TrustStore
@@ -19,6 +25,8 @@ __all__ = [
     "MemoryPrekeyUsage",
     "MemoryReplayGuard",
     "OneTimePrekeyPublic",
+    "PQOneTimePrekeyPublic",
+    "PQPrekeyPublic",
     "PrekeyUsage",
     "PrivateKeyExportError",
     "ReplayGuard",
@@ -26,4 +34,5 @@ __all__ = [
     "TrustStore",
     "fingerprint",
     "key_id",
+    "verify_app_signature",
 ]

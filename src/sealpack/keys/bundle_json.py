@@ -7,18 +7,44 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sealpack import errors
-from sealpack.keys.prekeys import OneTimePrekeyPublic, SignedPrekeyPublic
+from sealpack import errors, primitives
+from sealpack.keys.prekeys import (
+    OneTimePrekeyPublic,
+    PQOneTimePrekeyPublic,
+    PQPrekeyPublic,
+    SignedPrekeyPublic,
+)
 
-__all__ = ["BUNDLE_TYPE", "BUNDLE_VERSION", "MAX_BUNDLE_JSON", "dump_bundle", "parse_bundle"]
+__all__ = [
+    "BUNDLE_TYPE",
+    "BUNDLE_VERSION",
+    "MAX_BUNDLE_JSON",
+    "VERSION_1_MESSAGE",
+    "BundleFields",
+    "dump_bundle",
+    "parse_bundle",
+]
 
 BUNDLE_TYPE = "sealpack-key-bundle"
-BUNDLE_VERSION = 1
-MAX_BUNDLE_JSON = 4 * 1024 * 1024
+BUNDLE_VERSION = 2
+MAX_BUNDLE_JSON = 8 * 1024 * 1024
+VERSION_1_MESSAGE = (
+    "key bundle: format version 1 (sealpack 0.1) is no longer read; ask the sender to upgrade"
+)
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
-_TOP_KEYS = {"type", "version", "name", "identity_key", "signed_prekey", "one_time_prekeys"}
-_SPK_KEYS = {"id", "public", "created", "expires", "signature"}
-_OPK_KEYS = {"id", "public"}
+_TOP_KEYS = {
+    "type",
+    "version",
+    "name",
+    "identity_key",
+    "signed_prekey",
+    "pq_prekey",
+    "one_time_prekeys",
+    "pq_one_time_prekeys",
+}
+_TIMED_KEYS = {"id", "public", "created", "expires", "signature"}
+_ONE_TIME_KEYS = {"id", "public", "signature"}
+_PQ_SIZE = primitives.MLKEM768_PUBLIC_SIZE
 
 
 @dataclass(frozen=True)
@@ -29,28 +55,35 @@ class BundleFields:
     identity_key: bytes
     signed_prekey: SignedPrekeyPublic
     one_time_prekeys: tuple[OneTimePrekeyPublic, ...]
+    pq_prekey: PQPrekeyPublic | None
+    pq_one_time_prekeys: tuple[PQOneTimePrekeyPublic, ...]
 
 
-def dump_bundle(
-    name: str,
-    identity_key: bytes,
-    signed_prekey: SignedPrekeyPublic,
-    one_time_prekeys: tuple[OneTimePrekeyPublic, ...],
-) -> str:
+def _timed(record: SignedPrekeyPublic | PQPrekeyPublic) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "public": record.public.hex(),
+        "created": record.created,
+        "expires": record.expires,
+        "signature": record.signature.hex(),
+    }
+
+
+def _one_time(record: OneTimePrekeyPublic | PQOneTimePrekeyPublic) -> dict[str, Any]:
+    return {"id": record.id, "public": record.public.hex(), "signature": record.signature.hex()}
+
+
+def dump_bundle(fields: BundleFields) -> str:
     """Return the canonical JSON text of a bundle (sorted keys, 2-space indent)."""
     document = {
         "type": BUNDLE_TYPE,
         "version": BUNDLE_VERSION,
-        "name": name,
-        "identity_key": identity_key.hex(),
-        "signed_prekey": {
-            "id": signed_prekey.id,
-            "public": signed_prekey.public.hex(),
-            "created": signed_prekey.created,
-            "expires": signed_prekey.expires,
-            "signature": signed_prekey.signature.hex(),
-        },
-        "one_time_prekeys": [{"id": p.id, "public": p.public.hex()} for p in one_time_prekeys],
+        "name": fields.name,
+        "identity_key": fields.identity_key.hex(),
+        "signed_prekey": _timed(fields.signed_prekey),
+        "pq_prekey": None if fields.pq_prekey is None else _timed(fields.pq_prekey),
+        "one_time_prekeys": [_one_time(p) for p in fields.one_time_prekeys],
+        "pq_one_time_prekeys": [_one_time(p) for p in fields.pq_one_time_prekeys],
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -123,41 +156,62 @@ def _check_header(document: Any) -> None:
     version = document.get("version")
     if type(version) is not int:
         raise errors.BundleError("bundle version must be an integer")
+    if version == 1:
+        raise errors.UnsupportedVersionError(VERSION_1_MESSAGE)
     if version != BUNDLE_VERSION:
         raise errors.UnsupportedVersionError(f"unsupported key bundle version {version}")
+
+
+def _timed_record(value: Any, what: str, size: int) -> tuple[int, bytes, int, int, bytes]:
+    item = _object(value, _TIMED_KEYS, what)
+    return (
+        _int(item["id"], f"{what}.id"),
+        _hex(item["public"], size, f"{what}.public"),
+        _int(item["created"], f"{what}.created"),
+        _int(item["expires"], f"{what}.expires"),
+        _hex(item["signature"], 64, f"{what}.signature"),
+    )
+
+
+def _one_time_records(value: Any, what: str, size: int) -> list[tuple[int, bytes, bytes]]:
+    if not isinstance(value, list):
+        raise errors.BundleError(f"{what}s must be a JSON array")
+    records = []
+    for raw in value:
+        item = _object(raw, _ONE_TIME_KEYS, what)
+        records.append(
+            (
+                _int(item["id"], f"{what} id"),
+                _hex(item["public"], size, what),
+                _hex(item["signature"], 64, f"{what} signature"),
+            )
+        )
+    return records
 
 
 def parse_bundle(text: str | bytes) -> BundleFields:
     """Parse bundle JSON strictly into fields (no signature check here).
 
     Raises:
-        UnsupportedVersionError: the version is not 1.
+        UnsupportedVersionError: the version is not 2 (version 1: :data:`VERSION_1_MESSAGE`).
         BundleError: anything else is malformed.
     """
     document = _load(text)
     _check_header(document)
     top = _object(document, _TOP_KEYS, "bundle")
-    spk = _object(top["signed_prekey"], _SPK_KEYS, "signed_prekey")
-    signed = SignedPrekeyPublic(
-        id=_int(spk["id"], "signed_prekey.id"),
-        public=_hex(spk["public"], 32, "signed_prekey.public"),
-        created=_int(spk["created"], "signed_prekey.created"),
-        expires=_int(spk["expires"], "signed_prekey.expires"),
-        signature=_hex(spk["signature"], 64, "signed_prekey.signature"),
-    )
-    raw_opks = top["one_time_prekeys"]
-    if not isinstance(raw_opks, list):
-        raise errors.BundleError("one_time_prekeys must be a JSON array")
-    opks = []
-    for item in raw_opks:
-        opk = _object(item, _OPK_KEYS, "one-time prekey")
-        opks.append(
-            OneTimePrekeyPublic(
-                _int(opk["id"], "one-time prekey id"), _hex(opk["public"], 32, "one-time prekey")
-            )
-        )
+    signed = SignedPrekeyPublic(*_timed_record(top["signed_prekey"], "signed_prekey", 32))
+    pq_prekey = None
+    if top["pq_prekey"] is not None:
+        pq_prekey = PQPrekeyPublic(*_timed_record(top["pq_prekey"], "pq_prekey", _PQ_SIZE))
+    opks = _one_time_records(top["one_time_prekeys"], "one-time prekey", 32)
+    pq_opks = _one_time_records(top["pq_one_time_prekeys"], "PQ one-time prekey", _PQ_SIZE)
     if not isinstance(top["name"], str):
         raise errors.BundleError("name must be a string")
     return BundleFields(
-        top["name"], _hex(top["identity_key"], 32, "identity_key"), signed, tuple(opks)
+        top["name"],
+        _hex(top["identity_key"], 32, "identity_key"),
+        signed,
+        tuple(OneTimePrekeyPublic(*record) for record in opks),
+        pq_prekey,
+        tuple(PQOneTimePrekeyPublic(*record) for record in pq_opks),
     )

@@ -3,85 +3,71 @@
 Layout (directory mode 0700, files 0600)::
 
     <dir>/identity.key   private keys (see sealpack.keys.keyfile), replaced atomically
-    <dir>/state.db       SQLite: consumed one-time prekeys, seen message ids, pins
+    <dir>/state.db       SQLite, every row authenticated: consumed one-time prekeys,
+                         replay memory, pins, peers' one-time prekeys used (state_db)
+    <dir>/.lock          the store lock (sealpack.keys.store_lock)
 
-The identity, its file key and verified bundles are cached in memory after open; the
-hot path only writes (durably) when a one-time prekey or a message id is consumed.
-A store has a single writer process at a time.
+Many handles (threads, processes) may hold one store open at once. Every write takes
+the store lock, re-reads the key file, applies its change to what it read, and writes
+atomically, so no handle loses another's write or writes a consumed key back. A handle
+re-reads the key file when it misses a prekey another handle created (a rotation).
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
-import warnings
 from pathlib import Path
 from types import TracebackType
 
 from sealpack import errors, primitives
-from sealpack.keys import keyfile
-from sealpack.keys.arguments import require_int, require_now, require_path
-from sealpack.keys.fsutil import atomic_write, create_private_file, ensure_private_dir
+from sealpack.keys import store_files
+from sealpack.keys.arguments import require_bytes, require_int, require_path
+from sealpack.keys.fsutil import create_private_file, ensure_private_dir
 from sealpack.keys.identity import Identity
+from sealpack.keys.identity_core import current_time
 from sealpack.keys.replay import ReplayGuard
 from sealpack.keys.secret import SymmetricKey
 from sealpack.keys.state_db import StateDB
+from sealpack.keys.store_files import KEY_FILE, STATE_FILE, KeyFile
+from sealpack.keys.store_lock import DEFAULT_LOCK_TIMEOUT, LOCK_FILE, StoreLock
+from sealpack.keys.store_warnings import warn_if_signed_prekey_ages, warn_unencrypted
+from sealpack.keys.store_writer import StoreWriter
 from sealpack.keys.trust import TrustStore
 
-__all__ = ["DEFAULT_SCRYPT_N", "KEY_FILE", "STATE_FILE", "KeyStore"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_SCRYPT_N",
+    "KEY_FILE",
+    "LOCK_FILE",
+    "STATE_FILE",
+    "KeyStore",
+]
 
-KEY_FILE = "identity.key"
-STATE_FILE = "state.db"
-DEFAULT_SCRYPT_N = 2**15
-UNENCRYPTED_WARNING = (
-    "sealpack key store {path} holds private keys UNENCRYPTED on disk; "
-    "anyone who can read the directory can impersonate this identity"
-)
-
-
-ROTATE_WARNING_FRACTION = 0.2
-"""Warn on open when the current signed prekey is in the last 20% of its lifetime."""
+DEFAULT_SCRYPT_N = 2**17
+"""scrypt N for new stores (r=8, p=1: 128 MiB per guess, the OWASP minimum); keys.md section 6.4."""
 
 
-def _warn_unencrypted(path: Path, stacklevel: int = 3) -> None:
-    warnings.warn(UNENCRYPTED_WARNING.format(path=path), UserWarning, stacklevel=stacklevel)
-
-
-def _warn_if_signed_prekey_ages(path: Path, identity: Identity, now: int) -> None:
-    """Warn when the current signed prekey has expired or is close to expiring."""
-    state = identity._state
-    spk = state.signed_prekeys[state.current_signed_prekey_id]
-    lifetime = spk.expires - spk.created
-    if now >= spk.expires:
-        what = "has EXPIRED: peers can no longer seal to this identity's bundle"
-    elif now >= spk.expires - lifetime * ROTATE_WARNING_FRACTION:
-        what = f"expires in {(spk.expires - now) // 3600} hour(s)"
-    else:
-        return
-    warnings.warn(
-        f"the signed prekey of key store {path} {what}; run `sealpack prekeys rotate` "
-        "and publish the new bundle",
-        UserWarning,
-        stacklevel=3,
-    )
-
-
-class KeyStore:
+class KeyStore(StoreWriter):
     """A directory holding one identity; obtain with :meth:`create` or :meth:`open`."""
 
     def __init__(
         self,
         path: Path,
         identity: Identity,
+        loaded: KeyFile,
         state: StateDB,
-        file_key: SymmetricKey | None,
-        params: keyfile.KdfParams | None,
+        lock: StoreLock,
+        rng: primitives.Rng | None,
     ) -> None:
         self.path = path
-        self._identity = identity
         self._state = state
-        self._file_key = file_key
-        self._params = params
+        self._file_key: SymmetricKey | None = loaded.file_key
+        self._params = loaded.params
+        self._lock = lock
+        self._rng = rng
+        self._seen = loaded.data
+        self._identity = identity
+        held = store_files.settle(loaded.state, loaded.held, state)
+        identity._load_state(loaded.state, held)
         self.trust_store = TrustStore(state)
         identity._attach(self, state, state)
 
@@ -90,7 +76,12 @@ class KeyStore:
 
     @property
     def identity(self) -> Identity:
-        """The identity, with durable OPK consumption and a durable replay guard."""
+        """The identity this store holds.
+
+        Its prekey changes (rotate, replenish, purge) are written under the store lock,
+        its replay guard (``replay_guard``) and one-time prekey use (``prekey_usage``)
+        live in state.db, and a message it opens is committed here (``_commit_open``).
+        """
         return self._identity
 
     @property
@@ -113,34 +104,38 @@ class KeyStore:
         unencrypted: bool = False,
         scrypt_n: int = DEFAULT_SCRYPT_N,
         rng: primitives.Rng | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> KeyStore:
-        """Write a new key store for ``identity`` and attach it.
+        """Write a new key store (format version 2) for ``identity`` and return it open.
 
         Args:
             path: the directory (created 0700; must not already hold a store).
-            identity: a fresh identity not yet in a store.
+            identity: a fresh identity not yet in a store; it is attached to the store
+                (its changes are written there; ``store.identity`` is the same object).
             passphrase: encrypts the private keys (scrypt -> AES-256-GCM).
             unencrypted: store the keys in the clear instead (warns loudly).
-            scrypt_n: scrypt cost (power of two, 2**10..2**22).
-            rng: randomness for the salt and nonces.
+            scrypt_n: scrypt cost N (a power of two in 2**10..2**22; r=8, p=1).
+            rng: randomness for the salt and the nonces of every later rewrite.
+            lock_timeout: seconds a write waits for another handle's lock.
 
         Returns:
             The open key store.
 
         Raises:
             KeyStoreError: bad arguments, a store already there, or an I/O failure.
+            KeyStoreLockedError: another handle holds the lock of ``path``.
         """
         directory = require_path(path, "path")
         require_int(scrypt_n, "scrypt_n")
         cls._check_create_args(identity, passphrase, unencrypted)
         if passphrase is None:
-            _warn_unencrypted(directory)
-        file_key, params = _new_file_key(passphrase, scrypt_n, rng)
-        _prepare_new_store_dir(directory)
-        store = cls(directory, identity, StateDB(directory / STATE_FILE), file_key, params)
-        store._rng = rng
-        store.save()
-        return store
+            warn_unencrypted(directory)
+        params, file_key = store_files.new_file_key(passphrase, scrypt_n, rng)
+        ensure_private_dir(directory)
+        lock = StoreLock(directory, _timeout(lock_timeout))
+        with lock.hold():
+            loaded, state = store_files.write_new(directory, identity._state, file_key, params, rng)
+        return cls(directory, identity, loaded, state, lock, rng)
 
     @staticmethod
     def _check_create_args(identity: Identity, passphrase: bytes | None, unencrypted: bool) -> None:
@@ -155,88 +150,114 @@ class KeyStore:
 
     @classmethod
     def open(
-        cls, path: str | Path, *, passphrase: bytes | None, now: int | None = None
+        cls,
+        path: str | Path,
+        *,
+        passphrase: bytes | None,
+        now: int | None = None,
+        rng: primitives.Rng | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> KeyStore:
-        """Open an existing key store, purge retired signed prekeys, warn when rotation is due.
+        """Open a key store: verify state.db, migrate version 1, purge retired prekeys.
 
-        Signed prekeys whose grace period ended are deleted (``purge_expired``). A
-        ``UserWarning`` naming ``sealpack prekeys rotate`` is emitted when the current
-        signed prekey has expired or is in the last 20% of its lifetime.
+        Every state.db row is checked against its tag. A version-1 store is migrated
+        in place (keys.md section 6). Signed prekeys whose grace period ended are
+        deleted; a ``UserWarning`` naming ``sealpack prekeys rotate`` is emitted when
+        the current signed prekey has expired or is in the last 20% of its lifetime.
+        One handle may stay open for a process's lifetime (the lock is held per write).
 
         Args:
             path: the key store directory.
-            passphrase: the passphrase (None for an unencrypted store).
+            passphrase: the passphrase (None, and only None, for an unencrypted store).
             now: seconds since the epoch (default: the system clock).
+            rng: randomness for nonces and for what a migration generates.
+            lock_timeout: seconds a write waits for another handle's lock.
 
         Returns:
-            The open key store.
+            The open key store (close it, or use it as a context manager).
 
         Raises:
             WrongPassphraseError: the passphrase does not decrypt the keys.
-            KeyStoreError: no store there, or it is corrupt.
+            KeyStoreError: no store there, it is corrupt, state.db was tampered with, or a
+                passphrase was given for an unencrypted store.
+            KeyStoreLockedError: another handle held the lock longer than ``lock_timeout``.
             SealArgumentError: an argument of the wrong type.
         """
         directory = require_path(path, "path")
-        current = require_now(now)
-        current = int(time.time()) if current is None else current
-        if passphrase is not None and not isinstance(passphrase, bytes):
-            raise errors.SealArgumentError("passphrase must be bytes or None")
-        store = cls._load(directory, passphrase)
-        try:
-            store._identity.purge_expired(now=current)
-        except BaseException:
-            store.close()
-            raise
-        _warn_if_signed_prekey_ages(directory, store._identity, current)
+        current = current_time(now)
+        if passphrase is not None:
+            require_bytes(passphrase, "passphrase")
+        file_key = store_files.file_key_for(directory, passphrase)  # scrypt, lock not held
+        lock = StoreLock(directory, _timeout(lock_timeout))
+        with lock.hold():
+            store = cls._load(directory, passphrase, file_key, lock, rng, current)
+            try:
+                store._identity.purge_expired(now=current)
+            except BaseException:
+                store.close()
+                raise
+        warn_if_signed_prekey_ages(directory, store._identity, current)
         return store
 
     @classmethod
-    def _load(cls, directory: Path, passphrase: bytes | None) -> KeyStore:
-        """Read the key file and the state database into an open store."""
-        try:
-            data = (directory / KEY_FILE).read_bytes()
-        except OSError as error:
-            raise errors.KeyStoreError(f"no key store at {directory}: {error.strerror}") from None
-        _remove_stale_temps(directory)
-        document, params = keyfile.read_header(data)
-        file_key = None
-        if params is None:
-            _warn_unencrypted(directory, stacklevel=4)
-        elif passphrase is not None:
-            file_key = keyfile.derive_file_key(passphrase, params)
+    def _load(
+        cls,
+        directory: Path,
+        passphrase: bytes | None,
+        file_key: SymmetricKey | None,
+        lock: StoreLock,
+        rng: primitives.Rng | None,
+        now: int,
+    ) -> KeyStore:
+        """Read the key file and state.db (lock held); migrate a version-1 store."""
+        loaded = store_files.read_keyfile(directory, passphrase, file_key=file_key)
+        store_files.remove_stale_temps(directory)
+        if loaded.params is None:
+            warn_unencrypted(directory, stacklevel=5)
         if not (directory / STATE_FILE).exists():
+            if loaded.version != 1:
+                raise errors.KeyStoreError(f"key store {directory} lost its state.db (deleted?)")
             create_private_file(directory / STATE_FILE)
-        state_db = StateDB(directory / STATE_FILE)
+        state = StateDB(directory / STATE_FILE, store_files.state_mac(loaded))
         try:
-            state = keyfile.decode_keyfile(
-                document, file_key, params, state_db.consumed_one_time_prekeys()
-            )
+            if loaded.version == 1:
+                state.initialize()
+            else:
+                state.verify()
+            store = cls(directory, Identity(loaded.state), loaded, state, lock, rng)
         except BaseException:
-            state_db.close()
+            state.close()
             raise
-        return cls(directory, Identity(state), state_db, file_key, params)
+        if loaded.version == 1:
+            store._migrate(now)
+        return store
 
-    _rng: primitives.Rng | None = None
+    def _migrate(self, now: int) -> None:
+        """Finish a version-1 store: add the PQ prekey, write the version-2 key file."""
+        identity, persistence = self._identity, self._identity._persistence
+        identity._persistence = None
+        try:
+            identity.enable_post_quantum(rng=self._rng, now=now)
+        finally:
+            identity._persistence = persistence
+        self._write()
 
-    def save(self) -> None:
-        """Rewrite the private key file atomically from the in-memory identity."""
-        data = keyfile.encode_keyfile(
-            self._identity._state, self._file_key, self._params, rng=self._rng
-        )
-        atomic_write(self.path / KEY_FILE, data)
+    def _subkey(self, info: bytes) -> SymmetricKey:
+        """An AES-256-GCM key HKDF(file key, info) for state kept beside the store
+        (sessions: ``"sealpack/v2/session-state"``); unencrypted: from the seed."""
+        if self._file_key is not None:
+            ikm = self._file_key._raw()
+        else:
+            seed = self._identity._state.seed._raw()
+            ikm = primitives.sha256(b"sealpack/v2/unencrypted\x00" + seed)
+        return SymmetricKey(primitives.hkdf_sha256(ikm, salt=bytes(32), info=info, length=32))
 
-    # --- PrekeyPersistence hooks ------------------------------------------------------
-
-    def one_time_prekey_consumed(self, prekey_id: int) -> None:
-        """Record the consumption durably (PrekeyError when already consumed)."""
-        self._state.mark_consumed(prekey_id)
-
-    def keys_changed(self) -> None:
-        """Rewrite the key file after a rotation, replenishment or consumption."""
-        self.save()
+    def verify_state(self) -> None:
+        """Check every state.db row and table count (KeyStoreError on tampering)."""
+        self._state.verify()
 
     def close(self) -> None:
-        """Close the state database."""
+        """Close state.db (the key file needs no closing; the lock is held only per write)."""
         self._state.close()
 
     def __enter__(self) -> KeyStore:
@@ -246,33 +267,13 @@ class KeyStore:
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
-        traceback: TracebackType | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
 
-def _new_file_key(
-    passphrase: bytes | None, scrypt_n: int, rng: primitives.Rng | None
-) -> tuple[SymmetricKey | None, keyfile.KdfParams | None]:
-    """A fresh scrypt salt and the file key it gives, or (None, None) when unencrypted."""
-    if passphrase is None:
-        return None, None
-    params = keyfile.KdfParams(primitives.random_bytes(16, rng=rng), scrypt_n)
-    return keyfile.derive_file_key(passphrase, params), params
-
-
-def _prepare_new_store_dir(directory: Path) -> None:
-    """Create the 0700 directory and an empty 0600 state file; refuse an existing store."""
-    ensure_private_dir(directory)
-    if (directory / KEY_FILE).exists():
-        raise errors.KeyStoreError(f"{directory} already holds a key store")
-    # A state file without a key file is left over from an interrupted create.
-    with contextlib.suppress(FileNotFoundError):
-        (directory / STATE_FILE).unlink()
-    create_private_file(directory / STATE_FILE)
-
-
-def _remove_stale_temps(directory: Path) -> None:
-    for temp in directory.glob(f".{KEY_FILE}.*.tmp"):
-        with contextlib.suppress(OSError):
-            temp.unlink()
+def _timeout(value: object) -> float:
+    """``lock_timeout`` as a float of seconds >= 0 (SealArgumentError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise errors.SealArgumentError("lock_timeout must be a number of seconds >= 0")
+    return float(value)

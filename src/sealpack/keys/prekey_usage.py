@@ -20,9 +20,12 @@ __all__ = ["MemoryPrekeyUsage", "PrekeyUsage", "first_unused"]
 class PrekeyUsage(Protocol):
     """A sender's record of the one-time prekeys it used, per recipient identity key."""
 
-    def take(self, recipient_identity_key: bytes, candidate_ids: Sequence[int]) -> int | None:
+    def take(
+        self, recipient_identity_key: bytes, candidate_ids: Sequence[int], *, pq: bool = False
+    ) -> int | None:
         """Return the first id of ``candidate_ids`` not used before, marked used
         (durably, for a key store) before returning; None when every one was used.
+        ``pq=True`` draws from the recipient's PQ one-time prekeys (ids counted apart).
         """
 
 
@@ -35,16 +38,18 @@ class MemoryPrekeyUsage:
     """An in-memory PrekeyUsage (lost when the process ends; a KeyStore keeps it on disk)."""
 
     def __init__(self) -> None:
-        self._used: dict[bytes, set[int]] = {}
+        self._used: dict[tuple[bytes, bool], set[int]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MemoryPrekeyUsage(recipients={len(self._used)})"
 
-    def take(self, recipient_identity_key: bytes, candidate_ids: Sequence[int]) -> int | None:
+    def take(
+        self, recipient_identity_key: bytes, candidate_ids: Sequence[int], *, pq: bool = False
+    ) -> int | None:
         """Return the first unused id of ``candidate_ids`` and mark it used, or None."""
         with self._lock:
-            used = self._used.setdefault(bytes(recipient_identity_key), set())
+            used = self._used.setdefault((bytes(recipient_identity_key), pq), set())
             chosen = first_unused(candidate_ids, used)
             if chosen is not None:
                 used.add(chosen)

@@ -1,166 +1,212 @@
-"""The key store's SQLite database: consumed one-time prekeys, seen message ids, pins,
-and the peers' one-time prekeys this identity used when sealing.
+"""The key store's SQLite database (version 2): consumed one-time prekeys, replay memory,
+pins, and the peers' one-time prekeys this identity used when sealing.
 
-Every write commits (``synchronous=FULL``) before the call returns, so the state is
-durable; SQLite's journal makes each write all-or-nothing across crashes.
+Every row is authenticated (sealpack.keys.state_mac); a row that fails its tag, or a
+table whose row count or tag set changed outside sealpack, raises KeyStoreError. Every
+write is one ``BEGIN IMMEDIATE`` transaction committed with ``synchronous=FULL`` before
+the call returns, so it is durable and all-or-nothing across crashes and processes.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from sealpack import errors
 from sealpack.keys.prekey_usage import first_unused
-from sealpack.keys.replay import RETENTION_SLACK
+from sealpack.keys.replay import DONE, HELD, RETENTION_SLACK, Lookup
+from sealpack.keys.state_mac import Value
+from sealpack.keys.state_rows import AuthenticatedDB, Db
 
-__all__ = ["StateDB"]
+__all__ = ["OPK", "PQ_OPK", "StateDB"]
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS consumed_one_time_prekeys (id INTEGER PRIMARY KEY)",
-    "CREATE TABLE IF NOT EXISTS seen_messages (sender BLOB NOT NULL, message_id BLOB NOT NULL,"
-    " expires_at INTEGER NOT NULL, PRIMARY KEY (sender, message_id))",
-    "CREATE TABLE IF NOT EXISTS pins (name TEXT PRIMARY KEY, identity_key BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS used_peer_one_time_prekeys (recipient BLOB NOT NULL,"
-    " id INTEGER NOT NULL, PRIMARY KEY (recipient, id))",
-)
+OPK = 0
+PQ_OPK = 1
 
 
-class StateDB:
-    """One SQLite connection, serialized by a lock; a ReplayGuard, PinBackend, PrekeyUsage."""
-
-    def __init__(self, path: Path) -> None:
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA synchronous=FULL")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        except sqlite3.Error as error:
-            raise errors.KeyStoreError(f"cannot open key store state {path}: {error}") from None
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._db.close()
-
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute(sql, params)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.Error as error:
-                raise errors.KeyStoreError(f"key store state write failed: {error}") from None
+class StateDB(AuthenticatedDB):
+    """The key store's state: a ReplayGuard, PinBackend and PrekeyUsage over state.db."""
 
     # --- one-time prekeys -----------------------------------------------------------
 
-    def consumed_one_time_prekeys(self) -> set[int]:
-        """Return the ids of every one-time prekey ever consumed."""
-        with self._lock:
-            rows = self._db.execute("SELECT id FROM consumed_one_time_prekeys").fetchall()
-        return {int(row[0]) for row in rows}
+    def consumed(self, kind: int = OPK) -> set[int]:
+        """Return the ids of every one-time prekey of ``kind`` ever consumed."""
+        rows = self._run(lambda db: self._select(db, "consumed_prekeys", "kind = ?", (kind,)))
+        return {int(row[1]) for row in rows}
 
-    def mark_consumed(self, prekey_id: int) -> None:
+    def consumed_one_time_prekeys(self) -> set[int]:
+        """Return the ids of every X25519 one-time prekey ever consumed (version-1 name)."""
+        return self.consumed(OPK)
+
+    def held(self) -> tuple[set[int], set[int]]:
+        """The one-time prekeys (X25519, PQ) of messages opened and not yet acknowledged."""
+        rows = self._run(lambda db: self._select(db, "replay", "state = ?", (HELD,)))
+        return {int(r[5]) for r in rows if r[5] is not None}, {
+            int(r[6]) for r in rows if r[6] is not None
+        }
+
+    def mark_consumed(self, prekey_id: int, kind: int = OPK) -> None:
         """Record a consumed one-time prekey; PrekeyError if it was already consumed."""
-        try:
-            self._write("INSERT INTO consumed_one_time_prekeys (id) VALUES (?)", (prekey_id,))
-        except sqlite3.IntegrityError:
-            raise errors.PrekeyError(f"one-time prekey {prekey_id} was already used") from None
+        self._run(lambda db: self._consume(db, kind, prekey_id))
+
+    def _consume(self, db: Db, kind: int, prekey_id: int) -> None:
+        if self._select(db, "consumed_prekeys", "kind = ? AND id = ?", (kind, prekey_id)):
+            raise errors.PrekeyError(f"one-time prekey {prekey_id} was already used")
+        self._insert(db, "consumed_prekeys", (kind, prekey_id))
 
     # --- PrekeyUsage (peers' one-time prekeys used when sealing) -----------------------
 
-    def take(self, recipient_identity_key: bytes, candidate_ids: Sequence[int]) -> int | None:
+    def take(
+        self, recipient_identity_key: bytes, candidate_ids: Sequence[int], *, pq: bool = False
+    ) -> int | None:
         """Return the first of ``candidate_ids`` not used for this recipient, marked used.
 
         The look-up and the insert run in one ``BEGIN IMMEDIATE`` transaction, so two
         processes sharing the store never take the same id; the mark is committed
-        (``synchronous=FULL``) before the id is returned.
+        (``synchronous=FULL``) before the id is returned. ``pq`` selects the PQ
+        one-time prekeys (their ids are counted apart from the X25519 ones).
         """
-        recipient = bytes(recipient_identity_key)
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    chosen = self._take_locked(recipient, candidate_ids)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise errors.KeyStoreError(f"key store state write failed: {error}") from None
-        return chosen
+        recipient, kind = bytes(recipient_identity_key), PQ_OPK if pq else OPK
 
-    def _take_locked(self, recipient: bytes, candidate_ids: Sequence[int]) -> int | None:
-        rows = self._db.execute(
-            "SELECT id FROM used_peer_one_time_prekeys WHERE recipient = ?", (recipient,)
-        ).fetchall()
-        chosen = first_unused(candidate_ids, {int(row[0]) for row in rows})
-        if chosen is not None:
-            self._db.execute(
-                "INSERT INTO used_peer_one_time_prekeys (recipient, id) VALUES (?, ?)",
-                (recipient, chosen),
+        def work(db: Db) -> int | None:
+            rows = self._select(
+                db, "used_peer_prekeys", "recipient = ? AND kind = ?", (recipient, kind)
             )
-        return chosen
+            chosen = first_unused(candidate_ids, {int(row[2]) for row in rows})
+            if chosen is not None:
+                self._insert(db, "used_peer_prekeys", (recipient, kind, chosen))
+            return chosen
+
+        return self._run(work)
 
     # --- ReplayGuard ------------------------------------------------------------------
 
+    def lookup(self, sender_key_id: bytes, message_id: bytes) -> Lookup:
+        """None, or (state, digest) of this sender's message id (records nothing)."""
+        key = (bytes(sender_key_id), bytes(message_id))
+        rows = self._run(
+            lambda db: self._select(db, "replay", "sender = ? AND message_id = ?", key)
+        )
+        return None if not rows else (str(rows[0][4]), bytes(rows[0][3]))
+
     def seen(self, sender_key_id: bytes, message_id: bytes) -> bool:
-        """Return True if this sender's message id was accepted before (records nothing)."""
-        with self._lock:
-            try:
-                row = self._db.execute(
-                    "SELECT 1 FROM seen_messages WHERE sender = ? AND message_id = ?",
-                    (bytes(sender_key_id), bytes(message_id)),
-                ).fetchone()
-            except sqlite3.Error as error:
-                raise errors.KeyStoreError(f"key store state read failed: {error}") from None
-        return row is not None
+        """Return True if this sender's message id was recorded before (records nothing)."""
+        return self.lookup(sender_key_id, message_id) is not None
 
     def accept(self, sender_key_id: bytes, message_id: bytes, expires_at: int, *, now: int) -> None:
-        """Record a message id durably; ReplayError if this sender's id was seen."""
-        with self._lock:
-            try:
-                self._db.execute(
-                    "DELETE FROM seen_messages WHERE expires_at < ?", (now - RETENTION_SLACK,)
+        """Record a message id as ``done`` with no digest; ReplayError if it was seen."""
+        self.commit_open(sender_key_id, message_id, b"", expires_at, hold=False, now=now)
+
+    def commit_open(
+        self,
+        sender_key_id: bytes,
+        message_id: bytes,
+        digest: bytes,
+        expires_at: int,
+        *,
+        one_time_prekey_id: int | None = None,
+        pq_one_time_prekey_id: int | None = None,
+        hold: bool,
+        now: int,
+    ) -> None:
+        """Record the message (state ``held`` or ``done``) and consume its one-time prekeys.
+
+        One transaction: either the replay row and every consumption are durable, or
+        nothing is. Expired ``done`` rows are purged in the same transaction.
+
+        Raises:
+            ReplayError: this sender's message id is already recorded.
+            PrekeyError: a one-time prekey was already consumed.
+        """
+        fields: tuple[Value, ...] = (
+            bytes(sender_key_id),
+            bytes(message_id),
+            expires_at,
+            bytes(digest),
+            HELD if hold else DONE,
+            one_time_prekey_id,
+            pq_one_time_prekey_id,
+        )
+
+        def work(db: Db) -> None:
+            self._purge(db, now)
+            if self._select(db, "replay", "sender = ? AND message_id = ?", fields[:2]):
+                raise errors.ReplayError("message was already accepted (replay)")
+            self._insert(db, "replay", fields)
+            if one_time_prekey_id is not None:
+                self._consume(db, OPK, one_time_prekey_id)
+            if pq_one_time_prekey_id is not None:
+                self._consume(db, PQ_OPK, pq_one_time_prekey_id)
+
+        self._run(work)
+
+    def acknowledge(self, sender_key_id: bytes, message_id: bytes) -> tuple[int | None, int | None]:
+        """Turn a ``held`` row ``done``; return its one-time prekey ids (X25519, PQ).
+
+        Acknowledging a ``done`` row again returns (None, None).
+
+        Raises:
+            KeyStoreError: no opened message with this sender and id is recorded.
+        """
+        key = (bytes(sender_key_id), bytes(message_id))
+
+        def work(db: Db) -> tuple[int | None, int | None]:
+            rows = self._select(db, "replay", "sender = ? AND message_id = ?", key)
+            if not rows:
+                raise errors.KeyStoreError(
+                    "no opened message with this sender and id to acknowledge"
                 )
-            except sqlite3.Error as error:
-                raise errors.KeyStoreError(f"key store state write failed: {error}") from None
-        try:
-            self._write(
-                "INSERT INTO seen_messages (sender, message_id, expires_at) VALUES (?, ?, ?)",
-                (bytes(sender_key_id), bytes(message_id), expires_at),
+            row = rows[0]
+            if row[4] == DONE:
+                return None, None
+            done = (*row[:4], DONE, *row[5:])
+            old, new = self._mac.tag("replay", row), self._mac.tag("replay", done)
+            db.execute(
+                "UPDATE replay SET state = ?, tag = ? WHERE sender = ? AND message_id = ?",
+                (DONE, new, *key),
             )
-        except sqlite3.IntegrityError:
-            raise errors.ReplayError("message was already accepted (replay)") from None
+            self._mac.replaced(db, "replay", old, new)
+            return _opt_int(row[5]), _opt_int(row[6])
+
+        return self._run(work)
+
+    def _purge(self, db: Db, now: int) -> None:
+        cutoff = now - RETENTION_SLACK
+        old = self._select(db, "replay", "state = ? AND expires_at < ?", (DONE, cutoff))
+        if old:
+            db.execute("DELETE FROM replay WHERE state = ? AND expires_at < ?", (DONE, cutoff))
+            self._mac.removed(db, "replay", [self._mac.tag("replay", row) for row in old])
 
     # --- PinBackend ---------------------------------------------------------------------
 
     def get_pin(self, name: str) -> bytes | None:
         """Return the pinned identity key of ``name``, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT identity_key FROM pins WHERE name = ?", (name,)
-            ).fetchone()
-        return None if row is None else bytes(row[0])
+        rows = self._run(lambda db: self._select(db, "trust_pins", "name = ?", (name,)))
+        return None if not rows else bytes(rows[0][1])
 
     def set_pin(self, name: str, identity_key: bytes) -> None:
-        """Pin ``name`` to ``identity_key``, durably."""
-        self._write(
-            "INSERT OR REPLACE INTO pins (name, identity_key) VALUES (?, ?)",
-            (name, bytes(identity_key)),
-        )
+        """Pin ``name`` to ``identity_key``, durably (replacing any pin of ``name``)."""
+
+        def work(db: Db) -> None:
+            old = self._select(db, "trust_pins", "name = ?", (name,))
+            if old:
+                db.execute("DELETE FROM trust_pins WHERE name = ?", (name,))
+                self._mac.removed(db, "trust_pins", [self._mac.tag("trust_pins", old[0])])
+            self._insert(db, "trust_pins", (name, bytes(identity_key)))
+
+        self._run(work)
 
     def pinned_names(self) -> list[str]:
         """Return every pinned name, sorted."""
-        with self._lock:
-            rows = self._db.execute("SELECT name FROM pins ORDER BY name").fetchall()
-        return [str(row[0]) for row in rows]
+        rows = self._run(lambda db: self._select(db, "trust_pins", "1", ()))
+        return sorted(str(row[0]) for row in rows)
+
+    def names_for_key(self, identity_key: bytes) -> list[str]:
+        """Return every name pinned to ``identity_key``, sorted (issue 10.1: at most one)."""
+        key = bytes(identity_key)
+        rows = self._run(lambda db: self._select(db, "trust_pins", "identity_key = ?", (key,)))
+        return sorted(str(row[0]) for row in rows)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,4 +1,10 @@
-"""TrustStore: pin a peer's identity key on first use, alert on change."""
+"""TrustStore: pin a peer's identity key on first use, alert on change.
+
+One identity key is pinned under exactly one name (issue 10.1): a bundle whose key is
+pinned under another name is refused by :meth:`TrustStore.check` and
+:meth:`TrustStore.accept`, and :meth:`TrustStore.name_for_key` resolves a sender's key
+to its one name (or refuses an ambiguous key left by an older store).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,11 @@ import threading
 from typing import Protocol
 
 from sealpack import errors
+from sealpack.keys.arguments import require_bytes
 from sealpack.keys.bundle import KeyBundle
 from sealpack.keys.fingerprint import fingerprint
 
-__all__ = ["MemoryPinBackend", "PinBackend", "TrustStore"]
+__all__ = ["KeyLookupPinBackend", "MemoryPinBackend", "PinBackend", "TrustStore"]
 
 
 class PinBackend(Protocol):
@@ -24,6 +31,13 @@ class PinBackend(Protocol):
 
     def pinned_names(self) -> list[str]:
         """Return every pinned name, sorted."""
+
+
+class KeyLookupPinBackend(PinBackend, Protocol):
+    """A backend that also finds names by key (else TrustStore scans every pin)."""
+
+    def names_for_key(self, identity_key: bytes) -> list[str]:
+        """Return every name pinned to ``identity_key``, sorted."""
 
 
 class MemoryPinBackend:
@@ -43,6 +57,10 @@ class MemoryPinBackend:
     def pinned_names(self) -> list[str]:
         """Return every pinned name, sorted."""
         return sorted(self._pins)
+
+    def names_for_key(self, identity_key: bytes) -> list[str]:
+        """Return every name pinned to ``identity_key``, sorted."""
+        return sorted(n for n, k in self._pins.items() if hmac.compare_digest(k, identity_key))
 
 
 class TrustStore:
@@ -67,13 +85,15 @@ class TrustStore:
             The bundle, when trusted.
 
         Raises:
-            IdentityChangedError: the name is pinned to another identity key.
+            IdentityChangedError: the name is pinned to another identity key, or the
+                identity key is pinned under another name.
             SealArgumentError: ``bundle`` is not a KeyBundle.
         """
         _require_bundle(bundle)
         with self._lock:
             pinned = self._backend.get_pin(bundle.name)
             if pinned is None:
+                self._refuse_other_names(bundle)
                 self._backend.set_pin(bundle.name, bundle.identity_key)
                 return bundle
         if not hmac.compare_digest(pinned, bundle.identity_key):
@@ -85,14 +105,50 @@ class TrustStore:
         return bundle
 
     def accept(self, bundle: KeyBundle) -> None:
-        """Trust this bundle's identity key for its name, replacing any pin.
+        """Trust this bundle's identity key for its name, replacing the name's pin.
 
         Raises:
+            IdentityChangedError: the identity key is pinned under another name.
             SealArgumentError: ``bundle`` is not a KeyBundle.
         """
         _require_bundle(bundle)
         with self._lock:
+            self._refuse_other_names(bundle)
             self._backend.set_pin(bundle.name, bundle.identity_key)
+
+    def _names_for_key(self, identity_key: bytes) -> list[str]:
+        lookup = getattr(self._backend, "names_for_key", None)
+        if lookup is not None:
+            return list(lookup(identity_key))
+        names = self._backend.pinned_names()
+        pins = ((name, self._backend.get_pin(name)) for name in names)
+        return sorted(n for n, k in pins if k is not None and hmac.compare_digest(k, identity_key))
+
+    def _refuse_other_names(self, bundle: KeyBundle) -> None:
+        others = [n for n in self._names_for_key(bundle.identity_key) if n != bundle.name]
+        if others:
+            raise errors.IdentityChangedError(
+                f"the identity key presented as {bundle.name!r} is already pinned under the "
+                f"name {others[0]!r}; one identity key has exactly one name (a peer may be "
+                "republishing another peer's bundle under its own name)"
+            )
+
+    def name_for_key(self, identity_key: bytes) -> str | None:
+        """Return the one name ``identity_key`` is pinned under, or None.
+
+        Raises:
+            AmbiguousSenderError: the key is pinned under several names (an older store).
+            SealArgumentError: ``identity_key`` is not bytes.
+        """
+        key = require_bytes(identity_key, "identity_key")
+        names = self._names_for_key(key)
+        if len(names) > 1:
+            shown = ", ".join(repr(n) for n in names[:5])
+            raise errors.AmbiguousSenderError(
+                f"one identity key is pinned under several names ({shown}); refusing to "
+                "choose a sender"
+            )
+        return names[0] if names else None
 
     def pinned_key(self, name: str) -> bytes | None:
         """Return the identity key pinned for ``name``, or None.

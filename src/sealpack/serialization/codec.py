@@ -6,21 +6,21 @@ from collections.abc import Callable
 from enum import Enum
 from typing import IO, Any, TypeVar
 
-import msgpack
-
 from sealpack.errors import DecodeError, LimitExceededError, SealpackError, SerializationTypeError
 from sealpack.serialization.decoder import Decoder
 from sealpack.serialization.encoder import Encoder
-from sealpack.serialization.frame import HEADER_SIZE, build_frame, parse_frame
-from sealpack.serialization.limits import DEFAULT_OOB_THRESHOLD, DecodeLimits, check_limit
+from sealpack.serialization.expect import compile_expect, schema_check
+from sealpack.serialization.frame import build_frame, parse_frame
+from sealpack.serialization.limits import DEFAULT_OOB_THRESHOLD, DecodeLimits
 from sealpack.serialization.registry import Decomposer, Registry
 from sealpack.serialization.stack import needed_recursion_limit, stack_headroom
-from sealpack.serialization.wire import PACK_OPTIONS
+from sealpack.serialization.streams import read_frame
 
 __all__ = ["Codec", "default_codec"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MAX_THRESHOLD = 1 << 30
+_NO_TYPES = b"\x90"  # an empty msgpack array
 
 
 class Codec:
@@ -141,12 +141,9 @@ class Codec:
             CycleError: a reference cycle.
             LimitExceededError: nesting deeper than ``limits.max_depth``.
         """
-        encoder = Encoder(self._registry, self.oob_threshold, self.limits.max_depth)
         try:
             with stack_headroom(self._stack_needed):
-                root = encoder.encode(obj)
-                types = msgpack.packb(encoder.type_names, **PACK_OPTIONS)
-                body = msgpack.packb(root, **PACK_OPTIONS)
+                encoder, types, body = self._encode(obj)
         except SealpackError:
             raise
         except RecursionError as error:
@@ -156,6 +153,29 @@ class Codec:
                 raise LimitExceededError("lists/dicts nested too deep for msgpack") from error
             raise SerializationTypeError(f"can not serialize object: {error}") from error
         return build_frame(types, body, encoder.buffers)
+
+    def _encode(self, obj: object) -> tuple[Encoder, bytes, bytes]:
+        """Encode optimistically (no per-value size checks), then carefully if needed.
+
+        The optimistic pass is exact unless an int exceeds 64 bits (msgpack raises
+        OverflowError), a str holds a lone surrogate (UnicodeEncodeError) or a
+        str/bytes reached the out-of-band threshold, which is only possible when the
+        packed sections reach it: then the careful pass runs.
+        """
+        threshold, depth = self.oob_threshold, self.limits.max_depth
+        try:
+            encoder = Encoder(self._registry, threshold, depth, optimistic=True)
+            root = encoder.encode(obj)
+            types = encoder.pack(encoder.type_names) if encoder.type_names else _NO_TYPES
+            body = encoder.pack(root)
+            if len(types) + len(body) < threshold:
+                return encoder, types, body
+        except (OverflowError, UnicodeEncodeError):
+            pass
+        encoder = Encoder(self._registry, threshold, depth)
+        root = encoder.encode(obj)
+        types = encoder.pack(encoder.type_names) if encoder.type_names else _NO_TYPES
+        return encoder, types, encoder.pack(root)
 
     def dumps(self, obj: object) -> bytes:
         """Encode ``obj`` into one bytes object (each part copied exactly once).
@@ -190,69 +210,67 @@ class Codec:
 
     # --- decode ---------------------------------------------------------------
 
-    def loads(self, data: bytes | bytearray | memoryview) -> Any:
+    def loads(self, data: bytes | bytearray | memoryview, *, expect: Any = None) -> Any:
         """Decode one frame; arrays over large buffers are views into ``data``.
 
         Args:
             data: exactly one frame (any contiguous bytes-like object). The views
                 are writable when ``data`` is writable (bytearray, writable
                 memoryview, numpy uint8 array) and read-only otherwise.
+            expect: None (no check), or a type annotation, ``sealpack.Array(...)``
+                or ``sealpack.like(reference)`` the value must match; checked on the
+                parsed frame before anything is built (docs/spec/codec.md section 9).
 
         Returns:
-            The decoded object.
+            The decoded object (the same with or without ``expect``).
 
         Raises:
             DecodeError: malformed frame. UnknownTypeError: unregistered type.
             LimitExceededError: a decode limit was exceeded.
+            SchemaError: (a DecodeError) the value does not match ``expect``.
+            TypeError: ``expect`` is not an annotation sealpack can check.
         """
+        check = None if expect is None else schema_check(compile_expect(expect))
         view = _flat_view(data)
         frame = parse_frame(view, self.limits)
         try:
             with stack_headroom(self._stack_needed):
-                return Decoder(self._registry, self.limits, frame, not view.readonly).run()
+                decoder = Decoder(self._registry, self.limits, frame, not view.readonly)
+                return decoder.run(check)
         except SealpackError:
             raise
         except RecursionError as error:
             raise LimitExceededError("nesting too deep for the interpreter stack") from error
+        except MemoryError as error:
+            raise LimitExceededError("the decoded frame does not fit in memory") from error
         except Exception as error:
             raise DecodeError(f"malformed frame ({type(error).__name__})") from error
 
-    def load(self, stream: IO[bytes]) -> Any:
+    def load(self, stream: IO[bytes], *, expect: Any = None) -> Any:
         """Read exactly one frame from a binary stream into a fresh bytearray and decode it.
+
+        The frame is read in bounded steps, each at most as large as what has
+        already arrived (capped at 64 MiB), so a header claiming more than the
+        stream holds costs about what the stream really delivered.
 
         Args:
             stream: readable binary stream, left just after the frame.
+            expect: as for :meth:`loads`.
 
         Returns:
             The decoded object (its arrays are writable).
 
         Raises:
-            DecodeError: truncated stream or malformed frame (see :meth:`loads`).
+            DecodeError: truncated stream or malformed frame (see :meth:`loads`);
+                SchemaError when the value does not match ``expect``.
+            LimitExceededError: the claimed size exceeds ``max_total_size``, or the
+                frame does not fit in memory.
         """
-        head = _read_exact(stream, HEADER_SIZE, bytearray(HEADER_SIZE))
-        total = int.from_bytes(head[32:40], "little")
-        if head[:4] != b"SPKC" or total < HEADER_SIZE:
-            raise DecodeError("malformed frame: not a sealpack codec frame")
-        check_limit("frame size", total, self.limits.max_total_size)
-        frame = bytearray(total)
-        frame[:HEADER_SIZE] = head
-        _read_exact(stream, total - HEADER_SIZE, memoryview(frame)[HEADER_SIZE:])
-        return self.loads(frame)
-
-
-def _read_exact(stream: IO[bytes], size: int, target: Any) -> Any:
-    view = memoryview(target)
-    done = 0
-    while done < size:
-        count = stream.readinto(view[done:]) if hasattr(stream, "readinto") else None
-        if count is None:
-            chunk = stream.read(size - done)
-            count = len(chunk)
-            view[done : done + count] = chunk
-        if not count:
-            raise DecodeError("malformed frame: stream ended inside the frame")
-        done += count
-    return target
+        try:
+            frame = read_frame(stream, self.limits.max_total_size)
+        except MemoryError as error:
+            raise LimitExceededError("the frame does not fit in memory") from error
+        return self.loads(frame, expect=expect)
 
 
 def _flat_view(data: Any) -> memoryview:

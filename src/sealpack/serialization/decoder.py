@@ -1,7 +1,10 @@
 """The decoder: rebuilds objects from a parsed frame, trusting nothing in it.
 
-msgpack parses each section with ext values deferred; a walk then checks
-depth, item counts and value types and decodes each ext at its known depth.
+msgpack parses each section; small flat ext values (a tuple of plain values, a
+datetime) are built at once in its ext hook (eager.py), others are deferred. A walk
+then checks depth, item counts and value types and decodes each deferred ext at its
+known depth; a body with nothing deferred skips the walk when its container count,
+size and bytes already prove the limits (docs/spec/codec.md section 7).
 Before msgpack builds anything, a skip pass (which builds nothing) proves every
 container's claimed elements are present, and the unpack limits are sized to the
 input: msgpack pre-sizes each array it starts, so unproven claims in a few KB of
@@ -13,81 +16,122 @@ input (writable exactly when the input is writable).
 
 from __future__ import annotations
 
-import argparse
-import functools
-from collections import OrderedDict
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import msgpack
 
-from sealpack.errors import DecodeError, LimitExceededError, SealpackError, UnknownTypeError
-from sealpack.serialization import builtins as bi
+from sealpack.errors import DecodeError, LimitExceededError, SealpackError
+from sealpack.serialization import eager
 from sealpack.serialization.frame import Frame
+from sealpack.serialization.frame_access import FrameAccess
+from sealpack.serialization.handlers import BY_CODE
+from sealpack.serialization.hashguard import check_hash_spread
 from sealpack.serialization.limits import DecodeLimits, check_limit
-from sealpack.serialization.numpy_types import array_from_bytes, dtype_from_wire, scalar_from_wire
+from sealpack.serialization.pending import UNPARSED, Pending
 from sealpack.serialization.registry import Registry
-from sealpack.serialization.wire import RAW_EXTS, UNPACK_OPTIONS, Ext, OobKind
+from sealpack.serialization.unpacking import check_complete, unpack_options
+from sealpack.serialization.wire import RAW_EXTS, Ext
 
 __all__ = ["Decoder"]
 
-_MAX_TYPE_NAME = 1024
 _SMALL_SECTION = 512
 """Sections up to this size skip the proving pass: msgpack's pre-sizing of unproven
 claims is bounded by (size / 1 level per byte) * size slots = 2 MiB at worst."""
-Handler = Callable[["Decoder", Any, int], Any]
-
-
-class _Pending:
-    """An ext value seen by msgpack, decoded later once its depth is known."""
-
-    __slots__ = ("code", "data")
-
-    def __init__(self, code: int, data: bytes) -> None:
-        self.code = code
-        self.data = data
-
-
-_SCALARS = frozenset({int, float, bool, type(None), str, bytes})
-_NESTED = frozenset({list, dict, _Pending})
+_SCALARS = frozenset({int, float, bool, type(None), str, bytes}) | eager.BUILT_TYPES
+"""Finished leaves: plain msgpack values and small ext values built while parsing."""
+_NESTED = frozenset({list, dict, Pending})
 _ALLOWED = _SCALARS | _NESTED
-_PENDING_ONLY = {_Pending}
-_EMPTY_ARRAY = b"\x90"
+_PENDING_ONLY = {Pending}
 _EXT_CODES = frozenset(int(code) for code in Ext)
+_LEVELLED = eager.BUILT_TYPES - {complex, Decimal, uuid.UUID}
+"""Built leaves whose payload was a msgpack array: they count one nesting level."""
+_EAGER = eager.EAGER
+_BEFORE_TIMESTAMP = frozenset({0xD6, 0xD7, 0x04, 0x08, 0x0C})
+_FF_LOOKS = 16
+_build = eager.build
+_HASHED = eager.HASHED
 _RAW_CODES = frozenset(int(code) for code in RAW_EXTS)  # plain ints: IntEnum hashing is slow
 
 
-class Decoder:
-    """One decoding pass over a parsed frame."""
+class Decoder(FrameAccess):
+    """One decoding pass over a parsed frame (the handlers' services: FrameAccess)."""
 
     def __init__(self, registry: Registry, limits: DecodeLimits, frame: Frame, writable: bool):
-        self._registry = registry
-        self._limits = limits
-        self._frame = frame
-        self._writable = writable
-        self._items = 0
-        self._used = [False] * len(frame.buffers)
-        self._types = _read_type_table(frame.types, limits)
+        super().__init__(registry, limits, frame, writable)
+        self._hashed_budget = eager.HASHED_BUDGET
+        self._max_depth = limits.max_depth
+        self._max_items = limits.max_items
+        self._max_length = limits.max_container_length
         self._small: msgpack.Unpacker | None = None
         self._small_fed = 0
+        self._deferred = 0  # ext values left for the walk
+        self._containers = 0  # lists and maps of the body
 
-    def run(self) -> Any:
+    def run(self, check: Callable[[Decoder, Any], None] | None = None) -> Any:
         """Decode the root value.
+
+        Args:
+            check: called with the parsed root (ext values still unbuilt) before
+                anything is built; raises to refuse the frame (typed decoding).
 
         Raises:
             DecodeError / UnknownTypeError / LimitExceededError: on any bad input.
         """
-        root = self._resolve(self._unpack(self._frame.body), 0)
+        body = self._frame.body
+        parsed = self._unpack(body, root=True)
+        if check is not None:
+            check(self, parsed)
+        if (
+            self._deferred
+            or self._containers >= self._max_depth
+            or len(body) > self._max_items
+            or _may_hold_timestamp(body)
+        ):
+            root = self._resolve(parsed, 0)
+        else:  # nothing deferred, nesting <= containers + 1 leaf level, items <= bytes
+            root = parsed
         if not all(self._used):
             raise DecodeError("malformed frame: an out-of-band buffer is never referenced")
         return root
 
-    def _unpack(self, data: Any) -> Any:
+    def _ext_hook(self, code: int, data: bytes) -> Any:
+        """msgpack's ext hook: build a small flat leaf now, defer anything else."""
+        if code in _EAGER and len(data) <= eager.EAGER_SIZE:
+            hashed = code in _HASHED
+            if not hashed or self._hashed_budget > 0:
+                built = _build(code, data, self._max_length)
+                if built is not None:
+                    if hashed:
+                        self._hashed_budget -= 1
+                    self._items += built[1]
+                    if self._items > self._max_items:
+                        check_limit("number of items", self._items, self._max_items)
+                    return built[0]
+        if code not in _EXT_CODES:
+            raise DecodeError(f"malformed frame: unknown ext type code {code}")
+        self._deferred += 1
+        return Pending(code, data)
+
+    def _container(self, container: Any) -> Any:
+        """msgpack's list/object hook while the body is parsed: count containers."""
+        self._containers += 1
+        return container
+
+    def _unpack(self, data: Any, root: bool = False) -> Any:
         try:
             size = len(data)
             if size > _SMALL_SECTION:
-                size = _check_complete(data)
-            return msgpack.unpackb(data, **_unpack_options(size, self._limits.max_container_length))
+                size = check_complete(data)
+            options = unpack_options(size, self._limits.max_container_length)
+            if root:  # count the body's containers: a flat body needs no walk
+                hook = self._container
+                return msgpack.unpackb(
+                    data, ext_hook=self._ext_hook, list_hook=hook, object_hook=hook, **options
+                )
+            return msgpack.unpackb(data, ext_hook=self._ext_hook, **options)
         except SealpackError:
             raise
         except msgpack.StackError as error:
@@ -104,7 +148,8 @@ class Decoder:
         if unpacker is None:
             unpacker = self._small = msgpack.Unpacker(
                 max_buffer_size=_SMALL_SECTION,
-                **_unpack_options(_SMALL_SECTION, self._limits.max_container_length),
+                ext_hook=self._ext_hook,
+                **unpack_options(_SMALL_SECTION, self._limits.max_container_length),
             )
         unpacker.feed(data)
         value = unpacker.unpack()  # OutOfData / ValueError: the caller's DecodeError
@@ -119,7 +164,7 @@ class Decoder:
             return self._resolve_list(value, self._enter(len(value), depth))
         if kind is dict:
             return self._resolve_dict(value, self._enter(len(value), depth))
-        if kind is _Pending:
+        if kind is Pending:
             return self._decode_ext(value, depth)
         _check_kinds({kind})
         return value
@@ -134,6 +179,8 @@ class Decoder:
 
     def _resolve_list(self, items: list[Any], depth: int) -> list[Any]:
         kinds = set(map(type, items))
+        if depth >= self._max_depth:
+            _leaves_fit(kinds)
         if kinds <= _SCALARS:
             return items
         _check_kinds(kinds)
@@ -149,6 +196,8 @@ class Decoder:
     def _resolve_dict(self, mapping: dict[Any, Any], depth: int) -> dict[Any, Any]:
         key_kinds = set(map(type, mapping))
         value_kinds = set(map(type, mapping.values()))
+        if depth >= self._max_depth:
+            _leaves_fit(key_kinds | value_kinds)
         if key_kinds <= _SCALARS and value_kinds <= _SCALARS:
             return mapping
         _check_kinds(key_kinds | value_kinds)
@@ -157,27 +206,25 @@ class Decoder:
                 if type(item) in _NESTED:
                     mapping[key] = self._resolve(item, depth)
             return mapping
-        return {
-            self._resolve(key, depth): self._resolve(item, depth) for key, item in mapping.items()
-        }
+        resolve = self._resolve
+        keys = [resolve(key, depth) for key in mapping]
+        check_hash_spread(keys)
+        return dict(zip(keys, [resolve(item, depth) for item in mapping.values()], strict=True))
 
-    def _decode_ext(self, pending: _Pending, depth: int) -> Any:
+    def _decode_ext(self, pending: Pending, depth: int) -> Any:
         code = pending.code
         try:
             if code in _RAW_CODES:
                 value: Any = pending.data
             else:
-                data = pending.data
-                value = (
-                    self._unpack_small(data)
-                    if len(data) <= _SMALL_SECTION
-                    else (self._unpack(data))
-                )
-                if type(value) is list and _SCALARS.issuperset(map(type, value)):
-                    self._enter(len(value), depth)  # a flat payload (tuple, datetime, ...)
+                value = self.payload(pending)
+                kinds = set(map(type, value)) if type(value) is list else None
+                if kinds is not None and kinds <= _SCALARS:  # a flat payload (tuple, datetime)
+                    if self._enter(len(value), depth) >= self._max_depth:
+                        _leaves_fit(kinds)
                 else:
                     value = self._resolve(value, depth)
-            return _BY_CODE[code](self, value, depth)
+            return BY_CODE[code](self, value, depth)
         except SealpackError:
             raise
         except RecursionError as error:
@@ -187,205 +234,53 @@ class Decoder:
                 f"malformed frame: invalid {Ext(code).name.lower()} value ({type(error).__name__})"
             ) from error
 
-    def buffer(self, index: Any) -> memoryview:
-        """The out-of-band buffer ``index``; each may be referenced once."""
-        if type(index) is not int or not 0 <= index < len(self._used):
-            raise DecodeError("malformed frame: buffer index out of range")
-        if self._used[index]:
-            raise DecodeError("malformed frame: buffer referenced twice")
-        self._used[index] = True
-        return self._frame.buffers[index]
+    def payload(self, pending: Pending) -> Any:
+        """The parsed msgpack payload of a non-raw ext (parsed once, then cached).
 
-    def custom(self, value: Any) -> Any:
-        """Rebuild a registered type from [type index, data]."""
-        index, data = _pair(value)
-        if type(index) is not int or not 0 <= index < len(self._types):
-            raise DecodeError("malformed frame: type table index out of range")
-        name = self._types[index]
-        recompose = self._registry.decoder_for(name)
-        if recompose is None:
-            raise UnknownTypeError(
-                f"frame contains type {name[:200]!r}, which is not registered here; "
-                "register a decomposer for it on the receiving side (fobs.register, "
-                "fobs.register_data_classes or fobs.register_enum_types) before loading"
-            )
-        return recompose(data)
-
-    def inline_bytes(self, data: bytes) -> bytes | bytearray:
-        """Inline array data: a private writable copy when the input is writable."""
-        return bytearray(data) if self._writable else data
+        Raises:
+            DecodeError / LimitExceededError: the payload is not one msgpack value.
+        """
+        value = pending.payload
+        if value is UNPARSED:
+            data = pending.data
+            try:
+                value = (
+                    self._unpack_small(data) if len(data) <= _SMALL_SECTION else self._unpack(data)
+                )
+            except SealpackError:
+                raise
+            except Exception as error:
+                raise DecodeError(
+                    f"malformed frame: invalid {Ext(pending.code).name.lower()} payload"
+                ) from error
+            pending.payload = value
+        return value
 
 
-def _defer_ext(code: int, data: bytes) -> _Pending:
-    if code not in _EXT_CODES:
-        raise DecodeError(f"malformed frame: unknown ext type code {code}")
-    return _Pending(code, data)
+def _may_hold_timestamp(body: memoryview) -> bool:
+    """True unless ``body`` surely holds no msgpack timestamp (ext -1), which msgpack
+    builds itself (no ext hook): every encoding of one has 0xFF right after one of
+    the bytes D6, D7 (fixext 4/8) or 04, 08, 0C (the length of an ext 8/16/32). Few
+    0xFF bytes are looked at; past that, the walk (which refuses them) runs."""
+    data = bytes(body)
+    position = data.find(b"\xff", 1)
+    for _ in range(_FF_LOOKS):
+        if position == -1:
+            return False
+        if data[position - 1] in _BEFORE_TIMESTAMP:
+            return True
+        position = data.find(b"\xff", position + 1)
+    return position != -1
+
+
+def _leaves_fit(kinds: set[type]) -> None:
+    """Small ext values built while parsing are one level deeper than their container."""
+    if not kinds.isdisjoint(_LEVELLED):
+        raise LimitExceededError(
+            "nesting depth exceeds the limit (a tuple, set or date at the end)"
+        )
 
 
 def _check_kinds(kinds: set[type]) -> None:
     if not kinds <= _ALLOWED:
         raise DecodeError("malformed frame: value of an unexpected msgpack type")
-
-
-class _ViewReader:
-    """A file-like reader over a buffer, so msgpack's Unpacker streams it without a copy."""
-
-    __slots__ = ("_position", "_view")
-
-    def __init__(self, view: memoryview) -> None:
-        self._view = view
-        self._position = 0
-
-    def read(self, size: int) -> bytes:
-        chunk = self._view[self._position : self._position + size]
-        self._position += len(chunk)
-        return bytes(chunk)
-
-
-def _check_complete(data: Any) -> int:
-    """Skip over one msgpack value without building it; return the input size.
-
-    Raises msgpack's OutOfData / StackError / ValueError when a claim is not backed by
-    bytes, or the nesting exceeds msgpack's stack: refused before any allocation.
-    """
-    view = memoryview(data).cast("B")
-    size = max(len(view), 1)
-    unpacker = msgpack.Unpacker(_ViewReader(view), max_buffer_size=size, **_sized_limits(size))
-    unpacker.skip()
-    return size
-
-
-def _sized_limits(size: int, max_length: int | None = None) -> dict[str, int]:
-    """msgpack length limits no larger than the input can back (one byte per element)."""
-    length = size if max_length is None else min(size, max_length)
-    return {
-        "max_str_len": size,
-        "max_bin_len": size,
-        "max_ext_len": size,
-        "max_array_len": length,
-        "max_map_len": min(length, size // 2),
-    }
-
-
-@functools.lru_cache(maxsize=1024)
-def _unpack_options(size: int, max_length: int) -> dict[str, Any]:
-    """All unpackb keyword arguments for a section of ``size`` bytes (cached: ext payloads
-    of one shape repeat)."""
-    return {**UNPACK_OPTIONS, "ext_hook": _defer_ext, **_sized_limits(size, max_length)}
-
-
-def _read_type_table(section: memoryview, limits: DecodeLimits) -> list[str]:
-    if section == _EMPTY_ARRAY:  # no registered types: the common case
-        return []
-    try:
-        size = _check_complete(section)
-        names = msgpack.unpackb(
-            section, **UNPACK_OPTIONS, **_sized_limits(size, limits.max_type_names)
-        )
-    except Exception as error:
-        raise DecodeError("malformed frame: unreadable type table") from error
-    if type(names) is list and len(names) > limits.max_type_names:
-        check_limit("type table size", len(names), limits.max_type_names)
-    if type(names) is not list or not all(type(name) is str for name in names):
-        raise DecodeError("malformed frame: the type table must be a list of strings")
-    check_limit("type table size", len(names), limits.max_type_names)
-    if len(set(names)) != len(names) or any(len(name) > _MAX_TYPE_NAME for name in names):
-        raise DecodeError("malformed frame: duplicate or overlong type names")
-    return names
-
-
-def _pair(value: Any) -> list[Any]:
-    if type(value) is not list or len(value) != 2:
-        raise DecodeError("malformed frame: expected a two-element payload")
-    return value
-
-
-def _items(kind: type) -> Handler:
-    def handle(decoder: Decoder, value: Any, depth: int) -> Any:
-        if type(value) is not list:
-            raise DecodeError(f"malformed frame: {kind.__name__} payload must be an array")
-        return kind(value)
-
-    return handle
-
-
-def _mapping(decoder: Decoder, value: Any, depth: int) -> Any:
-    if type(value) is not dict:
-        raise DecodeError("malformed frame: mapping payload must be a map")
-    return value
-
-
-def _namespace(decoder: Decoder, value: Any, depth: int) -> argparse.Namespace:
-    mapping = _mapping(decoder, value, depth)
-    if not all(type(key) is str for key in mapping):
-        raise DecodeError("malformed frame: Namespace keys must be strings")
-    return argparse.Namespace(**mapping)
-
-
-def _oob(decoder: Decoder, value: Any, depth: int) -> Any:
-    kind, index = _pair(value)
-    view = decoder.buffer(index)
-    if kind == OobKind.BYTES:
-        return view.tobytes()
-    if kind == OobKind.BYTEARRAY:
-        return bytearray(view)
-    if kind == OobKind.MEMORYVIEW:
-        return view
-    if kind == OobKind.STR:
-        return str(view, "utf-8", "surrogatepass")
-    raise DecodeError("malformed frame: unknown out-of-band buffer kind")
-
-
-def _ndarray(decoder: Decoder, value: Any, depth: int) -> Any:
-    if type(value) is not list or len(value) != 4:
-        raise DecodeError("malformed frame: array payload must have 4 fields")
-    descr, shape, fortran, data = value
-    dtype = dtype_from_wire(descr)
-    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
-        raise DecodeError("malformed frame: array shape must be non-negative integers")
-    if type(fortran) is not bool:
-        raise DecodeError("malformed frame: array order flag must be a boolean")
-    if type(data) is bytes:
-        buffer: Any = decoder.inline_bytes(data)
-    else:
-        buffer = decoder.buffer(data)
-    return array_from_bytes(dtype, shape, fortran, buffer)
-
-
-def _npscalar(decoder: Decoder, value: Any, depth: int) -> Any:
-    descr, data = _pair(value)
-    if type(data) is not bytes:
-        raise DecodeError("malformed frame: numpy scalar data must be bytes")
-    return scalar_from_wire(dtype_from_wire(descr), data)
-
-
-def _memoryview(decoder: Decoder, value: bytes, depth: int) -> memoryview:
-    return memoryview(decoder.inline_bytes(value))
-
-
-def _plain(function: Callable[[Any], Any]) -> Handler:
-    return lambda decoder, value, depth: function(value)
-
-
-_HANDLERS: dict[Ext, Handler] = {
-    Ext.TUPLE: _items(tuple),
-    Ext.SET: _items(set),
-    Ext.FROZENSET: _items(frozenset),
-    Ext.ORDERED_DICT: lambda decoder, value, depth: OrderedDict(_mapping(decoder, value, depth)),
-    Ext.NAMESPACE: _namespace,
-    Ext.BYTEARRAY: _plain(bytearray),
-    Ext.MEMORYVIEW: _memoryview,
-    Ext.OOB: _oob,
-    Ext.BIGINT: _plain(bi.decode_bigint),
-    Ext.COMPLEX: _plain(bi.decode_complex),
-    Ext.DATETIME: _plain(bi.decode_datetime),
-    Ext.DATE: _plain(bi.decode_date),
-    Ext.TIME: _plain(bi.decode_time),
-    Ext.TIMEDELTA: _plain(bi.decode_timedelta),
-    Ext.DECIMAL: _plain(bi.decode_decimal),
-    Ext.UUID: _plain(bi.decode_uuid),
-    Ext.NDARRAY: _ndarray,
-    Ext.NPSCALAR: _npscalar,
-    Ext.CUSTOM: lambda decoder, value, depth: decoder.custom(value),
-}
-_BY_CODE: dict[int, Handler] = {int(code): handler for code, handler in _HANDLERS.items()}

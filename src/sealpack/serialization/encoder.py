@@ -3,7 +3,8 @@
 Plain lists, dicts, str, int (64-bit), float, bool, None and small bytes stay
 native msgpack; every other type becomes an ext value; large buffers are
 collected for the out-of-band sections. Dispatch is on the exact type, so a
-subclass is never mistaken for its base (e.g. numpy.float64 vs float).
+subclass is never mistaken for its base (e.g. numpy.float64 vs float). Leaf types
+(numpy values, datetimes, Decimal, ...) are encoded by encode_leaves.py.
 """
 
 from __future__ import annotations
@@ -22,9 +23,15 @@ import numpy as np
 
 from sealpack.errors import CycleError, LimitExceededError, SerializationTypeError
 from sealpack.serialization import builtins as bi
-from sealpack.serialization.numpy_types import array_layout, dtype_to_wire
+from sealpack.serialization.encode_leaves import (
+    ndarray,
+    numpy_scalar,
+    raw_ext,
+    simple,
+    unknown_type_message,
+)
 from sealpack.serialization.registry import Registry, implicit_encoder, mark_builtin
-from sealpack.serialization.wire import PACK_OPTIONS, Ext, OobKind
+from sealpack.serialization.wire import Ext, OobKind, packer
 
 __all__ = ["Encoder"]
 
@@ -36,31 +43,35 @@ _PLAIN_KINDS = _PLAIN_SCALARS | _SIZED | {int}
 _TUPLE_ONLY = {tuple}
 _TUPLE_CODE = int(Ext.TUPLE)
 _SMALL = 8
+_UNLIMITED = 1 << 62
 Handler = Callable[["Encoder", Any], Any]
-
-
 _new_tuple = tuple.__new__
 
 
-def _raw_ext(code: Ext | int, data: bytes) -> msgpack.ExtType:
-    """An ExtType without msgpack's Python-level argument checks (ours are static)."""
-    ext: msgpack.ExtType = _new_tuple(msgpack.ExtType, (int(code), data))
-    return ext
-
-
 class Encoder:
-    """One encoding pass: call :meth:`encode`, then read ``type_names`` and ``buffers``."""
+    """One encoding pass: call :meth:`encode`, then read ``type_names`` and ``buffers``.
 
-    def __init__(self, registry: Registry, threshold: int, max_depth: int) -> None:
+    ``optimistic=True`` skips the per-value checks of str/bytes length and int range
+    and packs str as strict UTF-8 (the small-object path): the caller must redo the
+    pass without it when msgpack raises OverflowError (an int beyond 64 bits) or
+    UnicodeEncodeError (a lone surrogate), or when the packed sections reach the
+    threshold (only then can a str or bytes have reached it).
+    """
+
+    def __init__(
+        self, registry: Registry, threshold: int, max_depth: int, *, optimistic: bool = False
+    ) -> None:
         self._registry = registry
         self._threshold = threshold
+        self._optimistic = optimistic
+        self._inline_limit = _UNLIMITED if optimistic else threshold
         self._max_depth = max_depth
         self._active: set[int] = set()
         self._implicit: dict[type, tuple[str, Callable[[Any], Any]] | None] = {}
         self._type_index: dict[str, int] = {}
         self.type_names: list[str] = []
         self.buffers: list[memoryview] = []
-        self._pack = msgpack.Packer(autoreset=True, buf_size=4096, **PACK_OPTIONS).pack
+        self._pack = self.pack = packer(strict=optimistic)
 
     def ext(self, code: Ext | int, payload: Any) -> msgpack.ExtType:
         """An ext value whose payload is ``payload`` (msgpack-native data) packed."""
@@ -77,17 +88,19 @@ class Encoder:
         """
         kind = type(obj)
         if kind is str:
-            if len(obj) < self._threshold:
+            if len(obj) < self._inline_limit:
                 return obj
             return self._oob(memoryview(obj.encode("utf-8", "surrogatepass")), OobKind.STR)
         if kind is int:
             if _INT_MIN <= obj <= _INT_MAX:
                 return obj
-            return _raw_ext(Ext.BIGINT, bi.encode_bigint(obj))
+            return raw_ext(Ext.BIGINT, bi.encode_bigint(obj))
         if kind is float or kind is bool or obj is None:
             return obj
         if kind is bytes:
-            return obj if len(obj) < self._threshold else self._oob(memoryview(obj), OobKind.BYTES)
+            if len(obj) < self._inline_limit:
+                return obj
+            return self._oob(memoryview(obj), OobKind.BYTES)
         if kind is list:
             return self._nested(obj, self._list)
         if kind is dict:
@@ -143,6 +156,8 @@ class Encoder:
             return True
         if not kinds <= _PLAIN_KINDS:
             return False
+        if self._optimistic:
+            return True
         mixed = len(kinds) > 1
         if int in kinds:
             ints = [v for v in values if type(v) is int] if mixed else values
@@ -156,11 +171,11 @@ class Encoder:
 
     def _is_small_plain(self, values: Any) -> bool:
         """:meth:`_is_plain` for a few values (a tuple, a set): one loop, no sets."""
-        threshold = self._threshold
+        threshold = self._inline_limit
         for value in values:
             kind = type(value)
             if kind is int:
-                if not _INT_MIN <= value <= _INT_MAX:
+                if not (_INT_MIN <= value <= _INT_MAX or self._optimistic):
                     return False
             elif kind is str or kind is bytes:
                 if len(value) >= threshold:
@@ -200,8 +215,8 @@ class Encoder:
             name, decompose = entry
             return self._nested(obj, lambda target: self._custom(name, decompose(target)))
         if isinstance(obj, np.generic):
-            return _numpy_scalar(self, obj)
-        raise SerializationTypeError(_unknown_type_message(kind))
+            return numpy_scalar(self, obj)
+        raise SerializationTypeError(unknown_type_message(kind))
 
     def _custom(self, name: str, data: Any) -> msgpack.ExtType:
         index = self._type_index.get(name)
@@ -209,38 +224,6 @@ class Encoder:
             index = self._type_index[name] = len(self.type_names)
             self.type_names.append(name)
         return self.ext(Ext.CUSTOM, [index, self.encode(data)])
-
-
-def _is_pydantic_model(kind: type) -> bool:
-    """True for a pydantic BaseModel subclass (checked by MRO, pydantic is not imported)."""
-    return any(
-        base.__name__ == "BaseModel" and base.__module__.split(".")[0] == "pydantic"
-        for base in kind.__mro__[1:]
-    )
-
-
-def _unknown_type_message(kind: type) -> str:
-    name = f"{kind.__module__}.{kind.__qualname__}"
-    if _is_pydantic_model(kind):
-        fix = f"register it with fobs.register(fobs.PydanticDecomposer({kind.__qualname__}))"
-    else:
-        fix = "register a fobs.Decomposer for it with fobs.register(...)"
-    return (
-        f"can not serialize {kind.__qualname__!r} object ({name}): {fix}, "
-        "on the sending and on the receiving side"
-    )
-
-
-def _numpy_scalar(encoder: Encoder, obj: np.generic) -> msgpack.ExtType:
-    data = obj.tobytes()[: obj.dtype.itemsize]  # S0/U0 scalars report one NUL byte
-    return encoder.ext(Ext.NPSCALAR, [dtype_to_wire(obj.dtype), data])
-
-
-def _ndarray(encoder: Encoder, obj: np.ndarray[Any, Any]) -> msgpack.ExtType:
-    descr = dtype_to_wire(obj.dtype)
-    flat, fortran = array_layout(obj)
-    data = encoder.oob_or_inline(memoryview(flat))  # type: ignore[arg-type]
-    return encoder.ext(Ext.NDARRAY, [descr, list(obj.shape), fortran, data])
 
 
 def _container(ext_code: Ext, as_map: bool) -> Handler:
@@ -266,19 +249,7 @@ def _bytes_like(encoder: Encoder, obj: Any) -> msgpack.ExtType:
     is_array = type(obj) is bytearray
     if view.nbytes >= encoder._threshold:
         return encoder._oob(view, OobKind.BYTEARRAY if is_array else OobKind.MEMORYVIEW)
-    return _raw_ext(Ext.BYTEARRAY if is_array else Ext.MEMORYVIEW, view.tobytes())
-
-
-def _simple(ext_code: Ext, to_payload: Callable[[Any], Any]) -> Handler:
-    code = int(ext_code)
-
-    def handle(encoder: Encoder, obj: Any) -> msgpack.ExtType:
-        payload = to_payload(obj)
-        if isinstance(payload, bytes):
-            return _raw_ext(code, payload)
-        return encoder.ext(code, payload)
-
-    return handle
+    return raw_ext(Ext.BYTEARRAY if is_array else Ext.MEMORYVIEW, view.tobytes())
 
 
 _HANDLERS: dict[type, Handler] = {
@@ -289,14 +260,14 @@ _HANDLERS: dict[type, Handler] = {
     argparse.Namespace: _container(Ext.NAMESPACE, as_map=True),
     bytearray: _bytes_like,
     memoryview: _bytes_like,
-    np.ndarray: _ndarray,
-    np.memmap: _ndarray,  # decodes as a plain ndarray
-    complex: _simple(Ext.COMPLEX, bi.encode_complex),
-    dt.datetime: _simple(Ext.DATETIME, bi.encode_datetime),
-    dt.date: _simple(Ext.DATE, bi.encode_date),
-    dt.time: _simple(Ext.TIME, bi.encode_time),
-    dt.timedelta: _simple(Ext.TIMEDELTA, bi.encode_timedelta),
-    Decimal: _simple(Ext.DECIMAL, bi.encode_decimal),
-    uuid.UUID: _simple(Ext.UUID, bi.encode_uuid),
+    np.ndarray: ndarray,
+    np.memmap: ndarray,  # decodes as a plain ndarray
+    complex: simple(Ext.COMPLEX, bi.encode_complex),
+    dt.datetime: simple(Ext.DATETIME, bi.encode_datetime),
+    dt.date: simple(Ext.DATE, bi.encode_date),
+    dt.time: simple(Ext.TIME, bi.encode_time),
+    dt.timedelta: simple(Ext.TIMEDELTA, bi.encode_timedelta),
+    Decimal: simple(Ext.DECIMAL, bi.encode_decimal),
+    uuid.UUID: simple(Ext.UUID, bi.encode_uuid),
 }
 mark_builtin(str, int, float, bool, type(None), bytes, list, dict, *_HANDLERS)

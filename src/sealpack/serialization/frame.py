@@ -18,7 +18,7 @@ Layout (all integers little-endian, offsets from the first byte of the frame)::
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sealpack.errors import DecodeError
 from sealpack.serialization.limits import DecodeLimits, check_limit
@@ -39,8 +39,7 @@ def align(position: int) -> int:
     return -(-position // ALIGNMENT) * ALIGNMENT
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """The sections of a parsed frame, as views into the input."""
 
     types: memoryview
@@ -107,7 +106,8 @@ def parse_frame(data: memoryview, limits: DecodeLimits) -> Frame:
         LimitExceededError: the frame is larger than the limits allow.
     """
     size = len(data)
-    check_limit("frame size", size, limits.max_total_size)
+    if size > limits.max_total_size:
+        check_limit("frame size", size, limits.max_total_size)
     if size < HEADER_SIZE:
         raise DecodeError("malformed frame: shorter than the 40-byte header")
     magic, version, flags, reserved, types_len, body_len, count, total = _HEADER.unpack_from(
@@ -119,24 +119,29 @@ def parse_frame(data: memoryview, limits: DecodeLimits) -> Frame:
         raise DecodeError(f"malformed frame: unsupported version {version} or flags {flags}")
     if total != size:
         raise DecodeError(f"malformed frame: header says {total} bytes, input has {size}")
+    start = HEADER_SIZE + _ENTRY_SIZE * count
+    head_end = start + types_len + body_len
+    if count == 0 and head_end == size:  # no out-of-band buffers: nothing else to check
+        return Frame(data[start : start + types_len], data[start + types_len : head_end], [])
     check_limit("buffer count", count, limits.max_buffers)
-    head_end = HEADER_SIZE + _ENTRY_SIZE * count + types_len + body_len
     if head_end > size:
         raise DecodeError("malformed frame: sections extend past the end of the input")
-    table = struct.unpack_from(f"<{2 * count}Q", data, HEADER_SIZE)
-    offsets, lengths = list(table[0::2]), list(table[1::2])
-    expected_offsets, end = _layout(head_end, lengths)
-    if offsets != expected_offsets or end != size:
-        raise DecodeError("malformed frame: buffer offsets or lengths are inconsistent")
-    _check_padding(data, head_end, offsets, lengths)
-    start = HEADER_SIZE + _ENTRY_SIZE * count
     return Frame(
         types=data[start : start + types_len],
         body=data[start + types_len : head_end],
-        buffers=[
-            data[offset : offset + length] for offset, length in zip(offsets, lengths, strict=True)
-        ],
+        buffers=_buffers(data, head_end, count),
     )
+
+
+def _buffers(data: memoryview, head_end: int, count: int) -> list[memoryview]:
+    """Views of the out-of-band buffers, after checking offsets, lengths and padding."""
+    table = struct.unpack_from(f"<{2 * count}Q", data, HEADER_SIZE)
+    offsets, lengths = list(table[0::2]), list(table[1::2])
+    expected_offsets, end = _layout(head_end, lengths)
+    if offsets != expected_offsets or end != len(data):
+        raise DecodeError("malformed frame: buffer offsets or lengths are inconsistent")
+    _check_padding(data, head_end, offsets, lengths)
+    return [data[offset : offset + length] for offset, length in zip(offsets, lengths, strict=True)]
 
 
 def _check_padding(data: memoryview, head_end: int, offsets: list[int], lengths: list[int]) -> None:

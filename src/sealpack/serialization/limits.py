@@ -23,6 +23,8 @@ class DecodeLimits:
         max_buffers: most out-of-band buffers in one frame.
         max_items: most elements (array items plus map pairs) in a whole frame.
         max_type_names: most entries in the frame's type table.
+        max_array_elements: most numpy array elements in a whole frame (elements of
+            zero-itemsize arrays, which no byte backs, count as items too).
     """
 
     max_depth: int = 256
@@ -31,6 +33,7 @@ class DecodeLimits:
     max_buffers: int = 100_000
     max_items: int = 50_000_000
     max_type_names: int = 10_000
+    max_array_elements: int = 1 << 40
 
     def __post_init__(self) -> None:
         for name in (
@@ -40,6 +43,7 @@ class DecodeLimits:
             "max_buffers",
             "max_items",
             "max_type_names",
+            "max_array_elements",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:

@@ -8,6 +8,7 @@ as a map of names/formats/offsets/itemsize, a sub-array field as
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from sealpack.errors import DecodeError, SerializationTypeError
 
 __all__ = [
+    "MAX_DIMS",
     "array_from_bytes",
     "array_layout",
     "dtype_from_wire",
@@ -29,7 +31,8 @@ _PLAIN_KINDS = frozenset("biufcmMSUV")
 _STRUCT_KEYS = frozenset({"names", "formats", "offsets", "itemsize", "aligned", "titles"})
 _MAX_DTYPE_DEPTH = 16
 _MAX_ITEMSIZE = 1 << 31
-_MAX_DIMS = 64
+MAX_DIMS = 64
+_UNSIZED_KINDS = frozenset("SUV")
 
 
 def dtype_to_wire(dtype: np.dtype[Any]) -> Any:
@@ -64,8 +67,14 @@ def dtype_to_wire(dtype: np.dtype[Any]) -> Any:
     return dtype.str
 
 
-def dtype_from_wire(wire: Any, depth: int = 0) -> np.dtype[Any]:
+def dtype_from_wire(wire: Any, depth: int = 0, *, sized: bool = False) -> np.dtype[Any]:
     """Parse a wire dtype with strict validation (never eval, never pickle).
+
+    Args:
+        wire: the dtype description from the frame.
+        depth: nesting level of this description (structured / sub-array fields).
+        sized: refuse the unsized string dtypes ``|S0``, ``<U0``, ``|V0`` (an array's
+            dtype: numpy would silently make them one-byte-per-element types).
 
     Raises:
         DecodeError: anything but a well-formed plain, structured or sub-array dtype.
@@ -80,17 +89,25 @@ def dtype_from_wire(wire: Any, depth: int = 0) -> np.dtype[Any]:
         raise DecodeError(f"malformed frame: invalid dtype ({error})") from error
     if dtype.hasobject or dtype.itemsize > _MAX_ITEMSIZE:
         raise DecodeError("malformed frame: dtype holds objects or is too large")
+    if sized and dtype.itemsize == 0 and dtype.kind in _UNSIZED_KINDS and dtype.names is None:
+        raise DecodeError(f"malformed frame: array dtype {dtype.str!r} has no item size")
     return dtype
+
+
+@functools.lru_cache(maxsize=256)
+def _plain(wire: str) -> np.dtype[Any]:
+    """A plain dtype from its checked ``dtype.str`` (cached: dtypes are immutable)."""
+    if not _PLAIN.fullmatch(wire):
+        raise DecodeError(f"malformed frame: dtype {wire[:40]!r} is not allowed")
+    return np.dtype(wire)
 
 
 def _parse(wire: Any, depth: int) -> np.dtype[Any]:
     if type(wire) is str:
-        if not _PLAIN.fullmatch(wire):
-            raise DecodeError(f"malformed frame: dtype {wire[:40]!r} is not allowed")
-        return np.dtype(wire)
+        return _plain(wire)
     if type(wire) is list and len(wire) == 2:
         shape = _int_list(wire[1], "sub-array shape")
-        if len(shape) > _MAX_DIMS or math.prod(shape) > _MAX_ITEMSIZE:
+        if len(shape) > MAX_DIMS or math.prod(shape) > _MAX_ITEMSIZE:
             raise DecodeError("malformed frame: sub-array shape too large")
         return np.dtype((dtype_from_wire(wire[0], depth + 1), tuple(shape)))
     if type(wire) is dict:
@@ -162,9 +179,9 @@ def array_from_bytes(
     Raises:
         DecodeError: the shape does not match the byte length.
     """
-    if len(shape) > _MAX_DIMS:
+    if len(shape) > MAX_DIMS:
         raise DecodeError("malformed frame: array has too many dimensions")
-    count = math.prod(shape)
+    count = math.prod(shape)  # the decoder counted it against its limits already
     if count * dtype.itemsize != len(data):
         raise DecodeError("malformed frame: array shape and dtype do not match its byte length")
     if dtype.itemsize == 0 or count == 0:

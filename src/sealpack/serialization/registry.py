@@ -3,7 +3,8 @@
 A type is encoded only if a decomposer or serializer for its exact class is
 registered, and decoded only if the receiver registered a decomposer or
 deserializer under the name the frame gives. Names are looked up in this
-registry and nowhere else: nothing is ever imported by name.
+registry and nowhere else: nothing is ever imported by name. The Decomposer base
+and the built-in dataclass / Enum decomposers live in decomposers.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import dataclasses
 import inspect
 import threading
 import warnings
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -20,56 +20,25 @@ from typing import Any
 import numpy as np
 
 from sealpack.errors import SerializationTypeError
+from sealpack.serialization.decomposers import (
+    DataClassDecomposer,
+    Decomposer,
+    EnumDecomposer,
+    implicit_encoder,
+    type_name,
+)
 
-__all__ = ["Decomposer", "Registry", "implicit_encoder", "type_name"]
+__all__ = [
+    "DataClassDecomposer",
+    "Decomposer",
+    "EnumDecomposer",
+    "Registry",
+    "implicit_encoder",
+    "type_name",
+]
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any], Any]
-
-
-def type_name(cls: type) -> str:
-    """The registry name of a class: ``module.qualname``."""
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-class Decomposer(ABC):
-    """Turns objects of one type into codec-serializable data and back (FOBS API).
-
-    ``manager`` is accepted for NVFLARE FOBS compatibility and is always None:
-    large data travels as out-of-band buffers instead of datums.
-    """
-
-    @abstractmethod
-    def supported_type(self) -> type[Any]:
-        """Return the exact class this decomposer handles (subclasses are not covered).
-
-        Returns:
-            The class; its ``module.qualname`` is the name used on the wire.
-        """
-
-    @abstractmethod
-    def decompose(self, target: Any, manager: Any = None) -> Any:
-        """Describe ``target`` with values the codec can serialize.
-
-        Args:
-            target: an object of exactly :meth:`supported_type`.
-            manager: always None (FOBS compatibility); may be omitted by subclasses.
-
-        Returns:
-            Codec-serializable data (may contain other registered objects).
-        """
-
-    @abstractmethod
-    def recompose(self, data: Any, manager: Any = None) -> Any:
-        """Rebuild an object from the data :meth:`decompose` returned.
-
-        Args:
-            data: the decoded data, untrusted: validate it.
-            manager: always None (FOBS compatibility); may be omitted by subclasses.
-
-        Returns:
-            The rebuilt object. Any exception raised here becomes a DecodeError.
-        """
 
 
 def _takes_manager(method: Callable[..., Any]) -> bool:
@@ -90,75 +59,6 @@ def _adapt(method: Callable[..., Any]) -> Callable[[Any], Any]:
     return method
 
 
-class DataClassDecomposer(Decomposer):
-    """Decomposes a dataclass into a dict of its fields (rebuilt without __init__)."""
-
-    def __init__(self, cls: type) -> None:
-        self._cls = cls
-        self._names = tuple(f.name for f in dataclasses.fields(cls))
-
-    def supported_type(self) -> type[Any]:
-        """Returns: the dataclass."""
-        return self._cls
-
-    def decompose(self, target: Any, manager: Any = None) -> Any:
-        """Returns: ``{field name: value}`` for every field of ``target``."""
-        return {name: getattr(target, name) for name in self._names}
-
-    def recompose(self, data: Any, manager: Any = None) -> Any:
-        """Rebuild the instance with ``cls.__new__`` and ``object.__setattr__``.
-
-        Raises:
-            ValueError: ``data`` is not a dict whose keys are exactly the field names.
-        """
-        if type(data) is not dict or set(data) != set(self._names):
-            raise ValueError(f"fields of {type_name(self._cls)} do not match the frame")
-        cls: Any = self._cls
-        instance = cls.__new__(cls)
-        for name in self._names:
-            object.__setattr__(instance, name, data[name])
-        return instance
-
-
-class EnumDecomposer(Decomposer):
-    """Decomposes an enum member into its value."""
-
-    def __init__(self, cls: type[Enum]) -> None:
-        self._cls = cls
-
-    def supported_type(self) -> type[Any]:
-        """Returns: the Enum subclass."""
-        return self._cls
-
-    def decompose(self, target: Any, manager: Any = None) -> Any:
-        """Returns: the member's value."""
-        return target.value
-
-    def recompose(self, data: Any, manager: Any = None) -> Any:
-        """Returns: ``cls(data)``. Raises: ValueError for a value with no member."""
-        return self._cls(data)
-
-
-def implicit_encoder(cls: type) -> tuple[str, Encoder] | None:
-    """The encode-only handling of an unregistered dataclass or Enum (FOBS drop-in).
-
-    Encoding uses the same name and data as :meth:`Registry.register_data_classes`
-    / :meth:`Registry.register_enum_types` would, but nothing is registered: the
-    receiver must still register the class to decode it.
-
-    Args:
-        cls: the exact class of the object being encoded.
-
-    Returns:
-        ``(registry name, encode function)``, or None for any other class.
-    """
-    if dataclasses.is_dataclass(cls):
-        return type_name(cls), DataClassDecomposer(cls).decompose
-    if issubclass(cls, Enum):
-        return type_name(cls), EnumDecomposer(cls).decompose
-    return None
-
-
 def _instantiate(cls: type[Decomposer]) -> Decomposer:
     try:
         return cls()
@@ -177,10 +77,17 @@ class Registry:
         self._encoders: dict[type, tuple[str, Encoder]] = {}
         self._decoders: dict[str, Decoder] = {}
         self._decoder_types: dict[str, type] = {}
+        self._forms: dict[str, str] = {}
 
     def encoder_for(self, cls: type) -> tuple[str, Encoder] | None:
         """The (name, encode function) registered for exactly ``cls``, if any."""
         return self._encoders.get(cls)
+
+    def form_of(self, name: str) -> str | None:
+        """How the type registered under ``name`` travels: ``"fields"`` (a dataclass's
+        field map), ``"value"`` (an enum member's value), or None (a decomposer's own
+        data, or nothing registered)."""
+        return self._forms.get(name)
 
     def decoder_for(self, name: str) -> Decoder | None:
         """The decode function registered under ``name``, if any."""
@@ -203,6 +110,11 @@ class Registry:
         if not isinstance(cls, type):
             raise SerializationTypeError("Decomposer.supported_type() must return a class")
         self.add_serializer(cls, _adapt(decomposer.decompose))
+        if type_name(cls) not in self._decoders:
+            form = "fields" if isinstance(decomposer, DataClassDecomposer) else None
+            form = "value" if isinstance(decomposer, EnumDecomposer) else form
+            if form is not None:
+                self._forms[type_name(cls)] = form
         self.add_deserializer(cls, _adapt(decomposer.recompose))
 
     def register_data_classes(self, *classes: type) -> None:
@@ -258,6 +170,7 @@ class Registry:
             self._encoders.clear()
             self._decoders.clear()
             self._decoder_types.clear()
+            self._forms.clear()
 
 
 def _warn_duplicate(cls: type, what: str) -> None:

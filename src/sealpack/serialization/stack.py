@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 
 __all__ = ["needed_recursion_limit", "stack_headroom"]
 
@@ -33,17 +32,24 @@ def needed_recursion_limit(max_depth: int) -> int:
     return 8 * max_depth + 1000
 
 
-@contextmanager
-def stack_headroom(needed: int) -> Iterator[None]:
-    """Keep ``sys.getrecursionlimit() >= needed`` while the block runs.
+class stack_headroom:
+    """Keep ``sys.getrecursionlimit() >= needed`` while the ``with`` block runs.
+
+    A class rather than a generator context manager: it runs twice per codec call.
 
     Args:
         needed: the minimum recursion limit for the block.
     """
-    _enter(needed)
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_needed",)
+
+    def __init__(self, needed: int) -> None:
+        self._needed = needed
+
+    def __enter__(self) -> None:
+        _enter(self._needed)
+
+    def __exit__(self, *exc_info: object) -> None:
         _leave()
 
 

@@ -5,10 +5,14 @@ See docs/spec/codec.md for the byte layout these constants belong to.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["PACK_OPTIONS", "RAW_EXTS", "UNPACK_OPTIONS", "Ext", "OobKind"]
+import msgpack
+
+__all__ = ["PACK_OPTIONS", "RAW_EXTS", "UNPACK_OPTIONS", "Ext", "OobKind", "packer"]
 
 
 class Ext(IntEnum):
@@ -63,3 +67,27 @@ UNPACK_OPTIONS: dict[str, Any] = {
     "unicode_errors": "surrogatepass",
     "timestamp": 0,
 }
+
+_STRICT_OPTIONS = {**PACK_OPTIONS, "unicode_errors": "strict"}
+_PACKERS = threading.local()
+
+
+def packer(strict: bool) -> Callable[[Any], bytes]:
+    """This thread's msgpack pack function (a Packer without callbacks is never
+    re-entered, so one per thread serves every encoder).
+
+    Args:
+        strict: strict UTF-8, msgpack's fast path (no copy of each str); it raises
+            UnicodeEncodeError on a lone surrogate, and the caller then redoes the pass
+            with the spec's surrogatepass packer (same bytes for every other str).
+
+    Returns:
+        ``pack(value) -> bytes`` with the codec's options (PACK_OPTIONS).
+    """
+    name = "strict" if strict else "surrogatepass"
+    pack: Callable[[Any], bytes] | None = getattr(_PACKERS, name, None)
+    if pack is None:
+        options = _STRICT_OPTIONS if strict else PACK_OPTIONS
+        pack = msgpack.Packer(autoreset=True, buf_size=4096, **options).pack
+        setattr(_PACKERS, name, pack)
+    return pack

@@ -11,15 +11,16 @@ only when one of the names below is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sealpack.integrations.flower.errors import (
     FlowerConfigError,
     FlowerIntegrationError,
     FlowerNotInstalledError,
     RefusedMessageError,
+    StaleInstructionError,
 )
+from sealpack.integrations.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from sealpack.integrations.flower.client import (
@@ -42,6 +43,7 @@ __all__ = [
     "SealEvent",
     "SealedGrid",
     "SealpackClientMod",
+    "StaleInstructionError",
     "client_mod",
     "plain_to_recorddict",
     "recorddict_to_plain",
@@ -61,16 +63,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the flwr-dependent parts on first use, with a clear error if flwr is absent."""
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        importlib.import_module("flwr")
-    except ImportError as exc:
-        raise FlowerNotInstalledError() from exc
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, engine="flwr", missing=FlowerNotInstalledError)

@@ -1,35 +1,42 @@
 """ClientApp side: a Flower mod that unseals instructions and seals replies.
 
-The mod holds only strings (paths, env var names), so Flower's engines can ship
-it to worker processes; keys are opened from the KeyStore per message, which
-keeps one-time-prekey use and replay memory durable across processes.
+The mod holds only strings and flags, so Flower's engines can ship it to worker
+processes; each process keeps one open KeyStore handle per node (see
+:mod:`.client_keys`). An instruction is opened only in its expected context
+(:mod:`.binding`) and only if it is not older than one the node already accepted
+(:mod:`.seen`); the reply is sealed to the server's fresh bundle carried inside the
+authenticated instruction. Whatever the ClientApp raises stays on the node: the server
+gets a sealed error reply (:mod:`.app_errors`), never the exception text in the clear.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from flwr.app import ConfigRecord, Context, Message
-from flwr.app.message import make_message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable, Mod
 
-from sealpack.api import seal, unseal
-from sealpack.integrations.flower import keyconfig
-from sealpack.integrations.flower.errors import RefusedMessageError
-from sealpack.integrations.flower.records import plain_to_recorddict, recorddict_to_plain
-from sealpack.integrations.flower.wire import (
-    HELLO_RECORD,
+from sealpack.api import seal
+from sealpack.integrations.flower.app_errors import run_app
+from sealpack.integrations.flower.binding import (
     WIRE_VERSION,
-    check_payload,
-    unwrap_blob,
-    wrap_blob,
+    hello_metadata,
+    instruction_expectation,
+    open_bound,
+    reply_metadata,
+    valid_until,
 )
-from sealpack.keys import KeyBundle, KeyStore
+from sealpack.integrations.flower.client_keys import KeySettings, NodeKeys, node_keys
+from sealpack.integrations.flower.errors import RefusedMessageError
+from sealpack.integrations.flower.schema import InstructionPayload
+from sealpack.integrations.flower.wire import HELLO_RECORD, check_payload, unwrap_blob, wrap_blob
+from sealpack.keys import KeyBundle
 
 __all__ = [
+    "DEFAULT_REPLY_EXPIRY",
     "HELLO_ACTION",
     "HELLO_MESSAGE_TYPE",
     "SealpackClientMod",
@@ -39,24 +46,20 @@ __all__ = [
 
 HELLO_ACTION = "sealpack_hello"
 HELLO_MESSAGE_TYPE = f"query.{HELLO_ACTION}"
-
-
-@dataclass(frozen=True)
-class _NodeKeys:
-    store: KeyStore
-    server: KeyBundle  # pinned ServerApp bundle, one-time prekeys stripped
-
-    @property
-    def name(self) -> str:
-        return self.store.identity.name
+DEFAULT_REPLY_EXPIRY = 3600
+"""Seconds a sealed reply (or hello answer) stays valid: one round, not a week."""
+_CHALLENGE_SIZES = range(16, 65)
+MAX_ROTATION_HORIZON = 7 * 86400
+"""A hello asking for a bundle valid longer than this (seconds) triggers no rotation."""
 
 
 class SealpackClientMod:
     """Flower ClientApp mod sealing everything between this node and the ServerApp.
 
     Incoming instructions must be sealed by the pinned ServerApp identity for this
-    node, run, message type and round; the app sees the unsealed RecordDict. The
-    reply is sealed back to the ServerApp. Anything else raises (fail closed).
+    node, run, message type and round, and be no older than one already accepted;
+    the app sees the unsealed RecordDict. The reply is sealed back to the ServerApp.
+    Anything else raises (fail closed).
     """
 
     def __init__(
@@ -65,78 +68,141 @@ class SealpackClientMod:
         keystore: str | None = None,
         server_bundle: str | None = None,
         passphrase_env: str | None = None,
+        keep_open: bool = True,
+        reply_expiry: int = DEFAULT_REPLY_EXPIRY,
+        error_details: bool = False,
     ) -> None:
-        """Create the mod; unset arguments are read from the node/run config.
+        """Create the mod; unset key settings are read from the node config (never run config).
 
         Args:
             keystore: KeyStore directory template (see keyconfig), e.g. ``/k/node-{partition-id}``.
-            server_bundle: Path of the ServerApp's KeyBundle JSON.
+            server_bundle: Path of the ServerApp's KeyBundle JSON (the pin).
             passphrase_env: Environment variable holding the KeyStore passphrase.
+            keep_open: Keep one KeyStore handle open per process (one passphrase KDF per
+                process instead of one per message).
+            reply_expiry: Seconds a sealed reply stays valid.
+            error_details: Seal the text of a ClientApp exception to the server (default:
+                only its type name; the text may hold private data).
         """
         self.keystore = keystore
         self.server_bundle = server_bundle
         self.passphrase_env = passphrase_env
+        self.keep_open = keep_open
+        self.reply_expiry = reply_expiry
+        self.error_details = error_details
 
     def __call__(self, message: Message, context: Context, call_next: ClientAppCallable) -> Message:
         """Unseal ``message``, run the app on its content, seal the app's reply.
 
         Raises:
-            RefusedMessageError: The message is unsealed or bound to another context.
+            RefusedMessageError: The message is unsealed or bound to another node.
+            ContextMismatchError: The sealed instruction belongs to another context or
+                is older than one this node already accepted (nothing recorded).
             SealpackError: Unsealing failed (tampered, untrusted, replayed, expired).
         """
-        keys = self._load_keys(context)
-        try:
+        settings = KeySettings(self.keystore, self.server_bundle, self.passphrase_env)
+        with node_keys(settings, context.node_config, keep_open=self.keep_open) as keys:
             if message.metadata.message_type == HELLO_MESSAGE_TYPE:
-                return _answer_hello(message, context, keys)
-            return _run_sealed(message, context, call_next, keys)
-        finally:
-            keys.store.close()
+                return self._answer_hello(message, context, keys)
+            return self._run_sealed(message, context, call_next, keys)
 
-    def _load_keys(self, context: Context) -> _NodeKeys:
-        configs = (context.node_config, context.run_config)
-        template = keyconfig.require(
-            keyconfig.config_value(keyconfig.KEYSTORE, self.keystore, *configs), keyconfig.KEYSTORE
+    def _run_sealed(
+        self, message: Message, context: Context, call_next: ClientAppCallable, keys: NodeKeys
+    ) -> Message:
+        """Unseal an instruction, hand its content to the app, seal the app's outcome."""
+        meta, node_id = message.metadata, _own_node_id(message, context)
+        blob, _ = unwrap_blob(message.content, kind="instruction")
+        server_key = keys.server.key_id
+        expect = instruction_expectation(
+            meta.run_id,
+            meta.message_type,
+            meta.group_id,
+            node_id,
+            keys.seen.last(server_key, meta.run_id),
         )
-        server_path = keyconfig.require(
-            keyconfig.config_value(keyconfig.SERVER_BUNDLE, self.server_bundle, *configs),
-            keyconfig.SERVER_BUNDLE,
+        payload, info = open_bound(
+            blob, recipient=keys.store, sender=keys.server, expect=expect, shape=InstructionPayload
         )
-        passphrase_env = keyconfig.config_value(
-            keyconfig.PASSPHRASE_ENV, self.passphrase_env, *configs
+        checked = check_payload(payload, kind="instruction")
+        request = checked.get("request")
+        if not isinstance(request, bytes) or len(request) != 16:
+            raise RefusedMessageError("sealed instruction names no request")
+        server = fresh_server_bundle(checked.get("server"), keys.server)
+        keys.seen.advance(server_key, meta.run_id, info.metadata["seq"])
+        outcome = run_app(message, context, call_next, checked.get("content"), self.error_details)
+        sealed = {"v": WIRE_VERSION, "kind": "reply", "request": request, **outcome}
+        bound = reply_metadata(meta.run_id, meta.message_type, meta.group_id, node_id, request)
+        blob = seal(
+            sealed,
+            sender=keys.store.identity,
+            recipients=[server],
+            metadata=bound,
+            expires_in=self.reply_expiry,
         )
-        server = keyconfig.load_bundles(server_path)[0].with_one_time_prekeys(())
-        store = keyconfig.open_keystore(template, passphrase_env, context.node_config)
-        return _NodeKeys(store=store, server=server)
+        content = wrap_blob(blob, kind="reply", sender=keys.name, request=request)
+        return Message(content, reply_to=message)
+
+    def _answer_hello(self, message: Message, context: Context, keys: NodeKeys) -> Message:
+        """Prove this node's identity to the ServerApp and hand it a fresh bundle."""
+        record = message.content.get(HELLO_RECORD)
+        if not isinstance(record, ConfigRecord):
+            raise RefusedMessageError("malformed sealpack hello")
+        challenge = record.get("challenge")
+        if not isinstance(challenge, bytes) or len(challenge) not in _CHALLENGE_SIZES:
+            raise RefusedMessageError("malformed sealpack hello")
+        server = fresh_server_bundle(record.get("server-bundle"), keys.server)
+        node = _own_node_id(message, context)
+        keys.store.refresh()  # a kept handle hands out what is on disk (rotations elsewhere)
+        _rotate_if_asked(keys, record.get("valid-until"))
+        payload = {
+            "v": WIRE_VERSION,
+            "kind": "hello",
+            "bundle": keys.store.identity.bundle().to_json(),
+        }
+        blob = seal(
+            payload,
+            sender=keys.store.identity,
+            recipients=[server],
+            metadata=hello_metadata(message.metadata.run_id, node, challenge),
+            expires_in=self.reply_expiry,
+        )
+        return Message(wrap_blob(blob, kind="hello", sender=keys.name), reply_to=message)
 
 
-def _run_sealed(
-    message: Message, context: Context, call_next: ClientAppCallable, keys: _NodeKeys
-) -> Message:
-    """Unseal an instruction, hand its content to the app, seal the app's reply."""
-    node_id = _own_node_id(message, context)
-    blob, _ = unwrap_blob(message.content, kind="instruction")
-    payload = check_payload(
-        unseal(blob, recipient=keys.store, senders=[keys.server]),
-        kind="instruction",
-        expected=_context_fields(message),
-    )
-    nodes = payload.get("nodes")
-    if not isinstance(nodes, list) or node_id not in nodes:
-        raise RefusedMessageError("sealed instruction is not addressed to this node")
-    inner = make_message(message.metadata, content=plain_to_recorddict(payload.get("content")))
-    reply = call_next(inner, context)
-    if reply.has_error():
-        return reply
-    sealed = {
-        "v": WIRE_VERSION,
-        "kind": "reply",
-        **_context_fields(message),
-        "node": node_id,
-        "request": payload.get("request"),
-        "content": recorddict_to_plain(reply.content),
-    }
-    blob = seal(sealed, sender=keys.store.identity, recipients=[keys.server])
-    return make_message(reply.metadata, content=wrap_blob(blob, kind="reply", sender=keys.name))
+def fresh_server_bundle(bundle_json: object, pin: KeyBundle) -> KeyBundle:
+    """The server's current bundle, if it belongs to the pinned identity (OPKs stripped).
+
+    Args:
+        bundle_json: The bundle JSON the server sent (in a hello or a sealed instruction).
+        pin: The pinned server bundle (only its name and identity key are used).
+
+    Returns:
+        The fresh bundle without one-time prekeys (several nodes seal to it at once).
+
+    Raises:
+        RefusedMessageError: Missing, or another identity than the pin.
+        BundleError: Malformed, badly signed or expired.
+    """
+    if not isinstance(bundle_json, str):
+        raise RefusedMessageError("the ServerApp sent no bundle")
+    fresh = KeyBundle.from_json(bundle_json)
+    if not hmac.compare_digest(fresh.identity_key, pin.identity_key) or fresh.name != pin.name:
+        raise RefusedMessageError("bundle comes from a ServerApp identity that is not pinned")
+    return fresh.with_one_time_prekeys(())
+
+
+def _rotate_if_asked(keys: NodeKeys, wanted: object) -> None:
+    """Rotate the node's signed prekey when it expires before the server's horizon.
+
+    The hint is public (a relay may change it), so it only ever triggers a rotation
+    that a fresh prekey satisfies, and at most one per hello.
+    """
+    identity = keys.store.identity
+    if type(wanted) is not int:
+        return
+    now = int(time.time())
+    if valid_until(identity.bundle()) < wanted <= now + MAX_ROTATION_HORIZON:
+        identity.rotate_signed_prekey()
 
 
 def _own_node_id(message: Message, context: Context) -> int:
@@ -146,38 +212,8 @@ def _own_node_id(message: Message, context: Context) -> int:
     return int(node_id)
 
 
-def _context_fields(message: Message) -> dict[str, object]:
-    meta = message.metadata
-    return {"run_id": meta.run_id, "message_type": meta.message_type, "group_id": meta.group_id}
-
-
-def _answer_hello(message: Message, context: Context, keys: _NodeKeys) -> Message:
-    """Prove this node's identity to the ServerApp and hand it a fresh bundle."""
-    record = message.content.get(HELLO_RECORD)
-    challenge = record.get("challenge") if isinstance(record, ConfigRecord) else None
-    if not isinstance(challenge, bytes) or len(challenge) < 16:
-        raise RefusedMessageError("malformed sealpack hello")
-    server = keys.server
-    fresh_json = record.get("server-bundle") if isinstance(record, ConfigRecord) else None
-    if isinstance(fresh_json, str):
-        fresh = KeyBundle.from_json(fresh_json)
-        if not hmac.compare_digest(fresh.identity_key, server.identity_key):
-            raise RefusedMessageError("hello comes from a ServerApp identity that is not pinned")
-        server = fresh.with_one_time_prekeys(())
-    payload = {
-        "v": WIRE_VERSION,
-        "kind": "hello",
-        "run_id": message.metadata.run_id,
-        "node": _own_node_id(message, context),
-        "challenge": challenge,
-        "bundle": keys.store.identity.bundle().to_json(),
-    }
-    blob = seal(payload, sender=keys.store.identity, recipients=[server])
-    return Message(content=wrap_blob(blob, kind="hello", sender=keys.name), reply_to=message)
-
-
 client_mod: Mod = SealpackClientMod()
-"""The mod configured entirely from node_config / run_config."""
+"""The mod configured entirely from node_config."""
 
 
 def sealed_client_app(*, mod: Mod | None = None, mods: Sequence[Mod] = ()) -> ClientApp:

@@ -20,7 +20,7 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 
 from sealpack.integrations.flower.client import SealpackClientMod, sealed_client_app
-from sealpack.integrations.flower.keyconfig import load_bundles, open_keystore
+from sealpack.integrations.flower.keyconfig import load_pins, open_keystore
 from sealpack.integrations.flower.server import SealedGrid, SealEvent
 from sealpack.keys import Identity, KeyStore
 from sealpack.keys.keystore import DEFAULT_SCRYPT_N
@@ -131,7 +131,7 @@ def build_server_app(
         used: Grid = engine_grid
         if keys_dir is not None:
             store = open_keystore(str(keys_dir / "server"), passphrase_env, {})
-            used = SealedGrid(engine_grid, keys=store, trusted=load_bundles(keys_dir / "trusted"))
+            used = SealedGrid(engine_grid, keys=store, trusted=load_pins(keys_dir / "trusted"))
         strategy = _TimedFedAvg(out, num_nodes)
         result = strategy.start(
             grid=used,

@@ -9,6 +9,7 @@ __all__ = [
     "FlowerIntegrationError",
     "FlowerNotInstalledError",
     "RefusedMessageError",
+    "StaleInstructionError",
 ]
 
 
@@ -26,8 +27,12 @@ class FlowerNotInstalledError(FlowerIntegrationError, ImportError):
 
 
 class FlowerConfigError(FlowerIntegrationError):
-    """The node or run config does not say where the keys and trusted bundles are."""
+    """The arguments or config do not say where the keys and trusted bundles are."""
 
 
 class RefusedMessageError(FlowerIntegrationError):
     """A Flower message was refused: unsealed, malformed, or bound to another node/run."""
+
+
+class StaleInstructionError(RefusedMessageError):
+    """An instruction older than one the node already accepted in this run (held back)."""

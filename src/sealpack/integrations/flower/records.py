@@ -1,12 +1,13 @@
 """Convert Flower RecordDicts to plain codec-friendly values and back.
 
-The plain form is ``{"records": [[name, kind, body], ...]}`` with ``kind`` one of
+The plain form is ``{"records": [(name, kind, body), ...]}`` with ``kind`` one of
 ``"arrays"``, ``"metrics"``, ``"configs"`` (record order is kept). An ArrayRecord
-body is a list of ``[key, value]`` pairs whose value is a numpy array (Flower's
+body is a list of ``(key, value)`` pairs whose value is a numpy array (Flower's
 ``numpy.ndarray`` serialization type) or, for any other serialization type,
 ``{"dtype", "shape", "stype", "data"}`` carried verbatim. Metric and config
 bodies are dicts of scalars and lists of scalars. Arrays travel as numpy arrays,
-so the sealpack codec carries them out of band without copies.
+so the sealpack codec carries them out of band without copies. Tuples, not lists,
+so the receiver's typed decoding (:mod:`.schema`) can check each position.
 """
 
 from __future__ import annotations
@@ -35,15 +36,15 @@ def recorddict_to_plain(content: RecordDict) -> dict[str, Any]:
     Raises:
         RefusedMessageError: A record of an unknown kind.
     """
-    records: list[list[Any]] = []
+    records: list[tuple[str, str, Any]] = []
     for name, record in content.items():
         if isinstance(record, ArrayRecord):
-            body: Any = [[key, _array_to_plain(array)] for key, array in record.items()]
-            records.append([name, "arrays", body])
+            body: Any = [(key, _array_to_plain(array)) for key, array in record.items()]
+            records.append((name, "arrays", body))
         elif isinstance(record, MetricRecord):
-            records.append([name, "metrics", dict(record)])
+            records.append((name, "metrics", dict(record)))
         elif isinstance(record, ConfigRecord):
-            records.append([name, "configs", dict(record)])
+            records.append((name, "configs", dict(record)))
         else:
             raise RefusedMessageError(f"unsupported record type {type(record).__name__!r}")
     return {"records": records}

@@ -1,11 +1,13 @@
 """ServerApp side: a Grid wrapper sealing instructions and unsealing replies.
 
-Before the first instruction to a node, a handshake (``query.sealpack_hello``, see
-:mod:`.handshake`) binds the Flower node id to one trusted identity. Then each
-distinct RecordDict sent in one push is sealed once for all its destination nodes
-(one payload encryption for a broadcast); replies must come sealed from the
-identity bound to the replying node and answer an outstanding instruction, once
-(see :mod:`.pending`). Refused replies reach the strategy as Flower error replies
+Before the first instruction to a node, and again when its bound bundle is about to
+expire, a handshake (``query.sealpack_hello``, see :mod:`.handshake` and :mod:`.hellos`)
+binds the Flower node id to one trusted identity and a fresh bundle. Then each distinct
+RecordDict sent in one push is sealed once for all its destination nodes (one payload
+encryption for a broadcast, :mod:`.broadcast`), bound to its context and to a push
+counter the nodes never let go backwards (:mod:`.binding`). Replies must come sealed
+from the identity bound to the replying node and answer an outstanding instruction,
+once (:mod:`.replies`). Refused replies reach the strategy as Flower error replies
 (code :data:`REFUSED_ERROR_CODE`): never as plaintext.
 """
 
@@ -14,29 +16,32 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from flwr.app import Context, Error, Message, RecordDict
-from flwr.app.message import make_message
+from flwr.app import Context, Message, RecordDict
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
-from sealpack.api import seal, unseal
 from sealpack.errors import SealpackError
 from sealpack.integrations.flower import keyconfig
-from sealpack.integrations.flower.errors import FlowerConfigError, RefusedMessageError
+from sealpack.integrations.flower.binding import (
+    WIRE_VERSION,
+    instruction_metadata,
+    valid_until,
+)
+from sealpack.integrations.flower.broadcast import seal_for_nodes
+from sealpack.integrations.flower.errors import FlowerConfigError
 from sealpack.integrations.flower.events import SealEvent, make_event
-from sealpack.integrations.flower.handshake import CHALLENGE_SIZE, hello_message, verify_hello
-from sealpack.integrations.flower.pending import PendingReplies
-from sealpack.integrations.flower.records import plain_to_recorddict, recorddict_to_plain
-from sealpack.integrations.flower.wire import WIRE_VERSION, check_payload, unwrap_blob, wrap_blob
+from sealpack.integrations.flower.handshake import HelloCheck, verify_hello
+from sealpack.integrations.flower.hellos import Handshaker, Timing
+from sealpack.integrations.flower.records import recorddict_to_plain
+from sealpack.integrations.flower.replies import REFUSED_ERROR_CODE, ReplyOpener
+from sealpack.integrations.flower.wire import wrap_blob
 from sealpack.keys import Identity, KeyBundle, KeyStore
 
 __all__ = ["REFUSED_ERROR_CODE", "SealEvent", "SealedGrid"]
 
 _log = logging.getLogger(__name__)
-REFUSED_ERROR_CODE = 7301
-"""Flower error code of a reply sealpack refused."""
 
 
 class SealedGrid(Grid):
@@ -49,36 +54,58 @@ class SealedGrid(Grid):
         keys: Identity | KeyStore,
         trusted: Sequence[KeyBundle],
         hello_timeout: float = 60.0,
+        hello_retry: float = 600.0,
+        min_bundle_validity: int = 3600,
+        rehandshake_margin: int = 600,
+        instruction_expiry: int = 3600,
         rng: Callable[[int], bytes] | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Wrap ``grid``.
 
         Args:
             grid: The Grid the ServerApp received.
             keys: The ServerApp's identity (a KeyStore gives durable replay memory).
-            trusted: Bundles of the ClientApp identities allowed to take part.
-            hello_timeout: Seconds to wait for the key handshake replies.
+            trusted: Bundles (pins) of the ClientApp identities allowed to take part.
+            hello_timeout: Seconds one push waits for new hello answers.
+            hello_retry: Seconds before a node that did not answer gets another hello.
+            min_bundle_validity: A hello bundle must stay valid this long (seconds).
+            rehandshake_margin: Hand shake again with a node whose bundle expires within
+                this many seconds (less than ``min_bundle_validity``).
+            instruction_expiry: Seconds a sealed instruction stays valid (one round).
             rng: Randomness for challenges and request ids (default os.urandom).
+            clock: Seconds since the epoch (default time.time), for the handshake's timing
+                and bundle validity decisions; the envelope itself uses the system clock.
+            sleep: How to wait between pulls of hello answers (default time.sleep).
 
         Raises:
-            FlowerConfigError: Two trusted bundles share a name.
+            FlowerConfigError: Two trusted bundles share a name, or the margins are inconsistent.
         """
+        if not 0 <= rehandshake_margin < min_bundle_validity or instruction_expiry <= 0:
+            raise FlowerConfigError(
+                "need 0 <= rehandshake_margin < min_bundle_validity and instruction_expiry > 0"
+            )
         self._grid = grid
         self._keys = keys
         self._identity = keys.identity if isinstance(keys, KeyStore) else keys
         self._trusted = {bundle.name: bundle for bundle in trusted}
         if len(self._trusted) != len(trusted):
             raise FlowerConfigError("trusted bundles must have distinct names")
-        self._hello_timeout = hello_timeout
-        self._rng = rng or os.urandom
+        self._horizon, self._margin = min_bundle_validity, rehandshake_margin
+        self._instruction_expiry = instruction_expiry
+        self._rng, self._clock = rng or os.urandom, clock
+        timing = Timing(hello_timeout, hello_retry, 0.1, clock, sleep)
+        self._hellos = Handshaker(grid, timing, self._rng)
         self._bound: dict[int, KeyBundle] = {}
-        self._pending = PendingReplies()
+        self._seq = 0
         self.events: list[SealEvent] = []
         self.refused: list[tuple[int, str]] = []
+        self._replies = ReplyOpener(keys, self._bound, self._run_id, self.events, self.refused)
 
     @classmethod
     def from_context(cls, grid: Grid, context: Context) -> SealedGrid:
-        """Build from run_config keys ``sealpack-keystore``, ``sealpack-trusted``, ...
+        """Build from the ServerApp's run_config keys ``sealpack-keystore``, ``sealpack-trusted``.
 
         Args:
             grid: The Grid the ServerApp received.
@@ -93,12 +120,13 @@ class SealedGrid(Grid):
         config = context.run_config
         keystore = keyconfig.config_value(keyconfig.KEYSTORE, None, config)
         store = keyconfig.open_keystore(
-            keyconfig.require(keystore, keyconfig.KEYSTORE),
+            keyconfig.require(keystore, keyconfig.KEYSTORE, "the ServerApp's run_config"),
             keyconfig.config_value(keyconfig.PASSPHRASE_ENV, None, config),
             {},
         )
         trusted_path = keyconfig.config_value(keyconfig.TRUSTED, None, config)
-        trusted = keyconfig.load_bundles(keyconfig.require(trusted_path, keyconfig.TRUSTED))
+        trusted_path = keyconfig.require(trusted_path, keyconfig.TRUSTED, "the run_config")
+        trusted = keyconfig.load_pins(trusted_path)
         return cls(grid, keys=store, trusted=trusted)
 
     # --- plain delegation --------------------------------------------------
@@ -139,7 +167,7 @@ class SealedGrid(Grid):
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         """Pull replies and unseal them (refused ones become error replies)."""
-        return [self._open_reply(r, None) for r in self._grid.pull_messages(message_ids)]
+        return [self._replies.open(r, None) for r in self._grid.pull_messages(message_ids)]
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
@@ -147,14 +175,26 @@ class SealedGrid(Grid):
         """Seal, send, wait for replies, unseal those answering these very messages."""
         sealed, requests = self._seal_all(list(messages))
         replies = self._grid.send_and_receive(sealed, timeout=timeout)
-        return [self._open_reply(reply, requests) for reply in replies]
+        return [self._replies.open(reply, requests) for reply in replies]
 
     def _run_id(self) -> int:
         return int(self._grid.run.run_id)
 
+    def _refuse(self, node: int, reason: str, what: str) -> None:
+        self.refused.append((node, reason))
+        _log.warning("sealpack: %s node %s: %s", what, node, reason)
+
     def _seal_all(self, messages: list[Message]) -> tuple[list[Message], set[bytes]]:
         """Seal each distinct content once for its bound destinations; drop unbound ones."""
-        self._handshake({m.metadata.dst_node_id for m in messages} - set(self._bound))
+        now = int(self._clock())
+        destinations = {m.metadata.dst_node_id for m in messages}
+        due = {
+            n
+            for n in destinations
+            if n not in self._bound or valid_until(self._bound[n]) <= now + self._margin
+        }
+        if due:
+            self._hellos.run(due, self._own_bundle_json(), now + self._horizon, self._bind)
         groups: dict[tuple[int, str, str], list[Message]] = {}
         for message in messages:
             meta = message.metadata
@@ -163,110 +203,78 @@ class SealedGrid(Grid):
                     "sealpack: not sending to node %s (no verified identity)", meta.dst_node_id
                 )
                 continue
-            key = (id(message.content), meta.message_type, meta.group_id)
-            groups.setdefault(key, []).append(message)
+            groups.setdefault((id(message.content), meta.message_type, meta.group_id), []).append(
+                message
+            )
+        self._seq = max(self._seq + 1, int(self._clock() * 1000))
         sealed: list[Message] = []
         requests: set[bytes] = set()
         for group in groups.values():
             request = self._rng(16)
             requests.add(request)
-            sealed.extend(self._seal_group(group, request))
+            sealed.extend(self._seal_group(group, request, now))
         return sealed, requests
 
-    def _seal_group(self, group: list[Message], request: bytes) -> list[Message]:
-        """Seal one content once for every destination node of ``group``."""
+    def _seal_group(self, group: list[Message], request: bytes, now: int) -> list[Message]:
+        """Seal one content for every destination node of ``group`` that can take it."""
         first = group[0].metadata
-        nodes = sorted({m.metadata.dst_node_id for m in group})
         started = time.perf_counter()
         plain = recorddict_to_plain(group[0].content)
         payload = {
             "v": WIRE_VERSION,
             "kind": "instruction",
-            "run_id": self._run_id(),
-            "message_type": first.message_type,
-            "group_id": first.group_id,
-            "nodes": nodes,
             "request": request,
+            "server": self._own_bundle_json(),
             "content": plain,
         }
-        blob = seal(payload, sender=self._identity, recipients=[self._bound[n] for n in nodes])
-        wire = wrap_blob(blob, kind="instruction", sender=self._identity.name)
-        self.events.append(make_event("seal", "instruction", nodes, plain, len(blob), started))
-        for node in nodes:
-            self._pending.add(request, node, first.message_type, first.group_id)
-        return [_readdressed(wire, m) for m in group]
+        run_id, seq = self._run_id(), self._seq
 
-    def _open_reply(self, reply: Message, allowed: Collection[bytes] | None) -> Message:
-        """The unsealed reply, or an error reply when sealpack refuses it."""
-        if reply.has_error():
-            return reply
-        node = reply.metadata.src_node_id
-        try:
-            return make_message(reply.metadata, content=self._unseal_reply(reply, node, allowed))
-        except SealpackError as exc:
-            self.refused.append((node, type(exc).__name__))
-            _log.warning("sealpack: refused reply from node %s: %s", node, type(exc).__name__)
-            reason = f"sealpack refused reply: {type(exc).__name__}"
-            return make_message(reply.metadata, error=Error(REFUSED_ERROR_CODE, reason))
+        def metadata_for(nodes: list[int]) -> dict[str, object]:
+            return instruction_metadata(run_id, first.message_type, first.group_id, nodes, seq)
 
-    def _unseal_reply(
-        self, reply: Message, node: int, allowed: Collection[bytes] | None
-    ) -> RecordDict:
-        bundle = self._bound.get(node)
-        if bundle is None:
-            raise RefusedMessageError("reply from a node with no verified identity")
-        started = time.perf_counter()
-        blob, _ = unwrap_blob(reply.content, kind="reply")
-        payload = unseal(blob, recipient=self._keys, senders=[bundle])
-        request = payload.get("request") if isinstance(payload, dict) else None
-        if not isinstance(request, bytes):
-            raise RefusedMessageError("sealed reply names no request")
-        pending = self._pending.lookup(request, node, allowed)
-        expected = {
-            "run_id": self._run_id(),
-            "message_type": pending.message_type,
-            "group_id": pending.group_id,
-            "node": node,
-        }
-        checked = check_payload(payload, kind="reply", expected=expected)
-        meta = reply.metadata
-        if (meta.message_type, meta.group_id) != (pending.message_type, pending.group_id):
-            raise RefusedMessageError("reply metadata does not match its sealed context")
-        content = plain_to_recorddict(checked.get("content"))
-        self._pending.settle(request, node)
-        self.events.append(
-            make_event("unseal", "reply", [node], checked.get("content"), len(blob), started)
+        bundles = {m.metadata.dst_node_id: self._bound[m.metadata.dst_node_id] for m in group}
+        blobs, refusals = seal_for_nodes(
+            payload,
+            bundles,
+            sender=self._identity,
+            metadata_for=metadata_for,
+            expires_in=self._instruction_expiry,
+            now=now,
         )
-        return content
+        for node, reason in refusals:
+            self._refuse(node, reason, "cannot seal to")
+        out: list[Message] = []
+        by_node = {m.metadata.dst_node_id: m for m in group}
+        for sealed in blobs:
+            wire = wrap_blob(sealed.blob, kind="instruction", sender=self._identity.name)
+            self.events.append(
+                make_event("seal", "instruction", sealed.nodes, plain, len(sealed.blob), started)
+            )
+            for node in sealed.nodes:
+                self._replies.pending.add(request, node, first.message_type, first.group_id)
+                out.append(_readdressed(wire, by_node[node]))
+        return out
 
-    def _handshake(self, nodes: set[int]) -> None:
-        """Bind each node id in ``nodes`` to a trusted identity (or leave it unbound)."""
-        if not nodes:
+    def _own_bundle_json(self) -> str:
+        """The ServerApp's current bundle without one-time prekeys (nodes never use them)."""
+        return self._identity.bundle().with_one_time_prekeys(()).to_json()
+
+    def _bind(self, node: int, answer: Message, challenge: bytes) -> None:
+        """Verify one hello answer; bind the node or record the refusal."""
+        if answer.has_error():
+            self._refuse(node, "HelloError", "no handshake from")
             return
-        challenges = {node: self._rng(CHALLENGE_SIZE) for node in nodes}
-        own_bundle = self._identity.bundle().to_json()
-        hellos = [hello_message(n, challenges[n], own_bundle) for n in sorted(nodes)]
-        for reply in self._grid.send_and_receive(hellos, timeout=self._hello_timeout):
-            node = reply.metadata.src_node_id
-            challenge = challenges.pop(node, None)
-            if challenge is None or reply.has_error():
-                continue
-            started = time.perf_counter()
-            try:
-                fresh, size = verify_hello(
-                    reply,
-                    challenge=challenge,
-                    run_id=self._run_id(),
-                    keys=self._keys,
-                    trusted=self._trusted,
-                    bound=self._bound,
-                )
-            except SealpackError as exc:
-                self.refused.append((node, type(exc).__name__))
-                _log.warning("sealpack: node %s failed the handshake: %s", node, type(exc).__name__)
-                continue
-            self._bound[node] = fresh
-            self.events.append(make_event("unseal", "hello", [node], None, size, started))
+        check = HelloCheck(challenge, self._run_id(), int(self._clock()) + self._horizon)
+        started = time.perf_counter()
+        try:
+            fresh, size = verify_hello(
+                answer, check, keys=self._keys, trusted=self._trusted, bound=self._bound
+            )
+        except SealpackError as exc:
+            self._refuse(node, type(exc).__name__, "handshake failed for")
+            return
+        self._bound[node] = fresh
+        self.events.append(make_event("unseal", "hello", [node], None, size, started))
 
 
 def _readdressed(content: RecordDict, message: Message) -> Message:

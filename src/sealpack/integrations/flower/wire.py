@@ -5,19 +5,19 @@ A sealed Flower message has exactly two records and nothing else:
 * ``"sealpack"`` - an ArrayRecord with one Array ``"blob"`` (dtype ``uint8``,
   shape ``(len,)``, stype ``"sealpack.envelope"``) holding the sealed blob, so
   Flower chunks large blobs like any model;
-* ``"sealpack-info"`` - a ConfigRecord ``{"v": 1, "kind": str, "sender": str}``
-  (public routing facts only; ``sender`` is the sealing identity's name).
+* ``"sealpack-info"`` - a ConfigRecord ``{"v": 2, "kind": str, "sender": str}``, plus
+  ``"request": bytes`` on replies (public routing facts only; ``sender`` is the sealing
+  identity's name; both are hints that the signed metadata must confirm).
 
-The sealed object itself is a dict that binds the content to its context::
+The context a blob is bound to is in its signed header metadata (:mod:`.binding`).
+The sealed object itself is a dict::
 
-    {"v": 1, "kind": "instruction" | "reply" | "hello", "run_id": int,
-     "message_type": str, "group_id": str,
-     "nodes": [int, ...]  # instruction: every destination node of this blob
-     "node": int,         # reply / hello: the replying node
-     "request": bytes,    # random id of the instruction a reply answers
-     "challenge": bytes,  # hello only, echoed from the server's hello
-     "bundle": str,       # hello only: the node's current KeyBundle JSON
-     "content": {...}}    # instruction / reply: records.recorddict_to_plain(...)
+    {"v": 2, "kind": "instruction" | "reply" | "hello",
+     "request": bytes,    # instruction / reply: random id of the instruction
+     "server": str,       # instruction: the ServerApp's current KeyBundle JSON
+     "bundle": str,       # hello: the node's current KeyBundle JSON
+     "content": {...},    # instruction / reply: records.recorddict_to_plain(...)
+     "error": {"code": int, "reason": str}}  # reply instead of content (app_errors)
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ __all__ = [
     "WIRE_VERSION",
     "check_payload",
     "unwrap_blob",
+    "unwrap_info",
     "wrap_blob",
 ]
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 BLOB_RECORD = "sealpack"
 INFO_RECORD = "sealpack-info"
 HELLO_RECORD = "sealpack-hello"
@@ -48,28 +49,32 @@ _BLOB_KEY = "blob"
 _BLOB_STYPE = "sealpack.envelope"
 
 
-def wrap_blob(blob: bytes, *, kind: str, sender: str) -> RecordDict:
+def wrap_blob(blob: bytes, *, kind: str, sender: str, request: bytes | None = None) -> RecordDict:
     """Put a sealed blob into a fresh RecordDict (the only content sent on the wire).
 
     Args:
         blob: The sealed blob.
         kind: ``"instruction"``, ``"reply"`` or ``"hello"``.
         sender: The sealing identity's name (public).
+        request: A reply's request id (public; confirmed by the signed metadata).
 
     Returns:
         A RecordDict with the blob and the public routing facts.
     """
     array = Array(dtype="uint8", shape=(len(blob),), stype=_BLOB_STYPE, data=blob)
+    info: dict[str, Any] = {"v": WIRE_VERSION, "kind": kind, "sender": sender}
+    if request is not None:
+        info["request"] = request
     return RecordDict(
         {
             BLOB_RECORD: ArrayRecord(array_dict={_BLOB_KEY: array}),
-            INFO_RECORD: ConfigRecord({"v": WIRE_VERSION, "kind": kind, "sender": sender}),
+            INFO_RECORD: ConfigRecord(info),
         }
     )
 
 
 def unwrap_blob(content: RecordDict, *, kind: str) -> tuple[bytes, str]:
-    """Take the sealed blob out of a received RecordDict; refuse anything else.
+    """Take the sealed blob out of a received RecordDict (see :func:`unwrap_info`).
 
     Args:
         content: The received message content.
@@ -77,6 +82,23 @@ def unwrap_blob(content: RecordDict, *, kind: str) -> tuple[bytes, str]:
 
     Returns:
         ``(blob, sender name)``; the sender name is unverified until unsealed.
+
+    Raises:
+        RefusedMessageError: The content is not exactly one sealed blob of that kind.
+    """
+    blob, info = unwrap_info(content, kind=kind)
+    return blob, str(info["sender"])
+
+
+def unwrap_info(content: RecordDict, *, kind: str) -> tuple[bytes, ConfigRecord]:
+    """Take the sealed blob out of a received RecordDict; refuse anything else.
+
+    Args:
+        content: The received message content.
+        kind: The kind of sealed message expected here.
+
+    Returns:
+        ``(blob, info record)``; the info record is unverified until unsealed.
 
     Raises:
         RefusedMessageError: The content is not exactly one sealed blob of that kind.
@@ -94,10 +116,12 @@ def unwrap_blob(content: RecordDict, *, kind: str) -> tuple[bytes, str]:
         raise RefusedMessageError("sealed message has malformed records")
     if array.stype != _BLOB_STYPE or not isinstance(array.data, bytes):
         raise RefusedMessageError("sealed message has malformed records")
-    return array.data, sender
+    return array.data, info
 
 
-def check_payload(payload: object, *, kind: str, expected: Mapping[str, object]) -> dict[str, Any]:
+def check_payload(
+    payload: object, *, kind: str, expected: Mapping[str, object] | None = None
+) -> dict[str, Any]:
     """Check an unsealed payload's version, kind and context bindings.
 
     Args:
@@ -116,7 +140,7 @@ def check_payload(payload: object, *, kind: str, expected: Mapping[str, object])
         raise RefusedMessageError("sealed payload is not a sealpack Flower payload")
     if payload.get("v") != WIRE_VERSION or payload.get("kind") != kind:
         raise RefusedMessageError(f"sealed payload is not a {kind!r}")
-    for field, want in expected.items():
+    for field, want in (expected or {}).items():
         got = payload.get(field)
         if isinstance(want, bytes):
             same = isinstance(got, bytes) and hmac.compare_digest(got, want)

@@ -1,0 +1,1 @@
+"""A numpy FedAvg Flower app, run by syft-flwr and sealed by sealpack."""

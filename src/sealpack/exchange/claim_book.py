@@ -1,0 +1,172 @@
+"""The recipient's record of who claimed each of its one-time prekeys (first one wins).
+
+:class:`ClaimBook` maps a one-time prekey id to the identity key of the sender
+whose valid signed claim the recipient recorded **first**; a later claim of the
+same id, by anyone, never replaces it. It also remembers *void* claims: a claim
+seen while its prekey was still offered (nobody had taken it, so the claim is
+forged) never counts for that prekey, even after the prekey is taken.
+
+With a key store the record is durable: ``<key store>/datasite-claims``, one
+ASCII line per fact, ``<id> <claimer identity key hex>`` (a claim) or
+``v <id> <claimer identity key hex>`` (a void claim), appended and fsynced under
+an exclusive ``flock``; the first claim line of an id wins, so two processes of
+the same peer agree. It lives beside the key store, never in the synced
+datasite. Without a key store it is in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["CLAIM_BOOK_FILE", "ClaimBook"]
+
+CLAIM_BOOK_FILE = "datasite-claims"
+_MAX_BOOK_BYTES = 64 << 20
+_MAX_LINE_BYTES = 2 + 10 + 1 + 64
+
+Entries = tuple[dict[int, bytes], set[tuple[int, bytes]]]
+
+
+class ClaimBook:
+    """First recorded claimer per one-time prekey id, and void claims."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        """Keep the record in ``path`` (durable), or in memory when None.
+
+        Args:
+            path: the record file (created 0600 on first use), or None.
+        """
+        self._path = path
+        self._claims: dict[int, bytes] = {}
+        self._void: set[tuple[int, bytes]] = set()
+        self.seen: set[bytes] = set()
+        """Digests of claim files already looked at while offered (a cache)."""
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ClaimBook(path={str(self._path) if self._path else None!r})"
+
+    def claimer_of(self, prekey_id: int) -> bytes | None:
+        """Return the recorded claimer's identity key for ``prekey_id``, or None.
+
+        Args:
+            prekey_id: the one-time prekey id.
+
+        Returns:
+            The identity key of the first recorded claimer.
+        """
+        with self._lock:
+            if prekey_id not in self._claims and self._path is not None:
+                with self._locked_file() as fd:
+                    self._merge(_read_entries(fd))
+            return self._claims.get(prekey_id)
+
+    def is_void(self, prekey_id: int, claimer_key: bytes) -> bool:
+        """Tell whether this claimer's claim of ``prekey_id`` was seen while offered.
+
+        Args:
+            prekey_id: the one-time prekey id.
+            claimer_key: the claimer's identity key.
+
+        Returns:
+            True for a void claim.
+        """
+        with self._lock:
+            if self._path is not None:
+                with self._locked_file() as fd:
+                    self._merge(_read_entries(fd))
+            return (prekey_id, bytes(claimer_key)) in self._void
+
+    def record(self, prekey_id: int, claimer_key: bytes) -> bytes:
+        """Record ``claimer_key`` for ``prekey_id`` unless a claimer is recorded already.
+
+        Args:
+            prekey_id: the one-time prekey id.
+            claimer_key: the identity key of the verified claimer.
+
+        Returns:
+            The claimer that holds the id now (the earlier one, if any).
+
+        Raises:
+            OSError: the durable record could not be written.
+        """
+        self._append(prekey_id, claimer_key, void=False)
+        with self._lock:
+            return self._claims[prekey_id]
+
+    def void(self, prekey_id: int, claimer_key: bytes) -> None:
+        """Remember that this claimer's claim of ``prekey_id`` never counts.
+
+        Args:
+            prekey_id: the one-time prekey id (still offered when the claim was seen).
+            claimer_key: the claimer's identity key.
+
+        Raises:
+            OSError: the durable record could not be written.
+        """
+        self._append(prekey_id, claimer_key, void=True)
+
+    def _append(self, prekey_id: int, claimer_key: bytes, *, void: bool) -> None:
+        key = bytes(claimer_key)
+        with self._lock:
+            if self._path is not None:
+                with self._locked_file() as fd:
+                    self._merge(_read_entries(fd))
+                    if not self._known(prekey_id, key, void):
+                        line = f"{'v ' if void else ''}{prekey_id} {key.hex()}\n"
+                        os.write(fd, line.encode("ascii"))
+                        os.fsync(fd)
+            if void:
+                self._void.add((prekey_id, key))
+            else:
+                self._claims.setdefault(prekey_id, key)
+
+    def _known(self, prekey_id: int, key: bytes, void: bool) -> bool:
+        return (prekey_id, key) in self._void if void else prekey_id in self._claims
+
+    def _merge(self, entries: Entries) -> None:
+        claims, void = entries
+        for prekey_id, key in claims.items():
+            self._claims.setdefault(prekey_id, key)
+        self._void |= void
+
+    @contextlib.contextmanager
+    def _locked_file(self) -> Iterator[int]:
+        assert self._path is not None
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self._path, flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+def _read_entries(fd: int) -> Entries:
+    """Parse the record (first claim line per id wins; malformed lines are skipped)."""
+    data = os.pread(fd, min(os.fstat(fd).st_size, _MAX_BOOK_BYTES), 0)
+    claims: dict[int, bytes] = {}
+    void: set[tuple[int, bytes]] = set()
+    for line in data.split(b"\n"):
+        parts = line.split(b" ")
+        is_void = len(parts) == 3 and parts[0] == b"v"
+        if is_void:
+            parts = parts[1:]
+        if len(parts) != 2 or len(line) > _MAX_LINE_BYTES or not parts[0].isdigit():
+            continue
+        try:
+            key = bytes.fromhex(parts[1].decode("ascii"))
+        except ValueError:
+            continue
+        if len(key) != 32:
+            continue
+        if is_void:
+            void.add((int(parts[0]), key))
+        else:
+            claims.setdefault(int(parts[0]), key)
+    return claims, void

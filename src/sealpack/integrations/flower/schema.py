@@ -1,0 +1,84 @@
+"""The shape of every sealed Flower payload, for typed decoding (``unseal(..., expect=)``).
+
+The codec checks a payload against these types on the parsed frame, before anything
+is built (docs/spec/codec.md section 9): a peer that seals something else (a registered
+class, a set, a Decimal, a nested structure Flower records never hold) is refused with
+``SchemaError`` and none of it is constructed. ``records.plain_to_recorddict`` then
+still validates what Flower itself requires (its record types check their values).
+
+No ``from __future__ import annotations`` here: the annotations are read at run time.
+"""
+
+import sys
+from typing import Literal, TypedDict
+
+import numpy as np
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # Python 3.10: flwr's own dependencies bring typing_extensions
+    from typing_extensions import NotRequired
+
+__all__ = ["Content", "HelloPayload", "InstructionPayload", "ReplyPayload"]
+
+Scalar = bool | int | float | str | bytes
+ConfigValue = Scalar | list[bool] | list[int] | list[float] | list[str] | list[bytes]
+MetricValue = int | float | list[int] | list[float]
+
+
+class RawArray(TypedDict):
+    """A Flower Array of a serialization type other than numpy, carried verbatim."""
+
+    dtype: str
+    shape: list[int]
+    stype: str
+    data: bytes
+
+
+ArraysBody = list[tuple[str, np.ndarray | RawArray]]
+Record = (
+    tuple[str, Literal["arrays"], ArraysBody]
+    | tuple[str, Literal["metrics"], dict[str, MetricValue]]
+    | tuple[str, Literal["configs"], dict[str, ConfigValue]]
+)
+
+
+class Content(TypedDict):
+    """A RecordDict in plain form (records.recorddict_to_plain)."""
+
+    records: list[Record]
+
+
+class ErrorOutcome(TypedDict):
+    """A ClientApp failure, sealed to the server (app_errors)."""
+
+    code: int
+    reason: str
+
+
+class InstructionPayload(TypedDict):
+    """What the ServerApp seals to the nodes."""
+
+    v: Literal[2]
+    kind: Literal["instruction"]
+    request: bytes
+    server: str
+    content: Content
+
+
+class ReplyPayload(TypedDict):
+    """What a node seals back: content, or an error outcome."""
+
+    v: Literal[2]
+    kind: Literal["reply"]
+    request: bytes
+    content: NotRequired[Content]
+    error: NotRequired[ErrorOutcome]
+
+
+class HelloPayload(TypedDict):
+    """A node's answer to the hello: its current bundle."""
+
+    v: Literal[2]
+    kind: Literal["hello"]
+    bundle: str

@@ -1,0 +1,75 @@
+"""What opening a session message gives the application (docs/spec/session.md section 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sealpack import errors, fobs
+from sealpack.api import UnsealedInfo
+from sealpack.session import wire
+from sealpack.session.proof import SIGNATURE_SIZE, SignedProof
+from sealpack.session.ratchet import RatchetState
+
+__all__ = ["SessionMessage", "SessionReceipt", "UnknownSessionError", "check_inner"]
+
+
+class UnknownSessionError(errors.NotARecipientError):
+    """A session message names a session this side does not hold (never started here,
+    or dropped as one of more than MAX_SESSIONS_PER_PEER)."""
+
+
+@dataclass(frozen=True)
+class SessionReceipt:
+    """Names a ratchet message opened with ``hold=True`` (for ``Session.acknowledge``)."""
+
+    session_id: bytes
+    ratchet_key: bytes
+    number: int
+
+
+@dataclass(frozen=True)
+class SessionMessage:
+    """One opened message.
+
+    ``obj``: the object. ``signed``: provable to a third party (``proof`` for a signed
+    ratchet message; a sealed blob is signed by its envelope). ``started``: it came in
+    a sealed start. ``info``: the UnsealedInfo of a sealed blob, None for a ratchet
+    message. ``receipt``: set when opened with ``hold=True`` (acknowledge it after
+    processing). ``redelivered``: it was opened with ``hold=True`` before and not yet
+    acknowledged: process it idempotently.
+    """
+
+    obj: Any
+    signed: bool
+    proof: SignedProof | None = None
+    started: bool = False
+    info: UnsealedInfo | None = None
+    receipt: SessionReceipt | None = None
+    redelivered: bool = False
+
+
+def check_inner(
+    state: RatchetState,
+    inner: bytes | bytearray,
+    flags: int,
+    expect: Any,
+    receipt: SessionReceipt | None,
+    redelivered: bool,
+) -> SessionMessage:
+    """Check the signature of a signed message, then decode the body.
+
+    Raises:
+        TamperedError: the signature does not verify. DecodeError: a bad body.
+    """
+    proof = None
+    body = memoryview(inner)  # a large body decodes into views of this one buffer
+    if flags & wire.SIGNED:
+        if len(inner) < SIGNATURE_SIZE:
+            raise errors.TamperedError()
+        signature, body = bytes(body[:SIGNATURE_SIZE]), body[SIGNATURE_SIZE:]
+        proof = SignedProof(state.peer_ik, state.own_ik, state.session_id, bytes(body), signature)
+        if not proof.verify():
+            raise errors.TamperedError()
+    obj = fobs.loads(body, expect=expect)
+    return SessionMessage(obj, proof is not None, proof, receipt=receipt, redelivered=redelivered)

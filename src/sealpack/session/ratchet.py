@@ -1,0 +1,246 @@
+"""The Double Ratchet (Signal's specification, section 3) over X25519 (session.md section 3).
+
+``RatchetState`` is one side of one session. :func:`encrypt` and :func:`decrypt` change
+the state they are given; callers pass :meth:`RatchetState.copy` and keep the copy only
+when the call succeeded (the specification's "discard changes on exception"), and the
+durable session persists the copy before any plaintext is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from sealpack import errors, primitives
+from sealpack.keys.secret import RefusesExport
+from sealpack.session import kdf, wire
+from sealpack.session.skipped import SessionLimits, SkippedKeys
+
+__all__ = ["RatchetState", "decrypt", "dh", "encrypt", "new_ratchet_key", "public_key"]
+
+
+def new_ratchet_key(rng: primitives.Rng | None) -> bytes:
+    """32 random bytes for an X25519 ratchet private key."""
+    return primitives.random_bytes(32, rng=rng)
+
+
+def dh(private: bytes | X25519PrivateKey, public: bytes) -> bytes:
+    """X25519(private, public); TamperedError for a small-order public key."""
+    try:
+        peer = X25519PublicKey.from_public_bytes(public)
+        if isinstance(private, bytes):
+            private = X25519PrivateKey.from_private_bytes(private)
+        shared = private.exchange(peer)
+    except ValueError as error:  # small-order point: all-zero output
+        raise errors.TamperedError() from error
+    return shared
+
+
+def public_key(private: bytes) -> bytes:
+    """The X25519 public key of a ratchet private key."""
+    return X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
+
+
+@dataclass(repr=False)
+class RatchetState(RefusesExport):
+    """One side of a session (keys never shown; pickling refused)."""
+
+    session_id: bytes
+    initiator_ik: bytes
+    responder_ik: bytes
+    is_initiator: bool
+    root_key: bytes
+    dhs: bytes
+    dhs_public: bytes
+    dhr: bytes | None = None
+    cks: bytes | None = None
+    ckr: bytes | None = None
+    ns: int = 0
+    nr: int = 0
+    pn: int = 0
+    skipped: SkippedKeys = field(default_factory=SkippedKeys)
+    start_secret: bytes | None = None
+    created: int = 0
+    last_received: int = 0
+    dhs_key: X25519PrivateKey | None = field(default=None, compare=False)
+    """``dhs`` as a key object, built once (building one costs as much as an exchange)."""
+
+    def __repr__(self) -> str:
+        return f"RatchetState(session={self.session_id.hex()}, ns={self.ns}, nr={self.nr})"
+
+    def own_key(self) -> X25519PrivateKey:
+        """The ratchet private key object (built from ``dhs`` on first use)."""
+        if self.dhs_key is None:
+            self.dhs_key = X25519PrivateKey.from_private_bytes(self.dhs)
+        return self.dhs_key
+
+    def set_key(self, private: bytes) -> None:
+        """Take a new ratchet key pair."""
+        self.dhs_key = X25519PrivateKey.from_private_bytes(private)
+        self.dhs, self.dhs_public = private, self.dhs_key.public_key().public_bytes_raw()
+
+    def copy(self) -> RatchetState:
+        """A copy whose changes do not reach this state (fields are immutable values)."""
+        other = object.__new__(RatchetState)
+        other.__dict__.update(self.__dict__)
+        other.skipped = self.skipped.copy()
+        return other
+
+    @property
+    def can_send(self) -> bool:
+        """False for an initiator until the responder's first message arrived."""
+        return self.cks is not None
+
+    @property
+    def own_ik(self) -> bytes:
+        """This side's identity key."""
+        return self.initiator_ik if self.is_initiator else self.responder_ik
+
+    @property
+    def peer_ik(self) -> bytes:
+        """The other side's identity key."""
+        return self.responder_ik if self.is_initiator else self.initiator_ik
+
+    def ad(self, header: bytes) -> bytes:
+        """The associated data of a message with this header."""
+        return wire.associated_data(self.initiator_ik, self.responder_ik, header)
+
+
+def encrypt(
+    state: RatchetState,
+    parts: Sequence[wire.Buffer],
+    *,
+    signed: bool,
+    rng: primitives.Rng | None,
+) -> bytes:
+    """RatchetEncrypt: the next message of the sending chain (the state advances).
+
+    ``parts`` concatenated are the inner part (signature if signed, then the body).
+
+    Raises:
+        SealArgumentError: this side cannot send yet, or the chain is exhausted.
+    """
+    if state.cks is None:
+        raise errors.SealArgumentError("this session cannot send until the peer answered")
+    if state.ns >= wire.MAX_COUNTER:
+        raise errors.SealArgumentError("session chain exhausted; start a new session")
+    state.cks, message_key = kdf.kdf_ck(state.cks)
+    chunked = sum(memoryview(part).nbytes for part in parts) > wire.INLINE_MAX
+    flags = (wire.CHUNKED if chunked else 0) | (wire.SIGNED if signed else 0)
+    header = wire.Header(flags, state.session_id, state.dhs_public, state.pn, state.ns)
+    state.ns += 1
+    raw = header.encode()
+    key, nonce = kdf.message_encryption_key(message_key)
+    return wire.seal_message(raw, key, nonce, parts, state.ad(raw), chunked=chunked, rng=rng)
+
+
+def decrypt(
+    state: RatchetState,
+    message: bytes,
+    *,
+    now: int,
+    limits: SessionLimits,
+    rng: primitives.Rng | None,
+    header: wire.Header | None = None,
+    hold: bool = False,
+) -> tuple[bytes | bytearray, int, bool]:
+    """RatchetDecrypt: open one message (the state advances; use a copy).
+
+    With ``hold``, the message key is kept (``skipped.held``) until released, so the
+    same message opens again (redelivered) until it is acknowledged.
+
+    Returns:
+        (inner plaintext, header flags, redelivered).
+
+    Raises:
+        TamperedError: authentication failed. ReplayError: received already.
+        ExpiredError: older than the skipped-key limits. LimitExceededError: skips too many.
+    """
+    if header is None:
+        header = wire.parse_header(message)
+    if header.session_id != state.session_id:
+        raise errors.TamperedError()
+    state.skipped.expire(now, limits)
+    slot = (header.ratchet_key, header.number)
+    redelivered = slot in state.skipped.held
+    message_key = state.skipped.held[slot] if redelivered else state.skipped.take(*slot)
+    if message_key is None:
+        message_key = _next_key(state, header, now, limits, rng)
+    if hold and not redelivered:
+        state.skipped.hold(*slot, message_key, limits)
+    key, nonce = kdf.message_encryption_key(message_key)
+    view = memoryview(message)
+    raw = bytes(view[: wire.HEADER_SIZE])
+    chunked = bool(header.flags & wire.CHUNKED)
+    inner = wire.open_payload(key, nonce, view[wire.HEADER_SIZE :], state.ad(raw), chunked=chunked)
+    return inner, header.flags, redelivered
+
+
+def _next_key(
+    state: RatchetState,
+    header: wire.Header,
+    now: int,
+    limits: SessionLimits,
+    rng: primitives.Rng | None,
+) -> bytes:
+    """The key of a message not among the kept ones: ratchet forward to it."""
+    if header.ratchet_key == state.dhr:
+        if header.number < state.nr:
+            _refuse_old(header, state.skipped.floor(header.ratchet_key))
+    else:
+        floor, end = state.skipped.chains.get(header.ratchet_key, (0, None))
+        if end is not None:
+            if header.number >= end:
+                raise errors.TamperedError()  # past the end the peer announced
+            _refuse_old(header, floor)
+        _skip(state, header.previous_chain_length, now, limits)
+        _dh_ratchet(state, header.ratchet_key, limits, rng)
+    _skip(state, header.number, now, limits)
+    if state.ckr is None:  # only a state without any receiving chain: not a real peer
+        raise errors.TamperedError()
+    state.ckr, message_key = kdf.kdf_ck(state.ckr)
+    state.nr += 1
+    return message_key
+
+
+def _refuse_old(header: wire.Header, floor: int) -> NoReturn:
+    """A message of a known chain whose key is not kept: too old, or a replay."""
+    if header.number < floor:
+        raise errors.ExpiredError(
+            f"session message #{header.number} of its chain arrived after its key was "
+            "deleted (older than the session's skipped-message limits, or received already)"
+        )
+    raise errors.ReplayError(f"session message #{header.number} was already received")
+
+
+def _skip(state: RatchetState, until: int, now: int, limits: SessionLimits) -> None:
+    """SkipMessageKeys: keep the keys of messages not yet received up to ``until``."""
+    if until - state.nr > limits.max_skip:
+        raise errors.LimitExceededError(
+            f"session message skips {until - state.nr} messages "
+            f"(more than max_skip={limits.max_skip})"
+        )
+    if state.ckr is None or state.dhr is None:
+        return
+    while state.nr < until:
+        state.ckr, message_key = kdf.kdf_ck(state.ckr)
+        state.skipped.add(state.dhr, state.nr, message_key, now, limits)
+        state.nr += 1
+
+
+def _dh_ratchet(
+    state: RatchetState, ratchet_key: bytes, limits: SessionLimits, rng: primitives.Rng | None
+) -> None:
+    """DHRatchet: new receiving chain from the peer's key, new sending chain from ours."""
+    if state.dhr is not None:
+        state.skipped.retire(state.dhr, state.nr, limits)
+    state.pn, state.ns, state.nr = state.ns, 0, 0
+    state.dhr = ratchet_key
+    state.skipped.start_chain(ratchet_key)
+    state.root_key, state.ckr = kdf.kdf_rk(state.root_key, dh(state.own_key(), ratchet_key))
+    state.set_key(new_ratchet_key(rng))
+    state.root_key, state.cks = kdf.kdf_rk(state.root_key, dh(state.own_key(), ratchet_key))
+    state.start_secret = None

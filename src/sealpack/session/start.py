@@ -1,0 +1,124 @@
+"""Starting a session inside an ordinary sealed blob (session.md section 2).
+
+The initiator seals (X3DH/PQXDH, signed; the envelope is unchanged) the object::
+
+    {"sealpack.session.start/v2": {"session_id": 16 bytes, "secret": 32 bytes,
+                                   "ratchet_key": 32 bytes},
+     "message": <the application's object>}
+
+``secret`` is fresh randomness; both sides derive the first root key
+``RK0 = HKDF(secret, info = "sealpack/v2/session-start" || session id || IK_initiator
+|| IK_responder)``. The initiator takes the role of Bob in Signal's specification
+(ratchet key pair = its ``ratchet_key``, RK = RK0); the responder takes Alice's
+(a fresh ratchet key pair, ``RK, CKs = KDF_RK(RK0, DH(new key, ratchet_key))``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sealpack import errors, primitives
+from sealpack.session import kdf
+from sealpack.session.ratchet import RatchetState, dh, new_ratchet_key, public_key
+
+__all__ = ["START_KEY", "StartSecret", "initiator_state", "parse_start", "responder_state"]
+
+START_KEY = "sealpack.session.start/v2"
+SESSION_ID_SIZE = 16
+
+
+@dataclass(frozen=True, repr=False)
+class StartSecret:
+    """What the sealed start carries (never shown in repr)."""
+
+    session_id: bytes
+    secret: bytes
+    ratchet_key: bytes
+
+    def __repr__(self) -> str:
+        return f"StartSecret(session={self.session_id.hex()})"
+
+    def to_payload(self, message: object) -> dict[str, Any]:
+        """The object the initiator seals."""
+        start = {
+            "session_id": self.session_id,
+            "secret": self.secret,
+            "ratchet_key": self.ratchet_key,
+        }
+        return {START_KEY: start, "message": message}
+
+
+def initiator_state(
+    own_ik: bytes, peer_ik: bytes, *, rng: primitives.Rng | None, now: int
+) -> RatchetState:
+    """A new initiator state (Bob's role) with a fresh session id, secret and ratchet key."""
+    session_id = primitives.random_bytes(SESSION_ID_SIZE, rng=rng)
+    secret = primitives.random_bytes(32, rng=rng)
+    dhs = new_ratchet_key(rng)
+    return RatchetState(
+        session_id=session_id,
+        initiator_ik=own_ik,
+        responder_ik=peer_ik,
+        is_initiator=True,
+        root_key=kdf.initial_root_key(secret, session_id, own_ik, peer_ik),
+        dhs=dhs,
+        dhs_public=public_key(dhs),
+        start_secret=secret,
+        created=now,
+    )
+
+
+def start_of(state: RatchetState) -> StartSecret:
+    """The start an initiator (still waiting for an answer) seals, again if need be."""
+    if state.start_secret is None:
+        raise errors.SealArgumentError("this session has started; its start is gone")
+    return StartSecret(state.session_id, state.start_secret, state.dhs_public)
+
+
+def parse_start(payload: object) -> tuple[StartSecret, object] | None:
+    """The start and the message of an opened payload, or None if it starts no session.
+
+    Raises:
+        DecodeError: the start entry is malformed.
+    """
+    if not isinstance(payload, dict) or START_KEY not in payload:
+        return None
+    start = payload.get(START_KEY)
+    if not isinstance(start, dict) or set(payload) != {START_KEY, "message"}:
+        raise errors.DecodeError("malformed session start (expected start and message)")
+    values = [start.get(k) for k in ("session_id", "secret", "ratchet_key")]
+    sizes = (SESSION_ID_SIZE, 32, 32)
+    if len(start) != 3 or not all(
+        isinstance(v, bytes) and len(v) == n for v, n in zip(values, sizes, strict=True)
+    ):
+        raise errors.DecodeError("malformed session start (session_id 16, secret and key 32)")
+    return StartSecret(*values), payload["message"]  # type: ignore[arg-type]
+
+
+def responder_state(
+    start: StartSecret,
+    initiator_ik: bytes,
+    own_ik: bytes,
+    *,
+    rng: primitives.Rng | None,
+    now: int,
+) -> RatchetState:
+    """The responder's state (Alice's role): it can send at once."""
+    root = kdf.initial_root_key(start.secret, start.session_id, initiator_ik, own_ik)
+    dhs = new_ratchet_key(rng)
+    state = RatchetState(
+        session_id=start.session_id,
+        initiator_ik=initiator_ik,
+        responder_ik=own_ik,
+        is_initiator=False,
+        root_key=root,
+        dhs=dhs,
+        dhs_public=public_key(dhs),
+        dhr=start.ratchet_key,
+        created=now,
+        last_received=now,
+    )
+    state.root_key, state.cks = kdf.kdf_rk(root, dh(dhs, start.ratchet_key))
+    state.skipped.start_chain(start.ratchet_key)
+    return state
