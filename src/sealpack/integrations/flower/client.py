@@ -7,13 +7,17 @@ processes; each process keeps one open KeyStore handle per node (see
 (:mod:`.seen`); the reply is sealed to the server's fresh bundle carried inside the
 authenticated instruction. Whatever the ClientApp raises stays on the node: the server
 gets a sealed error reply (:mod:`.app_errors`), never the exception text in the clear.
+With sessions on (:mod:`.sessions`), the reply is a sealed start until the server used
+the node's session, then a ratchet message; an instruction through the session is
+opened and its inner context checked the same way before the app sees it.
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from flwr.app import ConfigRecord, Context, Message
 from flwr.clientapp import ClientApp
@@ -32,8 +36,10 @@ from sealpack.integrations.flower.binding import (
 from sealpack.integrations.flower.client_keys import KeySettings, NodeKeys, node_keys
 from sealpack.integrations.flower.errors import RefusedMessageError
 from sealpack.integrations.flower.schema import InstructionPayload
+from sealpack.integrations.flower.sessions import open_instruction
 from sealpack.integrations.flower.wire import HELLO_RECORD, check_payload, unwrap_blob, wrap_blob
 from sealpack.keys import KeyBundle
+from sealpack.session import Session, is_session_message
 
 __all__ = [
     "DEFAULT_REPLY_EXPIRY",
@@ -71,6 +77,7 @@ class SealpackClientMod:
         keep_open: bool = True,
         reply_expiry: int = DEFAULT_REPLY_EXPIRY,
         error_details: bool = False,
+        sessions: bool = True,
     ) -> None:
         """Create the mod; unset key settings are read from the node config (never run config).
 
@@ -83,6 +90,8 @@ class SealpackClientMod:
             reply_expiry: Seconds a sealed reply stays valid.
             error_details: Seal the text of a ClientApp exception to the server (default:
                 only its type name; the text may hold private data).
+            sessions: Answer through a ratchet session with the server when it offers
+                one (issue 15); False keeps every reply a sealed blob.
         """
         self.keystore = keystore
         self.server_bundle = server_bundle
@@ -90,6 +99,7 @@ class SealpackClientMod:
         self.keep_open = keep_open
         self.reply_expiry = reply_expiry
         self.error_details = error_details
+        self.sessions = sessions
 
     def __call__(self, message: Message, context: Context, call_next: ClientAppCallable) -> Message:
         """Unseal ``message``, run the app on its content, seal the app's reply.
@@ -120,27 +130,63 @@ class SealpackClientMod:
             node_id,
             keys.seen.last(server_key, meta.run_id),
         )
-        payload, info = open_bound(
-            blob, recipient=keys.store, sender=keys.server, expect=expect, shape=InstructionPayload
-        )
+        payload, seq = self._open_instruction(blob, keys, expect)
         checked = check_payload(payload, kind="instruction")
         request = checked.get("request")
         if not isinstance(request, bytes) or len(request) != 16:
             raise RefusedMessageError("sealed instruction names no request")
         server = fresh_server_bundle(checked.get("server"), keys.server)
-        keys.seen.advance(server_key, meta.run_id, info.metadata["seq"])
+        keys.seen.advance(server_key, meta.run_id, seq)
         outcome = run_app(message, context, call_next, checked.get("content"), self.error_details)
         sealed = {"v": WIRE_VERSION, "kind": "reply", "request": request, **outcome}
         bound = reply_metadata(meta.run_id, meta.message_type, meta.group_id, node_id, request)
-        blob = seal(
-            sealed,
-            sender=keys.store.identity,
-            recipients=[server],
-            metadata=bound,
-            expires_in=self.reply_expiry,
-        )
+        listed = checked.get("sessions")
+        blob = self._seal_reply(sealed, bound, server, keys, (node_id, listed))
         content = wrap_blob(blob, kind="reply", sender=keys.name, request=request)
         return Message(content, reply_to=message)
+
+    def _open_instruction(
+        self, blob: bytes, keys: NodeKeys, expect: Callable[[Mapping[str, Any]], bool]
+    ) -> tuple[object, int]:
+        """A sealed or (sessions on) ratchet instruction's payload and push counter."""
+        if is_session_message(blob):
+            if not self.sessions:
+                raise RefusedMessageError("ratchet instruction, but this node has sessions off")
+            return open_instruction(Session(keys.store, keys.server), blob, expect)
+        payload, info = open_bound(
+            blob, recipient=keys.store, sender=keys.server, expect=expect, shape=InstructionPayload
+        )
+        return payload, int(info.metadata["seq"])
+
+    def _seal_reply(
+        self,
+        sealed: dict[str, object],
+        bound: dict[str, Any],
+        server: KeyBundle,
+        keys: NodeKeys,
+        offer: tuple[int, object],
+    ) -> bytes:
+        """The reply: sealed, or a sealed start, or a ratchet message with its context inside.
+
+        ``offer`` is this node's id and the server's list of nodes it holds a session
+        with (absent: the server has sessions off); a node missing from it starts anew.
+        """
+        node, listed = offer
+        if not self.sessions or not isinstance(listed, list):
+            return seal(
+                sealed,
+                sender=keys.store.identity,
+                recipients=[server],
+                metadata=bound,
+                expires_in=self.reply_expiry,
+            )
+        session = Session(keys.store, server)
+        if node not in listed and session.established:
+            session.forget()  # the server lost our session: start a new one
+        # a ratchet message, or a sealed start (the context also signed as metadata)
+        return session.seal(
+            {**sealed, "context": bound}, metadata=bound, expires_in=self.reply_expiry
+        )
 
     def _answer_hello(self, message: Message, context: Context, keys: NodeKeys) -> Message:
         """Prove this node's identity to the ServerApp and hand it a fresh bundle."""

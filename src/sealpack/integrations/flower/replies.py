@@ -6,6 +6,10 @@ anything is recorded). Whatever goes wrong while opening one reply (a refusal, a
 error, anything unexpected) becomes a Flower error reply for that node, code
 :data:`REFUSED_ERROR_CODE`, and a recorded refusal; the other replies are unaffected
 (issue 10.5). A node's sealed error outcome becomes Flower's error reply (app_errors).
+With sessions on (:mod:`.sessions`), a reply may also be a sealed start (its session is
+accepted after the blob verified) or a ratchet message whose inner context is checked
+the same way; a Flower error reply from a node drops its session (it may have lost its
+state: the next instruction is sealed and the node starts anew).
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from sealpack.integrations.flower.errors import RefusedMessageError
 from sealpack.integrations.flower.events import SealEvent, make_event
 from sealpack.integrations.flower.pending import PendingReplies
 from sealpack.integrations.flower.records import plain_to_recorddict
-from sealpack.integrations.flower.schema import ReplyPayload
+from sealpack.integrations.flower.schema import ReplyPayload, StartedReply
+from sealpack.integrations.flower.sessions import ServerSessions, check_reply_context, open_reply
 from sealpack.integrations.flower.wire import check_payload, unwrap_info
 from sealpack.keys import Identity, KeyBundle, KeyStore
+from sealpack.session import is_session_message
+from sealpack.session.start import START_KEY
 
 __all__ = ["REFUSED_ERROR_CODE", "ReplyOpener"]
 
@@ -45,9 +52,11 @@ class ReplyOpener:
         run_id: Callable[[], int],
         events: list[SealEvent],
         refused: list[tuple[int, str]],
+        sessions: ServerSessions | None = None,
     ) -> None:
         self._keys, self._bound, self._run_id = keys, bound, run_id
         self._events, self._refused = events, refused
+        self._sessions = sessions or ServerSessions(keys, bound, enabled=False)
         self.pending = PendingReplies()
 
     def open(self, reply: Message, allowed: Collection[bytes] | None) -> Message:
@@ -60,9 +69,10 @@ class ReplyOpener:
         Returns:
             A Flower Message with the plaintext content, or with an Error.
         """
-        if reply.has_error():
-            return reply
         node = reply.metadata.src_node_id
+        if reply.has_error():
+            self._sessions.forget(node)  # the node may have lost its session state
+            return reply
         try:
             opened = self._unseal(reply, node, allowed)
         except Exception as exc:  # one bad reply must never stop the round
@@ -95,9 +105,19 @@ class ReplyOpener:
         expect = reply_metadata(
             self._run_id(), pending.message_type, pending.group_id, node, claimed
         )
-        payload, _ = open_bound(
-            blob, recipient=self._keys, sender=bundle, expect=expect, shape=ReplyPayload
-        )
+        session = self._sessions.session(node)
+        if is_session_message(blob):
+            if session is None:
+                raise RefusedMessageError("ratchet reply, but sessions are off")
+            payload: object = open_reply(session, blob, expect)
+        else:
+            shape = ReplyPayload if session is None else ReplyPayload | StartedReply
+            payload, _ = open_bound(
+                blob, recipient=self._keys, sender=bundle, expect=expect, shape=shape
+            )
+            if session is not None and isinstance(payload, dict) and START_KEY in payload:
+                inner = session.accept_start(payload)  # StartedReply: a dict with context
+                payload = check_reply_context(inner if isinstance(inner, dict) else {}, expect)
         checked = check_payload(payload, kind="reply", expected={"request": claimed})
         if "error" in checked:
             outcome: RecordDict | Error = error_from_outcome(checked["error"])

@@ -19,7 +19,15 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: flwr's own dependencies bring typing_extensions
     from typing_extensions import NotRequired
 
-__all__ = ["Content", "HelloPayload", "InstructionPayload", "ReplyPayload"]
+__all__ = [
+    "Content",
+    "HelloPayload",
+    "InstructionPayload",
+    "ReplyPayload",
+    "SessionInstruction",
+    "SessionReply",
+    "StartedReply",
+]
 
 Scalar = bool | int | float | str | bytes
 ConfigValue = Scalar | list[bool] | list[int] | list[float] | list[str] | list[bytes]
@@ -64,6 +72,7 @@ class InstructionPayload(TypedDict):
     request: bytes
     server: str
     content: Content
+    sessions: NotRequired[list[int]]
 
 
 class ReplyPayload(TypedDict):
@@ -82,3 +91,52 @@ class HelloPayload(TypedDict):
     v: Literal[2]
     kind: Literal["hello"]
     bundle: str
+
+
+class InstructionContext(TypedDict):
+    """The context of an instruction inside a ratchet message (binding.instruction_metadata)."""
+
+    flower: int
+    kind: Literal["instruction"]
+    run_id: int
+    message_type: str
+    group_id: str
+    nodes: list[int]
+    seq: int
+    expires: int
+
+
+class ReplyContext(TypedDict):
+    """The context of a reply inside a ratchet message (binding.reply_metadata)."""
+
+    flower: int
+    kind: Literal["reply"]
+    run_id: int
+    message_type: str
+    group_id: str
+    node: int
+    request: bytes
+
+
+class SessionInstruction(InstructionPayload):
+    """An instruction sent through the node's session: the payload and its context."""
+
+    context: InstructionContext
+
+
+class SessionReply(ReplyPayload):
+    """A reply sent through the node's session: the payload and its context."""
+
+    context: ReplyContext
+
+
+class _StartFields(TypedDict):
+    session_id: bytes
+    secret: bytes
+    ratchet_key: bytes
+
+
+StartedReply = TypedDict(  # functional form: the key is not an identifier
+    "StartedReply", {"sealpack.session.start/v2": _StartFields, "message": SessionReply}
+)
+"""A sealed reply that also starts the node's session (session/start.py, START_KEY)."""

@@ -36,6 +36,7 @@ from sealpack.integrations.flower.handshake import HelloCheck, verify_hello
 from sealpack.integrations.flower.hellos import Handshaker, Timing
 from sealpack.integrations.flower.records import recorddict_to_plain
 from sealpack.integrations.flower.replies import REFUSED_ERROR_CODE, ReplyOpener
+from sealpack.integrations.flower.sessions import ServerSessions, instruction_context
 from sealpack.integrations.flower.wire import wrap_blob
 from sealpack.keys import Identity, KeyBundle, KeyStore
 
@@ -58,6 +59,7 @@ class SealedGrid(Grid):
         min_bundle_validity: int = 3600,
         rehandshake_margin: int = 600,
         instruction_expiry: int = 3600,
+        sessions: bool = True,
         rng: Callable[[int], bytes] | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -74,6 +76,8 @@ class SealedGrid(Grid):
             rehandshake_margin: Hand shake again with a node whose bundle expires within
                 this many seconds (less than ``min_bundle_validity``).
             instruction_expiry: Seconds a sealed instruction stays valid (one round).
+            sessions: Use a ratchet session per node after its sealed start (issue 15):
+                single-node instructions and replies; False keeps every message sealed.
             rng: Randomness for challenges and request ids (default os.urandom).
             clock: Seconds since the epoch (default time.time), for the handshake's timing
                 and bundle validity decisions; the envelope itself uses the system clock.
@@ -101,7 +105,10 @@ class SealedGrid(Grid):
         self._seq = 0
         self.events: list[SealEvent] = []
         self.refused: list[tuple[int, str]] = []
-        self._replies = ReplyOpener(keys, self._bound, self._run_id, self.events, self.refused)
+        self._sessions = ServerSessions(keys, self._bound, enabled=sessions)
+        self._replies = ReplyOpener(
+            keys, self._bound, self._run_id, self.events, self.refused, self._sessions
+        )
 
     @classmethod
     def from_context(cls, grid: Grid, context: Context) -> SealedGrid:
@@ -228,6 +235,11 @@ class SealedGrid(Grid):
             "content": plain,
         }
         run_id, seq = self._run_id(), self._seq
+        if self._sessions.enabled:
+            nodes = [m.metadata.dst_node_id for m in group]
+            payload["sessions"] = ready = self._sessions.established(nodes)
+            if ready == nodes[:1] == nodes and not self._bound[nodes[0]].is_expired(now=now):
+                return self._seal_ratchet(group[0], payload, request, started)
 
         def metadata_for(nodes: list[int]) -> dict[str, object]:
             return instruction_metadata(run_id, first.message_type, first.group_id, nodes, seq)
@@ -254,6 +266,30 @@ class SealedGrid(Grid):
                 self._replies.pending.add(request, node, first.message_type, first.group_id)
                 out.append(_readdressed(wire, by_node[node]))
         return out
+
+    def _seal_ratchet(
+        self, message: Message, payload: dict[str, object], request: bytes, started: float
+    ) -> list[Message]:
+        """Send one instruction through the node's session, its context inside."""
+        meta, node = message.metadata, message.metadata.dst_node_id
+        context = instruction_context(
+            self._run_id(),
+            meta.message_type,
+            meta.group_id,
+            node,
+            self._seq,
+            self._instruction_expiry,
+        )
+        try:
+            blob = self._sessions.seal_instruction(node, {**payload, "context": context})
+        except SealpackError as exc:
+            self._refuse(node, type(exc).__name__, "cannot seal to")
+            return []
+        wire = wrap_blob(blob, kind="instruction", sender=self._identity.name)
+        plain = payload["content"]
+        self.events.append(make_event("seal", "instruction", [node], plain, len(blob), started))
+        self._replies.pending.add(request, node, meta.message_type, meta.group_id)
+        return [_readdressed(wire, message)]
 
     def _own_bundle_json(self) -> str:
         """The ServerApp's current bundle without one-time prekeys (nodes never use them)."""

@@ -17,7 +17,12 @@ The sealed object itself is a dict::
      "server": str,       # instruction: the ServerApp's current KeyBundle JSON
      "bundle": str,       # hello: the node's current KeyBundle JSON
      "content": {...},    # instruction / reply: records.recorddict_to_plain(...)
-     "error": {"code": int, "reason": str}}  # reply instead of content (app_errors)
+     "error": {"code": int, "reason": str},  # reply instead of content (app_errors)
+     "sessions": [int, ...]}  # instruction, server sessions on: nodes it has one with
+
+Through a node's ratchet session (:mod:`.sessions`) the object also carries
+``"context"``: the fields of the signed metadata (plus ``"expires"`` on instructions).
+A sealed start wraps the reply as ``{"sealpack.session.start/v2": {...}, "message": ...}``.
 """
 
 from __future__ import annotations
