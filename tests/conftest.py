@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,21 @@ def load_vectors(name: str) -> dict[str, Any]:
     """Load one of the project's own known-answer files from vectors/."""
     data: dict[str, Any] = json.loads((VECTORS_DIR / name).read_text())
     return data
+
+
+def vector_tests(name: str) -> list[dict[str, Any]]:
+    """Every test case of a Wycheproof-shaped file in vectors/, across its groups."""
+    data = load_vectors(name)
+    return [t for group in data["testGroups"] for t in group["tests"]]
+
+
+def feeder(chunks: Iterable[bytes]) -> Callable[[int], bytes]:
+    """An rng that returns the given chunks in order (each request must match its size)."""
+    queue = list(chunks)
+
+    def rng(n: int) -> bytes:
+        chunk = queue.pop(0)
+        assert len(chunk) == n
+        return chunk
+
+    return rng

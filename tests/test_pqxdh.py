@@ -4,7 +4,6 @@ malformed KEM input, and an adversary that breaks X25519."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -15,33 +14,18 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sealpack import errors, primitives, x3dh
 from sealpack.keys import Identity
-from tests.conftest import VECTORS_DIR, load_vectors
+from tests.conftest import VECTORS_DIR, feeder, load_vectors, vector_tests
 
 NOW = 1_700_000_000
 OTHER_KEM_SEED = primitives.sha512(b"an unused last-resort PQ prekey")
 
 
-def feeder(chunks: Iterable[bytes]) -> Callable[[int], bytes]:
-    """An rng that returns the given chunks in order (sizes must match)."""
-    queue = list(chunks)
-
-    def rng(n: int) -> bytes:
-        chunk = queue.pop(0)
-        assert len(chunk) == n
-        return chunk
-
-    return rng
-
-
-def _vector_tests() -> list[dict[str, Any]]:
-    data = load_vectors("pqxdh.json")
-    return [t for group in data["testGroups"] for t in group["tests"]]
 
 
 def test_vector_file_shape() -> None:
     data = load_vectors("pqxdh.json")
     assert bytes.fromhex(data["info"]) == x3dh.PQ_INFO == b"sealpack_CURVE25519_SHA-256_ML-KEM-768"
-    tests = _vector_tests()
+    tests = vector_tests("pqxdh.json")
     assert data["numberOfTests"] == len(tests) >= 10
     assert len({t["tcId"] for t in tests}) == len(tests)
     flags = {flag for t in tests for flag in t["flags"]}
@@ -65,7 +49,7 @@ def _dh(private: bytes, public_of: bytes) -> bytes:
     return X25519PrivateKey.from_private_bytes(private).exchange(peer)
 
 
-@pytest.mark.parametrize("case", _vector_tests(), ids=lambda t: f"tc{t['tcId']}")
+@pytest.mark.parametrize("case", vector_tests("pqxdh.json"), ids=lambda t: f"tc{t['tcId']}")
 def test_vectors_independently(case: dict[str, Any]) -> None:
     """Pure formulas of keys.md section 4 with pyca/cryptography (no sealpack code)."""
     h = bytes.fromhex
@@ -106,7 +90,7 @@ def _bob_from_vector(case: dict[str, Any]) -> tuple[Identity, int]:
     return bob, 2 if one_time else 1
 
 
-@pytest.mark.parametrize("case", _vector_tests(), ids=lambda t: f"tc{t['tcId']}")
+@pytest.mark.parametrize("case", vector_tests("pqxdh.json"), ids=lambda t: f"tc{t['tcId']}")
 def test_vectors_through_sealpack_x3dh(case: dict[str, Any]) -> None:
     h = bytes.fromhex
     bob, pq_id = _bob_from_vector(case)

@@ -14,20 +14,11 @@ from sealpack import api, errors, primitives, x3dh
 from sealpack.envelope import header as hdr
 from sealpack.envelope import suite
 from sealpack.keys import Identity, KeyStore
+from tests.conftest import feeder
 
 NOW = 1_700_000_000
 PASS = b"recipient passphrase"
 
-
-def feeder(chunks: list[bytes]) -> primitives.Rng:
-    queue = list(chunks)
-
-    def rng(n: int) -> bytes:
-        chunk = queue.pop(0)
-        assert len(chunk) == n
-        return chunk
-
-    return rng
 
 
 @pytest.mark.parametrize("count", [1, 10])

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sealpack import errors, primitives, x3dh
 from sealpack.keys import Identity
-from tests.conftest import load_vectors
+from tests.conftest import feeder, load_vectors, vector_tests
 
 NOW = 1_700_000_000
 
 
-def feeder(chunks: Iterable[bytes]) -> Callable[[int], bytes]:
-    """An rng that returns the given chunks in order (sizes must match)."""
-    queue = list(chunks)
-
-    def rng(n: int) -> bytes:
-        chunk = queue.pop(0)
-        assert len(chunk) == n
-        return chunk
-
-    return rng
-
-
-def _vector_tests() -> list[dict[str, object]]:
-    data = load_vectors("x3dh.json")
-    return [t for group in data["testGroups"] for t in group["tests"]]
 
 
 def test_vector_file_shape() -> None:
     data = load_vectors("x3dh.json")
     assert bytes.fromhex(data["info"]) == x3dh.INFO
-    tests = _vector_tests()
+    tests = vector_tests("x3dh.json")
     assert data["numberOfTests"] == len(tests) >= 8
     assert any(t["opkb_priv"] is None for t in tests)
     assert any(t["opkb_priv"] is not None for t in tests)
@@ -43,7 +26,7 @@ def test_vector_file_shape() -> None:
     assert len(invalid) >= 2 and all(t["comment"] for t in invalid)
 
 
-@pytest.mark.parametrize("case", _vector_tests(), ids=lambda t: f"tc{t['tcId']}")
+@pytest.mark.parametrize("case", vector_tests("x3dh.json"), ids=lambda t: f"tc{t['tcId']}")
 def test_vectors_rederived_through_x3dh(case: dict[str, str]) -> None:
     h = bytes.fromhex
     assert primitives.ed25519_seed_to_x25519_private(h(case["ika_seed"])) == h(case["ika_priv"])
