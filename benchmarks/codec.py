@@ -1,10 +1,12 @@
 """Codec benchmark: sealpack vs pickle protocol 5 (in-band) vs plain msgpack.
 
-Run ``python benchmarks/codec.py [--quick]``. ``run(quick)`` returns the rows so
-benchmarks/run.py can combine them with other benchmarks. Cases: a model of 20
-float32 arrays (200 MiB), one 1 GiB float32 array, and a small message of about
-300 mixed values. Times are the best of several runs; peak memory is measured
-in a separate run under tracemalloc (numpy reports its buffers to it).
+Run ``python benchmarks/codec.py [--quick | --small]``. ``run(quick)`` returns the rows
+so benchmarks/run.py can combine them with other benchmarks, and ``targets(rows)`` the
+issue 18 target (the small message within 2x of pickle 5, CPU time). Cases: a model of
+20 float32 arrays (200 MiB), one 1 GiB float32 array, and a small message of about
+300 mixed values (wall time, and CPU time for the target). Times are the best of
+several runs; peak memory is measured in a separate run under tracemalloc (numpy
+reports its buffers to it).
 """
 
 from __future__ import annotations
@@ -152,6 +154,67 @@ def measure_case(
     return rows
 
 
+SMALL_CPU_CASE = "small (CPU)"
+SMALL_TARGET = 2.0
+"""Issue 18: the small-object path within 2x of pickle 5, for dumps and for loads."""
+
+
+def small_cpu_rows(rounds: int, calls: int = 1000) -> list[dict[str, Any]]:
+    """CPU time per call (``time.process_time``, which other processes do not inflate) of
+    dumps and loads of :func:`make_small_message`, sealpack and pickle 5 interleaved in
+    each round, best of ``rounds`` rounds: the issue 18 target row."""
+    codec, message = Codec(), make_small_message()
+    frame, pickled = codec.dumps(message), pickle.dumps(message, protocol=5)
+    functions: dict[tuple[str, str], Callable[[], Any]] = {
+        ("sealpack", "dumps"): lambda: codec.dumps(message),
+        ("pickle5", "dumps"): lambda: pickle.dumps(message, protocol=5),
+        ("sealpack", "loads"): lambda: codec.loads(frame),
+        ("pickle5", "loads"): lambda: pickle.loads(pickled),
+    }
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(rounds):
+        for key, function in functions.items():
+            start = time.process_time()
+            for _ in range(calls):
+                function()
+            best[key] = min(best[key], (time.process_time() - start) / calls)
+    rows = []
+    for (library, op), seconds in best.items():
+        reference = best[("pickle5", op)]
+        rows.append(
+            {
+                "case": SMALL_CPU_CASE,
+                "library": library,
+                "op": op,
+                "seconds": seconds,
+                "gb_per_s": len(pickled) / seconds / 1e9,
+                "peak_mib": float("nan"),
+                "speedup_vs_pickle": reference / seconds,
+            }
+        )
+    return rows
+
+
+def _small_row(rows: list[dict[str, Any]], library: str, op: str) -> dict[str, Any] | None:
+    match = {"case": SMALL_CPU_CASE, "library": library, "op": op}
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """Issue 18: Codec dumps and loads of the small message within 2x of pickle 5 (CPU)."""
+    found: list[tuple[str, str, bool | None]] = []
+    for op in ("dumps", "loads"):
+        name = f"codec small message {op} <= {SMALL_TARGET:g}x pickle 5 (CPU time)"
+        mine, theirs = _small_row(rows, "sealpack", op), _small_row(rows, "pickle5", op)
+        if mine is None or theirs is None:
+            found.append((name, "not measured", None))
+            continue
+        ratio = mine["seconds"] / theirs["seconds"]
+        shown = f"{ratio:.2f}x ({mine['seconds'] * 1e6:.1f} vs {theirs['seconds'] * 1e6:.1f} us)"
+        found.append((name, shown, ratio <= SMALL_TARGET))
+    return found
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     """Measure every case; ``quick`` shrinks the data so the run takes seconds."""
     model_bytes = 20 * MIB if quick else 200 * MIB
@@ -162,6 +225,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     del big
     small = make_small_message()
     rows += measure_case("small", small, len(pickle.dumps(small, protocol=5)), 5, 200)
+    rows += small_cpu_rows(rounds=5 if quick else 15)
     return rows
 
 
@@ -182,7 +246,12 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
-    print_rows(run(parser.parse_args().quick))
+    parser.add_argument("--small", action="store_true", help="only the small-message target")
+    args = parser.parse_args()
+    rows = small_cpu_rows(rounds=15) if args.small else run(args.quick)
+    print_rows(rows)
+    for target, measured, met in targets(rows):
+        print(f"{target}: {measured}: {'n/a' if met is None else 'MET' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ same report is written as markdown to benchmarks/results/latest.md.
 
 nvflare and syft-crypto cannot share one environment (they pin incompatible
 cryptography releases): ``--fobs-python`` / ``--syft-python`` name interpreters that
-have them (plus numpy); by default the current interpreter is used and a missing
-package shows as "not installed".
+have them (plus numpy). nvflare is looked for in the current interpreter; syft-crypto
+in ``.venv-syftcrypto312``, built on the first run (benchmarks/syft_peer.py). A missing
+package shows as "not installed" and the run goes on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import importlib
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -158,16 +160,26 @@ TARGETS: dict[str, Callable[[Sequence[Row]], list[Target]]] = {
     "recipients": targets18.recipients_targets,
 }
 TARGETS["session"] = lambda rows: importlib.import_module("session").targets(rows)
+TARGETS["codec"] = lambda rows: codec_targets(rows) + importlib.import_module("codec").targets(rows)
 
 
 def run_benchmark(name: str, quick: bool) -> tuple[list[Row], str | None]:
-    """Import benchmarks/<name>.py and call run(quick); an error becomes a message."""
+    """Import benchmarks/<name>.py and call run(quick); an error becomes a message.
+
+    The environment is put back afterwards: Flower's Ray backend and NVFLARE's
+    simulator set ``PYTHONPATH`` to this interpreter's paths, which broke the Python
+    3.12 children (syft-crypto, syft-flwr) of the benchmarks that ran after them.
+    """
+    saved = dict(os.environ)
     try:
         module = importlib.import_module(name)
         return list(module.run(quick)), None
     except Exception as error:  # report and go on with the other benchmarks
         traceback.print_exc()
         return [], f"{type(error).__name__}: {error}"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def report(results: dict[str, tuple[list[Row], str | None]], header: list[str]) -> str:
@@ -187,6 +199,16 @@ def report(results: dict[str, tuple[list[Row], str | None]], header: list[str]) 
             parts.append(f"| {target} | {measured} | {verdict} |")
         parts.append("")
     return "\n".join(parts)
+
+
+def _find_syft_crypto() -> None:
+    """Point the envelope children at syft-crypto's own interpreter (built once)."""
+    from syft_peer import syft_crypto_python
+
+    try:
+        os.environ["SEALPACK_BENCH_SYFT_PYTHON"] = syft_crypto_python()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        print(f"syft-crypto unavailable ({type(error).__name__}); its rows say so", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["SEALPACK_BENCH_FOBS_PYTHON"] = args.fobs_python
     if args.syft_python:
         os.environ["SEALPACK_BENCH_SYFT_PYTHON"] = args.syft_python
+    _find_syft_crypto()
     started, load_before = time.time(), _load()
     results = {}
     for name in chosen:

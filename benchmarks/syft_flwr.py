@@ -162,27 +162,18 @@ def _project(example: Any, work: Path, mode: str, floats: int) -> Path:
 # --- in the benchmark runner ------------------------------------------------------------
 def _pythons() -> dict[str, str]:
     sys.path.insert(0, str(REPO))
+    from syft_peer import syft_crypto_python  # next to this script
     from tests.integrations.syft_flwr.syft_env import ensure_env, find_python312
 
     python = find_python312()
     if python is None:
         raise RuntimeError("syft-flwr needs Python 3.12 or 3.13 (set SEALPACK_PYTHON312)")
     sealed = str(ensure_env(python))
-    return {"plain": sealed, "sealpack": sealed, "syft-crypto": _syft_crypto_python(python)}
-
-
-def _syft_crypto_python(python: str) -> str:
-    given = os.environ.get("SEALPACK_BENCH_SYFT_PYTHON")
-    if given and subprocess.run([given, "-c", "import syft_flwr"], check=False).returncode == 0:
-        return given
-    env = REPO / ".venv-syftcrypto312"
-    env_python = env / "bin" / "python"
-    if not env_python.exists():
-        subprocess.run([python, "-m", "venv", str(env)], check=True)
-        subprocess.run([str(env_python), "-m", "pip", "install", "-q", "uv"], check=True)
-        install = ["-m", "uv", "pip", "install", "-q", "--python", str(env_python)]
-        subprocess.run([str(env_python), *install, "syft-flwr==0.5.3"], check=True)
-    return str(env_python)
+    return {
+        "plain": sealed,
+        "sealpack": sealed,
+        "syft-crypto": syft_crypto_python(python, needs="syft_flwr"),
+    }
 
 
 def run(quick: bool) -> list[dict[str, object]]:

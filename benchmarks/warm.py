@@ -12,6 +12,17 @@ bytes, ``unseal``), ``sealpack-file`` (``seal_to`` a path: temp file, fsync, ren
 calls on open file objects: no fsync), ``pickle5+aesgcm`` and ``fobs+aesgcm`` (serializer + one
 AESGCM + per-recipient X25519 key wrap; FOBS when nvflare is importable).
 
+Every output is freed outside the timing: arrays and blobs by ``del``, the sealed files
+by ``unlink`` (deleting a 256 MiB file costs ~0.06 s here, as much as freeing memory
+costs the in-memory libraries, which is not timed either); so ``seal_to`` writes a new
+file each round instead of renaming over (or truncating) the previous round's.
+
+Caveat on VMs with free-page reporting (virtio-balloon) and DAMON pageout, like the one
+of issue 18: touching memory the host has taken back costs 0.3-0.7 s per 256 MiB
+(measured: a fresh ``np.empty`` + one write per page, 0.045 s when the pages are warm),
+so any output allocated fresh (``raw-aesgcm`` unseal most often, and a new file's page
+cache) swings by that much from round to round.
+
 Run ``python benchmarks/warm.py [--quick]``; ``run(quick)`` returns the rows.
 """
 
@@ -113,7 +124,6 @@ def _file_pair(model: Model, recipients: int, folder: Path) -> Pair:
     path = folder / "model.sealed"
 
     def seal() -> Path:
-        path.unlink(missing_ok=True)
         sealpack.seal_to(model, path, sender=sender, recipients=bundles, one_time_prekey=False)
         return path
 
@@ -190,6 +200,8 @@ def _round(
         times[f"{library}/unseal"].append(seconds)
         if library.startswith("sealpack") and not _same_model(opened, model):
             raise AssertionError(f"{library} returned a different model")
+        if isinstance(sealed, Path):  # freed outside the timing, like every other output
+            sealed.unlink()
         del sealed, opened
 
 

@@ -70,25 +70,41 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(
     python = env_dir / "bin" / "python"
     clean_env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         str(built["wheel"])],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(built["wheel"]),
+        ],
         check=True,
         env=clean_env,
         capture_output=True,
     )
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, env=clean_env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=clean_env,
     ).stdout.strip()
     ran = subprocess.run(
         [str(python), "-c", QUICK_START % site],
-        capture_output=True, text=True, env=clean_env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        cwd=tmp_path,
     )
     assert ran.returncode == 0, ran.stderr
     assert "quick start ok" in ran.stdout
     version = subprocess.run(
         [str(env_dir / "bin" / "sealpack"), "--version"],
-        capture_output=True, text=True, env=clean_env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        cwd=tmp_path,
     )
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip() == f"sealpack {sealpack.__version__}"

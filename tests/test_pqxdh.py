@@ -20,8 +20,6 @@ NOW = 1_700_000_000
 OTHER_KEM_SEED = primitives.sha512(b"an unused last-resort PQ prekey")
 
 
-
-
 def test_vector_file_shape() -> None:
     data = load_vectors("pqxdh.json")
     assert bytes.fromhex(data["info"]) == x3dh.PQ_INFO == b"sealpack_CURVE25519_SHA-256_ML-KEM-768"

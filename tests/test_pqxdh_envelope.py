@@ -20,7 +20,6 @@ NOW = 1_700_000_000
 PASS = b"recipient passphrase"
 
 
-
 @pytest.mark.parametrize("count", [1, 10])
 @pytest.mark.parametrize("pq_one_time", [0, 2])
 def test_hybrid_round_trip(count: int, pq_one_time: int) -> None:

@@ -13,8 +13,6 @@ from tests.conftest import feeder, load_vectors, vector_tests
 NOW = 1_700_000_000
 
 
-
-
 def test_vector_file_shape() -> None:
     data = load_vectors("x3dh.json")
     assert bytes.fromhex(data["info"]) == x3dh.INFO

@@ -15,6 +15,7 @@ from sealpack import primitives
 from sealpack.envelope import fileio, files, opener, sealer
 from sealpack.envelope import header as hdr
 from sealpack.envelope.info import EnvelopeInfo, describe
+from sealpack.envelope.opened import DEFAULT_LIMITS
 from sealpack.envelope.opener import UnsealedInfo
 from sealpack.envelope.sealer import SealArgumentError, SealOptions
 from sealpack.envelope.senders import check_pinned, identity_of, trust_of
@@ -54,6 +55,38 @@ class _SealArgs(TypedDict):
     options: SealOptions
 
 
+_PLAIN_OPTIONS: dict[tuple[int, str, bool, bool], SealOptions] = {}
+"""SealOptions without metadata, built once per combination (frozen; issue 18)."""
+_PLAIN_OPTIONS_MAX = 64
+
+
+def _seal_options(
+    metadata: Mapping[str, Any] | None,
+    expires_in: int,
+    content_type: str,
+    one_time_prekey: bool,
+    allow_classical: bool,
+) -> SealOptions:
+    """The sealer's options (a shared instance for the common case of no metadata)."""
+    key = (expires_in, content_type, one_time_prekey, allow_classical)
+    plain = metadata is None and type(expires_in) is int and type(content_type) is str
+    if plain and type(allow_classical) is bool:
+        cached = _PLAIN_OPTIONS.get(key)
+        if cached is not None:
+            return cached
+    options = SealOptions(
+        metadata=metadata,
+        expires_in=expires_in,
+        content_type=content_type,
+        one_time_prekey=one_time_prekey,
+        allow_classical=allow_classical,
+        limits=DEFAULT_LIMITS,
+    )
+    if plain and type(allow_classical) is bool and len(_PLAIN_OPTIONS) < _PLAIN_OPTIONS_MAX:
+        _PLAIN_OPTIONS[key] = options
+    return options
+
+
 def _sealing(
     sender: Identity | KeyStore,
     recipients: Sequence[KeyBundle],
@@ -71,15 +104,11 @@ def _sealing(
     """
     if not isinstance(one_time_prekey, bool):
         raise SealArgumentError("one_time_prekey must be True or False")
-    if not isinstance(recipients, Sequence) or isinstance(recipients, (str, bytes)):
+    if type(recipients) is not list and (
+        not isinstance(recipients, Sequence) or isinstance(recipients, (str, bytes))
+    ):
         raise SealArgumentError("recipients must be a list of KeyBundle")
-    options = SealOptions(
-        metadata=metadata,
-        expires_in=expires_in,
-        content_type=content_type,
-        one_time_prekey=one_time_prekey,
-        allow_classical=allow_classical,
-    )
+    options = _seal_options(metadata, expires_in, content_type, one_time_prekey, allow_classical)
     identity = identity_of(sender)
     bundles = sealer.unique_recipients(recipients, options.limits)  # the limit before pinning
     check_pinned(trust_of(sender), bundles)
@@ -121,7 +150,14 @@ def seal(
         The sealed blob.
     """
     buffers, sealing = _encoded_and_sealing(
-        obj, codec, sender, recipients, metadata, expires_in, content_type, one_time_prekey,
+        obj,
+        codec,
+        sender,
+        recipients,
+        metadata,
+        expires_in,
+        content_type,
+        one_time_prekey,
         allow_classical=allow_classical,
     )
     return sealer.seal_bytes(buffers, **sealing, rng=require_rng(rng), now=require_now(now))
@@ -174,7 +210,14 @@ def seal_buffer(
             sender's KeyStore (nothing was sealed).
     """
     buffers, sealing = _encoded_and_sealing(
-        obj, codec, sender, recipients, metadata, expires_in, content_type, one_time_prekey,
+        obj,
+        codec,
+        sender,
+        recipients,
+        metadata,
+        expires_in,
+        content_type,
+        one_time_prekey,
         allow_classical=allow_classical,
     )
     return sealer.seal_buffers(buffers, **sealing, rng=require_rng(rng), now=require_now(now))
@@ -245,7 +288,7 @@ def inspect(blob: Buffer | FileOrPath) -> EnvelopeInfo:
         TamperedError: not a well-formed header. UnsupportedVersionError, LimitExceededError.
         SealArgumentError: ``blob`` is none of these types, or the file cannot be read.
     """
-    limits = hdr.EnvelopeLimits()
+    limits = DEFAULT_LIMITS
     if isinstance(blob, (bytes, bytearray, memoryview)):
         return describe(hdr.parse_header(memoryview(blob), limits))
     with fileio.readable_input(blob) as source:

@@ -1,15 +1,30 @@
-"""Ed25519 -> X25519 public key conversion, with Python integers on public data only.
+"""Public-key helpers on public data only: Ed25519 -> X25519, validity, parsed keys.
 
 The conversion is the birational map u = (1 + y) / (1 - y) mod p. pyca/cryptography
 offers no such function, so it is computed here; no secret ever passes through it.
 Callers (:mod:`sealpack.primitives`) check lengths and types first.
+
+Parsed pyca public-key objects of long-lived keys (identity keys, signed prekeys) are
+kept in bounded caches (issue 18: a parse costs ~1-4 us, several per message); input
+of the wrong type or length raises and is never cached.
 """
 
 from __future__ import annotations
 
+import functools
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from sealpack import errors
 
-__all__ = ["edwards_to_montgomery", "is_valid_x25519_public"]
+__all__ = [
+    "ed25519_public_key",
+    "edwards_to_montgomery",
+    "is_valid_x25519_public",
+    "x25519_public_key",
+    "x25519_static_public",
+]
 
 _KEY_SIZE = 32
 _P = 2**255 - 19
@@ -89,3 +104,46 @@ def is_valid_x25519_public(public: bytes) -> bool:
         return False
     u = int.from_bytes(public, "little")
     return u < _P and u not in _SMALL_ORDER_U
+
+
+def x25519_public_key(public: bytes) -> X25519PublicKey:
+    """Parse a raw X25519 public key, e.g. to use it in several exchanges.
+
+    Raises:
+        InvalidKeyError: ``public`` is not 32 bytes.
+    """
+    if not isinstance(public, (bytes, bytearray, memoryview)):
+        raise errors.InvalidKeyError("public key must be bytes")
+    raw = bytes(public)
+    if len(raw) != _KEY_SIZE:
+        raise errors.InvalidKeyError(f"public key must be {_KEY_SIZE} bytes, got {len(raw)}")
+    return X25519PublicKey.from_public_bytes(raw)
+
+
+def x25519_static_public(public: bytes) -> X25519PublicKey:
+    """:func:`x25519_public_key` for a long-lived key, parsed once (bounded cache).
+
+    Small-order keys parse (every 32-byte string does) and are refused by the exchange,
+    every time, cached or not.
+
+    Raises:
+        InvalidKeyError: ``public`` is not 32 bytes.
+    """
+    if type(public) is not bytes or len(public) != _KEY_SIZE:
+        return x25519_public_key(public)
+    return _x25519_static(public)
+
+
+@functools.lru_cache(maxsize=4096)
+def _x25519_static(public: bytes) -> X25519PublicKey:
+    return X25519PublicKey.from_public_bytes(public)
+
+
+@functools.lru_cache(maxsize=4096)
+def ed25519_public_key(public: bytes) -> Ed25519PublicKey:
+    """A sender's verification key object, built once per key (bounded cache).
+
+    Raises:
+        ValueError: pyca refuses the key (then nothing is cached).
+    """
+    return Ed25519PublicKey.from_public_bytes(public)

@@ -33,6 +33,8 @@ Buffer = bytes | bytearray | memoryview
 FileOrPath = fileio.FileOrPath
 Progress = sealer.Progress
 DEFAULT_CLOCK_SKEW = opener.DEFAULT_CLOCK_SKEW
+_DEFAULT_OPTIONS = OpenOptions()
+"""unseal's options with every default (frozen, reads the clock per call): built once."""
 
 
 class _OpenArgs(TypedDict):
@@ -56,6 +58,16 @@ def _decoder(codec: Codec | None, expect: Any = None) -> Callable[[Buffer], Any]
     or a mismatch with ``expect``, records nothing)."""
     chosen = codec or default_codec()
     return lambda plaintext: chosen.loads(plaintext, expect=expect)
+
+
+def _open_options(
+    now: int | None, clock_skew: int, expect_metadata: ExpectMetadata, hold: bool
+) -> OpenOptions:
+    """The opener's options; the shared default instance when every argument is default."""
+    defaults = type(clock_skew) is int and clock_skew == DEFAULT_CLOCK_SKEW
+    if defaults and now is None and expect_metadata is None and hold is False:
+        return _DEFAULT_OPTIONS
+    return OpenOptions(now=now, clock_skew=clock_skew, expect_metadata=expect_metadata, hold=hold)
 
 
 def _result(obj: Any, info: UnsealedInfo, with_info: bool) -> Any:
@@ -104,9 +116,7 @@ def unseal(
         KeyStoreError, StorageError.
         SealArgumentError: ``clock_skew`` out of range, bad ``expect_metadata``.
     """
-    options = OpenOptions(
-        now=now, clock_skew=clock_skew, expect_metadata=expect_metadata, hold=hold
-    )
+    options = _open_options(now, clock_skew, expect_metadata, hold)
     obj, info = opener.open_buffer_then(
         blob, **_opening(recipient, senders), options=options, decode=_decoder(codec, expect)
     )

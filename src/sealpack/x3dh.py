@@ -12,6 +12,11 @@ Identity keys are Ed25519 keys whose X25519 form is used for DH (docs/spec/keys.
 PQXDH uses ``PQ_INFO``; classical X3DH (``INFO``) is only for a recipient without a PQ
 prekey: an initiator refuses it to a bundle with one, a responder holding one refuses a
 classical header (both :class:`~sealpack.errors.DowngradeError`).
+
+DH1 joins two static keys, so it is the same for every message between the same keys:
+each side remembers it in the private-key handle that computed it
+(``X25519Secret.exchange_static``: bounded, gone with the handle; issue 18). The bytes
+derived are unchanged; a fresh EK still makes every SK fresh.
 """
 
 from __future__ import annotations
@@ -143,7 +148,7 @@ def initiate(
     if bundle.is_expired(now=now):
         raise errors.PrekeyError(f"signed prekey of {bundle.name!r} has expired")
     pq_public, pq_one_time = _pq_public(bundle, pq_prekey_id)
-    dh1 = sender._identity_secret().exchange(bundle.signed_prekey.public)
+    dh1 = sender._identity_secret().exchange_static(bundle.signed_prekey.public)  # memoized
     ephemeral = X25519Secret(primitives.random_bytes(32, rng=rng))  # one key object (issue 18)
     outputs = [dh1, *_ephemeral_outputs(ephemeral, bundle, one_time_prekey_id)]
     kem_secret, ciphertext = (None, None)
@@ -171,8 +176,8 @@ def _ephemeral_outputs(
         PrekeyError: the OPK id is not in the bundle.
     """
     outputs = [
-        ephemeral.exchange(bundle.identity_key_x25519),
-        ephemeral.exchange(bundle.signed_prekey.public),
+        ephemeral.exchange(primitives.x25519_static_public(bundle.identity_key_x25519)),
+        ephemeral.exchange(primitives.x25519_static_public(bundle.signed_prekey.public)),
     ]
     if one_time_prekey_id is not None:
         opk = bundle.one_time_prekey(one_time_prekey_id)
@@ -255,13 +260,14 @@ def respond(
         kem_key, one_time = recipient._pq_prekey_secret(header.pq_prekey_id, current_time)
         kem_secret = kem_key.decapsulate(header.kem_ciphertext)
         pq_one_time_id = header.pq_prekey_id if one_time else None
+    ephemeral = primitives.x25519_public_key(header.ephemeral_key)  # parsed once, used 2-3 times
     outputs = [
-        spk.exchange(encoded_a),
-        recipient._identity_secret().exchange(header.ephemeral_key),
-        spk.exchange(header.ephemeral_key),
+        spk.exchange_static(encoded_a),  # DH1 is the same for every message: memoized
+        recipient._identity_secret().exchange(ephemeral),
+        spk.exchange(ephemeral),
     ]
     if opk is not None:
-        outputs.append(opk.exchange(header.ephemeral_key))
+        outputs.append(opk.exchange(ephemeral))
     shared_key = derive_shared_key(outputs, kem_secret)
     if consume and (opk_id is not None or pq_one_time_id is not None):
         recipient._consume_prekeys(opk_id, pq_one_time_id)

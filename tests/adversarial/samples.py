@@ -142,17 +142,15 @@ def split(blob: bytes) -> tuple[hdr.Header, bytes, bytes]:
 
 def raw_sections(header: hdr.Header) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The core map and the stanza list, as plain msgpack values."""
-    core_bytes = header.core_bytes
-    stanzas_bytes = header.header_bytes[hdr.PREFIX_SIZE + len(core_bytes) + 4 :]
-    core = msgpack.unpackb(core_bytes, raw=False)
-    stanzas = msgpack.unpackb(stanzas_bytes, raw=False)
+    core = msgpack.unpackb(header.core_bytes, raw=False)
+    stanzas = [msgpack.unpackb(hdr.encode_stanza(s), raw=False) for s in header.stanzas]
     return core, stanzas
 
 
 def frame_header(core: Any, stanzas: Any, *, version: int = hdr.VERSION) -> bytes:
     """Frame arbitrary core/stanza values exactly as the envelope does."""
     core_bytes = msgpack.packb(core, use_bin_type=True)
-    stanza_bytes = msgpack.packb(stanzas, use_bin_type=True)
+    stanza_bytes = _stanza_section(stanzas)
     return b"".join(
         (
             hdr.MAGIC,
@@ -163,6 +161,16 @@ def frame_header(core: Any, stanzas: Any, *, version: int = hdr.VERSION) -> byte
             stanza_bytes,
         )
     )
+
+
+def _stanza_section(stanzas: Any) -> bytes:
+    """The stanza section (envelope.md section 4) for arbitrary stanza values: the
+    directory takes each map's ``recipient`` (16 zero bytes where it has none)."""
+    if not isinstance(stanzas, list):
+        return msgpack.packb(stanzas, use_bin_type=True)  # not a section at all
+    ids = [s.get("recipient") if isinstance(s, dict) else None for s in stanzas]
+    ids = [kid if isinstance(kid, bytes) and len(kid) == 16 else bytes(16) for kid in ids]
+    return hdr.frame_stanzas(ids, [msgpack.packb(s, use_bin_type=True) for s in stanzas])
 
 
 def sign_blob(header_bytes: bytes, payload: bytes, signer: Identity) -> bytes:

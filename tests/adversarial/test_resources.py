@@ -157,9 +157,18 @@ def test_small_nested_claims_in_a_codec_frame_are_cheap(claim: int, lead: bytes)
 
 
 def _header_blob(core: bytes, stanzas: bytes = b"") -> bytes:
-    return b"".join(
-        (hdr.MAGIC, b"\x01", struct.pack(">I", len(core)), core, struct.pack(">I", len(stanzas)))
-    ) + stanzas
+    return (
+        b"".join(
+            (
+                hdr.MAGIC,
+                b"\x01",
+                struct.pack(">I", len(core)),
+                core,
+                struct.pack(">I", len(stanzas)),
+            )
+        )
+        + stanzas
+    )
 
 
 def _nested(claim: int, size: int, lead: bytes = b"\xdd") -> bytes:

@@ -164,8 +164,16 @@ def test_progress_on_a_terminal_only(
     screen.seek(0)
     screen.truncate()
     quiet_out = setup["tmp"] / "opened-quietly.frame"
-    args = ["--quiet", "unseal", "--keystore", str(setup["bob"]), "--sender",
-            str(setup["alice_bundle"]), str(second), str(quiet_out)]
+    args = [
+        "--quiet",
+        "unseal",
+        "--keystore",
+        str(setup["bob"]),
+        "--sender",
+        str(setup["alice_bundle"]),
+        str(second),
+        str(quiet_out),
+    ]
     assert cli_main.main(args) == 0
     assert quiet_out.exists()
     assert screen.getvalue() == ""

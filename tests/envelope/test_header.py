@@ -70,6 +70,12 @@ def test_round_trip(core: hdr.Core, items: list[hdr.Stanza]) -> None:
     assert parsed.header_bytes == blob
     assert parsed.core_bytes == core_bytes
     assert parsed.stanzas == tuple(items)
+    assert parsed.stanza_count == len(items)
+    again = hdr.parse_header(blob, LIMITS)  # each stanza alone, by its key id
+    assert [again.stanza_for(s.recipient_key_id) for s in reversed(items)] == items[::-1]
+    named = {s.recipient_key_id for s in items}
+    absent = next(bytes([i]) * 16 for i in range(6) if bytes([i]) * 16 not in named)
+    assert again.stanza_for(absent) is None
     assert parsed.core.metadata == _normalize(dict(core.metadata))
     assert (parsed.core.sender_key, parsed.core.size, parsed.core.chunk_size) == (
         core.sender_key,
@@ -139,7 +145,7 @@ def _with_core(core_map: Any, stanza_list: Any = None) -> bytes:
             }
         ]
     )
-    stanza_bytes = msgpack.packb(records, use_bin_type=True)
+    stanza_bytes = _section(records)
     return (
         b"SEALPACK\x02"
         + struct.pack(">I", len(core_bytes))
@@ -147,6 +153,15 @@ def _with_core(core_map: Any, stanza_list: Any = None) -> bytes:
         + struct.pack(">I", len(stanza_bytes))
         + stanza_bytes
     )
+
+
+def _section(records: list[Any]) -> bytes:
+    """Frame stanza maps as the envelope does (the directory takes each map's recipient)."""
+    ids = [
+        r["recipient"] if isinstance(r, dict) and len(r.get("recipient", b"")) == 16 else bytes(16)
+        for r in records
+    ]
+    return hdr.frame_stanzas(ids, [msgpack.packb(r, use_bin_type=True) for r in records])
 
 
 def _core_map(**changes: Any) -> dict[str, Any]:
@@ -208,33 +223,46 @@ def test_key_set_and_order_are_exact() -> None:
             hdr.parse_header(_with_core(core_map), LIMITS)
 
 
+GOOD_STANZA = {
+    "recipient": bytes(16),
+    "spk": 1,
+    "opk": 2,
+    "pqpk": 3,
+    "ek": bytes(32),
+    "kem_ct": bytes(1088),
+    "wrapped_key": bytes(48),
+}
+CLASSICAL_STANZA = {**GOOD_STANZA, "pqpk": None, "kem_ct": None}
+
+
 def test_stanza_problems() -> None:
-    good = {
-        "recipient": bytes(16),
-        "spk": 1,
-        "opk": 2,
-        "pqpk": 3,
-        "ek": bytes(32),
-        "kem_ct": bytes(1088),
-        "wrapped_key": bytes(48),
-    }
-    classical = {**good, "pqpk": None, "kem_ct": None}
+    """A malformed stanza is tampering when it is decoded (alone, or with all of them)."""
+    good, classical = GOOD_STANZA, CLASSICAL_STANZA
     assert not hdr.parse_header(_with_core(_core_map(), [classical]), LIMITS).stanzas[0].hybrid
     assert hdr.parse_header(_with_core(_core_map(), [good]), LIMITS).stanzas[0].hybrid
-    for stanza_list in (
-        [],
-        [good, good],
-        [{**good, "spk": -1}],
-        [{**good, "opk": "1"}],
-        [{**good, "pqpk": 2**32}],
-        [{**good, "kem_ct": None}],  # pqpk without a KEM ciphertext
-        [{**classical, "kem_ct": bytes(1088)}],  # a KEM ciphertext without pqpk
-        [{**good, "kem_ct": bytes(1087)}],
-        [{k: v for k, v in good.items() if k != "kem_ct"}],  # the version-1 key set
-        [{**good, "wrapped_key": bytes(47)}],
-        [[1, 2, 3]],
-        {"a": 1},
+    for stanza in (
+        {**good, "spk": -1},
+        {**good, "opk": "1"},
+        {**good, "pqpk": 2**32},
+        {**good, "kem_ct": None},  # pqpk without a KEM ciphertext
+        {**classical, "kem_ct": bytes(1088)},  # a KEM ciphertext without pqpk
+        {**good, "kem_ct": bytes(1087)},
+        {k: v for k, v in good.items() if k != "kem_ct"},  # the version-1 key set
+        {**good, "wrapped_key": bytes(47)},
+        {**good, "x": 1},
+        dict(reversed(list(good.items()))),
+        {**good, "ek": [1]},
+        {**good, "ek": {"a": 1}},
+        {**good, "ek": msgpack.ExtType(1, b"x")},
+        [1, 2, 3],
+        "recipient",
     ):
+        header = hdr.parse_header(_with_core(_core_map(), [stanza]), LIMITS)  # directory only
+        with pytest.raises(errors.TamperedError):
+            header.stanza_for(bytes(16))
+        with pytest.raises(errors.TamperedError):
+            _ = header.stanzas
+    for stanza_list in ([], [good, good]):  # no stanza; one id twice
         with pytest.raises(errors.TamperedError):
             hdr.parse_header(_with_core(_core_map(), stanza_list), LIMITS)
     many = [{**good, "recipient": i.to_bytes(16, "big")} for i in range(5)]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealpack import errors
-from sealpack.envelope import inplace, parallel, stream
+from sealpack.envelope import inplace, parallel, stream, suite
 
 CHUNK = 1024
 KEY = bytes(range(32, 64))
@@ -97,3 +97,39 @@ def test_progress_reaches_the_total() -> None:
         decryptor, payload, len(data), workers=3, progress=lambda d, t: seen.append((d, t))
     )
     assert seen[-1] == (len(data), len(data))
+
+
+class _Trickle(io.RawIOBase):
+    """A readable file that returns at most 700 bytes per read (short reads)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._source = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        return self._source.readinto(memoryview(buffer)[:700])
+
+
+@pytest.mark.parametrize("length", [0, 1, 4095, 4096, 4097, 5 * 4096 + 17])
+def test_read_hashed_reads_and_hashes_like_the_two_passes(
+    monkeypatch: pytest.MonkeyPatch, length: int
+) -> None:
+    monkeypatch.setattr(inplace, "READ_BLOCK", 4096)
+    monkeypatch.setattr(parallel.pipeline, "PIPELINE_MIN_CHUNKS", 1)  # the hash thread
+    data = bytes(i * 7 % 251 for i in range(length)) + b"trailer"
+    for source in (io.BytesIO(data), _Trickle(data)):
+        payload, digest = inplace.read_hashed(source, length)  # type: ignore[arg-type]
+        assert payload == data[:length]
+        assert digest == suite.payload_digest(data[:length])
+        assert source.read(7) == b"trailer"
+    assert not [t for t in threading.enumerate() if t.name == "sealpack-hash"]
+
+
+def test_read_hashed_refuses_a_short_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inplace, "READ_BLOCK", 4096)
+    monkeypatch.setattr(parallel.pipeline, "PIPELINE_MIN_CHUNKS", 1)
+    with pytest.raises(errors.TamperedError):
+        inplace.read_hashed(io.BytesIO(bytes(3 * 4096)), 3 * 4096 + 1)
+    assert not [t for t in threading.enumerate() if t.name == "sealpack-hash"]

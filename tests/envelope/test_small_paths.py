@@ -1,15 +1,18 @@
 """The small-message fast paths (issue 18) keep their behaviour: cached key objects,
-cached ML-KEM public keys, the replay guard's lazy purge."""
+cached ML-KEM public keys, the replay guard's lazy purge, the one-chunk seal and open."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 
 import pytest
 
 from sealpack import errors, primitives, primitives_kem
-from sealpack.envelope import agreement, sealer
+from sealpack.envelope import agreement, opener, parallel, randomness, sealer
 from sealpack.envelope import header as hdr
+from sealpack.envelope.opened import OpenOptions
+from sealpack.envelope.senders import sender_resolver
 from sealpack.keys import Identity, MemoryReplayGuard
 from sealpack.keys.fingerprint import KEY_ID_DOMAIN, key_id
 from sealpack.keys.replay import RETENTION_SLACK
@@ -92,3 +95,60 @@ def test_cached_key_id_is_the_same_for_every_bytes_form_and_refuses_non_bytes() 
     for _ in range(2):
         with pytest.raises(errors.SealArgumentError):
             key_id("not bytes")  # type: ignore[arg-type]
+
+
+def _counter_rng() -> primitives.Rng:
+    """A deterministic rng (a fresh one per seal gives the same draws in the same order)."""
+    state = {"n": 0}
+
+    def rng(n: int) -> bytes:
+        state["n"] += 1
+        return hashlib.shake_256(state["n"].to_bytes(8, "big")).digest(n)
+
+    return rng
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [[b""], [b"x" * 1000], [b"ab", bytearray(b"cd"), memoryview(b"ef" * 300)], [b"z" * 1023]],
+)
+def test_one_chunk_blob_is_byte_for_byte_the_blob_of_the_general_path(
+    pieces: list[bytes],
+) -> None:
+    alice = Identity.generate("alice", one_time_prekeys=0, post_quantum=False, now=1000)
+    bob = Identity.generate("bob", one_time_prekeys=0, post_quantum=False, now=1000)
+    options = sealer.SealOptions(chunk_size=1024, allow_classical=True)
+    kwargs = {"sender": alice, "recipients": [bob.bundle()], "options": options, "now": 2000}
+    with randomness.reproducible_for_vectors():  # the same draws twice, on purpose
+        fast = sealer.seal_bytes(pieces, rng=_counter_rng(), **kwargs)  # type: ignore[arg-type]
+        general = sealer.seal_buffers(pieces, rng=_counter_rng(), **kwargs)  # type: ignore[arg-type]
+    assert fast == bytes(general)
+    assert type(fast) is bytes
+    plaintext, _ = opener.open_buffer(
+        fast,
+        recipient=bob,
+        resolve_sender=sender_resolver([alice.bundle()]),
+        options=OpenOptions(now=2000),
+    )
+    assert plaintext == b"".join(pieces)
+
+
+def test_one_chunk_open_reports_progress_once_and_refuses_a_flipped_tag() -> None:
+    alice = Identity.generate("alice", one_time_prekeys=0)
+    bob = Identity.generate("bob", one_time_prekeys=0)
+    blob = sealer.seal_bytes([b"p" * 100], sender=alice, recipients=[bob.bundle()])
+    seen: list[tuple[int, int]] = []
+    resolve = sender_resolver([alice.bundle()])
+    plaintext, _ = opener.open_buffer(
+        blob,
+        recipient=bob,
+        resolve_sender=resolve,
+        options=OpenOptions(progress=lambda done, total: seen.append((done, total))),
+    )
+    assert plaintext == b"p" * 100 and seen == [(100, 100)]
+    header = hdr.parse_header(blob, hdr.EnvelopeLimits())
+    payload = memoryview(bytearray(blob[header.header_length : -hdr.SIGNATURE_SIZE]))
+    decryptor = opener.unlock(header, bob, payload[:56], OpenOptions())
+    payload[-1] ^= 1  # the only chunk's tag
+    with pytest.raises(errors.TamperedError):
+        parallel.decrypt_chunks(decryptor, payload, memoryview(bytearray(100)))

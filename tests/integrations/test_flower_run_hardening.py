@@ -73,7 +73,9 @@ def test_node_whose_bundle_is_about_to_expire_is_handshaken_again(
     clock = FakeClock(time.time())
     month = 30 * 86400  # the node's rotation policy; its current prekey has 2 hours left
     aged = Identity.generate("client-12", one_time_prekeys=8, now=int(time.time()) + 7200 - month)
-    fed = build_federation(tmp_path, monkeypatch, identities={12: aged}, clock=clock.time)
+    fed = build_federation(
+        tmp_path, monkeypatch, identities={12: aged}, clock=clock.time, sessions=False
+    )  # sealed broadcasts (with sessions, round 2 is tickets: test_flower_tickets.py)
     train(fed, 1)
     first = fed.sealed._bound[12].signed_prekey.id
     clock.now += 7200 - 500  # node 12's bundle now expires within the 600 s margin
@@ -108,6 +110,7 @@ def test_one_recipient_that_cannot_be_sealed_to_does_not_fail_the_group(
             return real_seal(obj, **kwargs)
 
         monkeypatch.setattr(broadcast, "seal", refuse_one)
+        fed.sealed._sessions.enabled = False  # a sealed broadcast (tickets: test_flower_tickets)
     got = by_node(train(fed, 2))
     assert 12 not in got
     assert (12, "PrekeyError") in fed.sealed.refused

@@ -62,8 +62,8 @@ def test_honest_round_seals_the_broadcast_once_and_unseals_every_reply(fed: Fede
     assert fed.seals[0]["metadata"]["nodes"] == list(NODES)
     blobs = {unwrap_blob(fed.grid.pushed_to(n)[0].content, kind="instruction")[0] for n in NODES}
     assert len(blobs) == 1  # the very same blob went to all three
-    train(fed, 2)
-    assert [p["kind"] for p in fed.seals] == ["instruction", "instruction"]
+    train(fed, 2)  # sessions now: one shared body, a ticket per node (test_flower_tickets.py)
+    assert [e.nodes for e in fed.sealed.events if e.action == "seal"] == [NODES, NODES]
     wire = b"".join(wire_bytes(m) for m in fed.grid.pushed)
     for array in model():
         raw = array.tobytes()

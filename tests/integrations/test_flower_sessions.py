@@ -2,7 +2,8 @@
 
 A node's first reply is a sealed start; after it, an instruction to that single node and
 the node's reply are ratchet messages with their context inside, checked before the app
-or the strategy sees anything. Broadcasts stay sealed. The relay replays, swaps and
+or the strategy sees anything. Broadcasts to nodes with a session are a shared body plus
+a ticket per node (test_flower_tickets.py). The relay replays, swaps and
 drops; nodes and the server lose their session state; either side can opt out.
 """
 
@@ -19,7 +20,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.app.message import make_message
 
 from sealpack import errors
-from sealpack.integrations.flower.wire import unwrap_info, wrap_blob
+from sealpack.integrations.flower.wire import unwrap_info, unwrap_instruction, wrap_blob
 from sealpack.session import is_session_message
 from tests.integrations.flower_fakes import FakeNode, model, with_metadata
 from tests.integrations.flower_harness import (
@@ -53,7 +54,7 @@ def _blob(message: Message, kind: str) -> bytes:
 
 
 def _last_instruction(fed: Federation, node: int) -> bytes:
-    return _blob(fed.grid.pushed_to(node)[-1], "instruction")
+    return unwrap_instruction(fed.grid.pushed_to(node)[-1].content)[0]
 
 
 def _last_reply(fed: Federation, node: int) -> Message:
@@ -80,10 +81,11 @@ def test_single_node_instructions_and_replies_go_through_sessions(fed: Federatio
             assert is_session_message(_blob(_last_reply(fed, node), "reply"))
             seen = fed.nodes[node].seen[-1]
             assert seen.config_records["config"]["server-round"] == server_round
-    for reply in train(fed, 4):  # a broadcast stays sealed; replies stay in the sessions
-        assert_accepted(reply, reply.metadata.src_node_id)
-        assert is_session_message(_blob(_last_reply(fed, reply.metadata.src_node_id), "reply"))
-    assert not is_session_message(_last_instruction(fed, 11))
+    for reply in train(fed, 4):  # a broadcast: one shared body, a ticket per node
+        node = reply.metadata.src_node_id
+        assert_accepted(reply, node)
+        assert is_session_message(_last_instruction(fed, node))
+        assert is_session_message(_blob(_last_reply(fed, node), "reply"))
     assert fed.sealed.refused == []
 
 

@@ -15,7 +15,10 @@ Each test gives the recipient's private keys (Ed25519 identity seed, X25519 sign
 one-time prekeys, ML-KEM-768 seeds of its PQ prekeys), the trusted sender's public
 identity key, the time, the blob and either the expected plaintext (a codec frame) or
 the one expected error type. Tampered payloads are also re-signed by the sender, so
-they reach (and must fail at) the chunk checks, not only the signature.
+they reach (and must fail at) the chunk checks, not only the signature. The stanza
+directory cases (format 2 as amended before release, envelope.md section 4.1) change
+the directory or another recipient's stanza; one of them is valid (another recipient's
+malformed stanza, signed by the sender, is never decoded) and has no ``seal`` block.
 
 Run: .venv/bin/python vectors/tools/gen_envelope.py  (rewrites vectors/envelope.json)
 """
@@ -23,6 +26,7 @@ Run: .venv/bin/python vectors/tools/gen_envelope.py  (rewrites vectors/envelope.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -227,12 +231,18 @@ def change_created(blob: bytes) -> bytes:
     return flip(blob, position + 3)
 
 
+def header_length(blob: bytes) -> int:
+    """Where the payload starts, from the two section lengths alone (nothing checked)."""
+    core_end = hdr.PREFIX_SIZE + int.from_bytes(blob[9:13], "big")
+    return core_end + 4 + int.from_bytes(blob[core_end : core_end + 4], "big")
+
+
 def resign(blob: bytes, signer: Identity) -> bytes:
-    """Sign the (possibly modified) header and payload again, as a sender could."""
-    header = parse(blob)
-    end = len(blob) - hdr.SIGNATURE_SIZE
-    digest = suite.payload_digest(blob[len(header.header_bytes) : end])
-    return blob[:end] + signer._sign_envelope(suite.signed_message(header.header_bytes, digest))
+    """Sign the (possibly modified, even malformed) header and payload again, as a
+    sender could."""
+    header_bytes, end = blob[: header_length(blob)], len(blob) - hdr.SIGNATURE_SIZE
+    digest = suite.payload_digest(blob[len(header_bytes) : end])
+    return blob[:end] + signer._sign_envelope(suite.signed_message(header_bytes, digest))
 
 
 def flip_commitment(blob: bytes) -> bytes:
@@ -272,6 +282,96 @@ def classical_stanza(blob: bytes, sender: Identity, recipient: Identity) -> byte
     ]
     new_header = hdr.encode_header(header.core_bytes, stanzas)
     return resign(new_header + blob[len(header.header_bytes) :], sender)
+
+
+def split_section(blob: bytes) -> tuple[bytes, list[bytes], list[bytes], bytes]:
+    """Cut a blob into the header up to the stanza section, the directory's key ids,
+    the encoded stanzas and the rest (payload and signature)."""
+    header = parse(blob)
+    start = hdr.PREFIX_SIZE + len(header.core_bytes)
+    section = header.header_bytes[start + 4 :]
+    count = int.from_bytes(section[:4], "big")
+    ids = [section[4 + 16 * i : 20 + 16 * i] for i in range(count)]
+    bodies, at = [], 4 + 20 * count
+    for length in struct.unpack_from(f">{count}I", section, 4 + 16 * count):
+        bodies.append(section[at : at + length])
+        at += length
+    return header.header_bytes[:start], ids, bodies, blob[len(header.header_bytes) :]
+
+
+def reframe(prefix: bytes, section: bytes, rest: bytes) -> bytes:
+    """Put a (changed) stanza section back between the core and the payload."""
+    return prefix + len(section).to_bytes(4, "big") + section + rest
+
+
+def raw_section(ids: list[bytes], lengths: list[int], bodies: list[bytes]) -> bytes:
+    """A stanza section with any lengths (hdr.frame_stanzas only writes true ones)."""
+    count = len(ids).to_bytes(4, "big")
+    return b"".join((count, *ids, struct.pack(f">{len(lengths)}I", *lengths), *bodies))
+
+
+def _directory_cases(base: bytes, ids: dict[str, Identity]) -> list[tuple[str, bytes, str, str]]:
+    """Tampering with the stanza section (bob opens a blob for bob, carol, dave)."""
+    alice = ids["alice"]
+    prefix, kids, bodies, rest = split_section(base)
+    lengths = [len(b) for b in bodies]
+    carol_mid = len(prefix) + 4 + 4 + 20 * len(kids) + lengths[0] + lengths[1] // 2
+    shifted = [lengths[0] + 5, lengths[1] - 5, lengths[2]]
+    straddling = [b"\xee" * 8 + kids[0][:8], kids[0][8:] + b"\xdd" * 8, kids[2]]
+    return [
+        (
+            "a byte of carol's stanza changed, not re-signed",
+            flip(base, carol_mid),
+            "TamperedError",
+            "OtherStanza",
+        ),
+        (
+            "carol's directory entry names bob (one id twice), re-signed by the sender",
+            resign(
+                reframe(prefix, raw_section([kids[0], *kids[::2]], lengths, bodies), rest), alice
+            ),
+            "TamperedError",
+            "ResignedDirectory",
+        ),
+        (
+            "bob's and carol's directory ids swapped, re-signed by the sender",
+            resign(
+                reframe(prefix, raw_section([kids[1], kids[0], kids[2]], lengths, bodies), rest),
+                alice,
+            ),
+            "TamperedError",
+            "ResignedTampered",
+        ),
+        (
+            "stanza lengths moved 5 bytes from carol's to bob's, re-signed by the sender",
+            resign(reframe(prefix, raw_section(kids, shifted, bodies), rest), alice),
+            "TamperedError",
+            "ResignedTampered",
+        ),
+        (
+            "bob's key id only across two directory entries, re-signed by the sender",
+            resign(reframe(prefix, raw_section(straddling, lengths, bodies), rest), alice),
+            "NotARecipientError",
+            "UnalignedId",
+        ),
+        (
+            "stanza count 4097 (over the 4096-recipient limit)",
+            reframe(
+                prefix, (4097).to_bytes(4, "big") + raw_section(kids, lengths, bodies)[4:], rest
+            ),
+            "LimitExceededError",
+            "RecipientLimit",
+        ),
+    ]
+
+
+def opaque_other(base: bytes, sender: Identity) -> bytes:
+    """Carol's stanza replaced by one invalid msgpack byte, re-signed: bob does not decode
+    other recipients' stanzas, so he still opens it."""
+    prefix, kids, bodies, rest = split_section(base)
+    return resign(
+        reframe(prefix, hdr.frame_stanzas(kids, [bodies[0], b"\xc1", bodies[2]]), rest), sender
+    )
 
 
 def render(document: dict[str, Any]) -> str:
@@ -392,6 +492,8 @@ class _Tests:
         }
         if "error" in extra:
             test.update(result="invalid", error=extra.pop("error"))
+        elif not extra.pop("resealable", True):
+            test.update(result="valid", plaintext=plaintext.hex())
         else:
             seal = _valid_seal(label, recipients, meta, kem)
             test.update(result="valid", plaintext=plaintext.hex(), seal=seal)
@@ -437,6 +539,17 @@ def build() -> dict[str, Any]:
         error="NotARecipientError",
         flags=["NotARecipient"],
     )
+    three = made_tests.sealed["three"][0]
+    for comment, blob, error, flag in _directory_cases(three, ids):
+        add(comment, "three", "bob", blob=blob, error=error, flags=[flag])
+    add(
+        "carol's stanza malformed, re-signed by the sender, opened by bob (not decoded)",
+        "three",
+        "bob",
+        blob=opaque_other(three, ids["alice"]),
+        resealable=False,
+        flags=["MultiRecipient", "OpaqueOther"],
+    )
     return _document(made_tests.tests)
 
 
@@ -444,7 +557,7 @@ def _document(tests: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "algorithm": "sealpack-envelope-v2",
         "schema": "sealpack_envelope_schema_v2",
-        "generatorVersion": "sealpack vectors/tools/gen_envelope.py v2",
+        "generatorVersion": "sealpack vectors/tools/gen_envelope.py v2 (stanza directory)",
         "numberOfTests": len(tests),
         "header": [
             "Sealed blobs of envelope format version 2 (docs/spec/envelope.md).",
@@ -455,6 +568,8 @@ def _document(tests: list[dict[str, Any]]) -> dict[str, Any]:
             "2..m+1 (64 each). Seal draw order: content key 32, message id 16, payload salt",
             "24, EK 32 per recipient; ML-KEM encapsulations are recorded in seal.kemEncapsulations",
             "(stanza order of hybrid stanzas) because OpenSSL draws their randomness.",
+            "Format 2 as amended before release: the stanza section is a directory (count,",
+            "key ids, stanza lengths) then the stanzas; the signature covers BLAKE3 of it.",
         ],
         "notes": {
             "WithOPK": "the stanza uses a one-time prekey (4 DHs)",
@@ -470,6 +585,15 @@ def _document(tests: list[dict[str, Any]]) -> dict[str, Any]:
             "Version1": "format version 1 is refused: UnsupportedVersionError",
             "Expired": "opened after expires + clockSkew: ExpiredError",
             "NotARecipient": "the blob has no stanza for this recipient: NotARecipientError",
+            "OtherStanza": "another recipient's stanza changed: the signature (over the "
+            "BLAKE3 of the whole stanza section) fails for every recipient",
+            "ResignedDirectory": "a stanza directory the sender signed again whose key ids "
+            "are not distinct: TamperedError while parsing",
+            "UnalignedId": "the recipient's key id occurs in the directory only across two "
+            "entries (not at a 16-byte boundary): NotARecipientError",
+            "RecipientLimit": "a stanza count over 4096: LimitExceededError while parsing",
+            "OpaqueOther": "another recipient's malformed stanza, signed by the sender: a "
+            "recipient decodes only its own stanza, so it still opens (valid, no seal block)",
         },
         "testGroups": [
             {

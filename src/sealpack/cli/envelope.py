@@ -109,9 +109,10 @@ def cmd_seal(args: argparse.Namespace) -> int:
     store = _store(args.keystore)
     with store:
         recipients = _bundles(args.to, store.trust_store)
-        with _input_bytes(args.input) as frame, progress_for(
-            args, "sealing", len(frame)
-        ) as progress:
+        with (
+            _input_bytes(args.input) as frame,
+            progress_for(args, "sealing", len(frame)) as progress,
+        ):
             target = sys.stdout.buffer if args.output == "-" else args.output
             api.seal_frame_to(
                 frame,

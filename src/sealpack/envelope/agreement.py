@@ -104,7 +104,7 @@ def stanza_of(header: hdr.Header, recipient: Identity) -> hdr.Stanza:
         NotARecipientError: the blob has no stanza for this identity.
         DowngradeError: the stanza is classical while this recipient holds a PQ prekey.
     """
-    stanza = header.stanza_index.get(recipient.key_id)
+    stanza = header.stanza_for(recipient.key_id)
     if stanza is None:
         raise errors.NotARecipientError(f"this sealed blob is not addressed to {recipient.name!r}")
     if not stanza.hybrid and recipient.post_quantum:
@@ -115,9 +115,7 @@ def stanza_of(header: hdr.Header, recipient: Identity) -> hdr.Stanza:
     return stanza
 
 
-def content_key_for(
-    header: hdr.Header, recipient: Identity, now: int
-) -> tuple[bytes, UsedPrekeys]:
+def content_key_for(header: hdr.Header, recipient: Identity, now: int) -> tuple[bytes, UsedPrekeys]:
     """Answer this recipient's stanza (consuming nothing) and unwrap the content key.
 
     Returns:

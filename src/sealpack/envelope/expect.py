@@ -76,8 +76,7 @@ def check_expected(metadata: Mapping[str, Any], expect: ExpectMetadata) -> None:
             accepted = expect(dict(metadata))
         except Exception as error:
             raise errors.ContextMismatchError(
-                f"the expect_metadata predicate raised {type(error).__name__}; "
-                "nothing was recorded"
+                f"the expect_metadata predicate raised {type(error).__name__}; nothing was recorded"
             ) from error
         if accepted is not True:
             raise errors.ContextMismatchError(

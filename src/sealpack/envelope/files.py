@@ -2,8 +2,8 @@
 
 Into memory (:func:`open_file`) a seekable source is read once (issue 18): the header
 resolves the sender, the payload ciphertext is read whole into the buffer that will
-hold the plaintext, hashed there, and the signature, the expected context and the
-replay look-up are checked before any key agreement; then it is decrypted in place
+hold the plaintext and hashed as it is read, and the signature, the expected context
+and the replay look-up are checked before any key agreement; then it is decrypted in place
 (envelope.inplace). To a path (:func:`open_file_to_path`, bounded memory) it is read
 twice: pass 1 hashes the payload for the same checks; pass 2 decrypts chunk by chunk
 and hashes again, and the two digests must agree (a file rewritten between the passes
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from typing import IO, Any
 
 from sealpack import errors
 from sealpack.envelope import header as hdr
-from sealpack.envelope import inplace, opener, parallel, stream, suite
+from sealpack.envelope import inplace, opener, stream, suite, writeback
 from sealpack.keys import Identity
 from sealpack.keys.arguments import require_path
 
@@ -166,15 +167,14 @@ def _read_once(
     resolve_sender: opener.SenderResolver,
     options: opener.OpenOptions,
 ) -> tuple[opener.Opening, bytearray]:
-    """One pass (issue 18): header, sender, the payload read into memory, signature, end
-    of file; then the digest on every core, signature, time, context, replay look-up."""
+    """One pass (issue 18): header, sender, the payload read into memory and hashed as
+    it is read, signature, end of file; then signature, time, context, replay look-up."""
     header = read_header(source, options.limits)
     sender = opener.resolve(header, resolve_sender)
-    payload = inplace.read_payload(source, header.core.payload_length)
+    payload, digest = inplace.read_hashed(source, header.core.payload_length)
     signature = _read_exact(source, hdr.SIGNATURE_SIZE)
     if source.read(1):
         raise errors.TamperedError()
-    digest = parallel.payload_digest(payload)
     opener.verify(header, sender, digest, signature, options, recipient=recipient)
     return opener.Opening(header, sender, digest, recipient, options), payload
 
@@ -231,9 +231,11 @@ def temp_file_beside(
 ) -> Iterator[IO[bytes]]:
     """Yield a 0600 temp file next to ``target``; rename it over ``target`` on success.
 
-    The file is flushed and fsynced, then ``before_rename`` runs, then the rename. On
-    any exception (from the body or ``before_rename``) the temp file is removed and
-    ``target`` is untouched.
+    The file is a :class:`~sealpack.envelope.writeback.WritebackFile` (the writeback
+    of every 4 MiB written starts at once, so the final fsync has little left). It is
+    flushed and fsynced, then ``before_rename`` runs, then the rename (a large file it
+    replaces is freed in a short-lived thread, not in this one). On any exception (from
+    the body or ``before_rename``) the temp file is removed and ``target`` is untouched.
 
     Args:
         target: the final path.
@@ -249,13 +251,18 @@ def temp_file_beside(
             f"cannot write next to {str(target)!r}: {error.strerror}"
         ) from None
     try:
-        with os.fdopen(handle, "wb") as sink:
+        with writeback.WritebackFile(io.FileIO(handle, "wb")) as sink:
             yield sink
             sink.flush()
             os.fsync(sink.fileno())
         if before_rename is not None:
             before_rename()
-        os.replace(temp_name, target)
+        replaced = writeback.hold_replaced(target)
+        try:
+            os.replace(temp_name, target)
+        finally:
+            if replaced is not None:
+                writeback.release_in_background(replaced)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)

@@ -1,7 +1,7 @@
 """The header's fields: their sizes and bounds, and their checks after msgpack decoding.
 
 :mod:`sealpack.envelope.header` frames the two sections; this module says what a valid
-core map and stanza array hold (see docs/spec/envelope.md). Every malformed field is
+core map and one stanza map hold (see docs/spec/envelope.md). Every malformed field is
 a TamperedError; a field over a limit is a LimitExceededError.
 """
 
@@ -23,10 +23,10 @@ __all__ = [
     "EnvelopeLimits",
     "Stanza",
     "check_metadata",
+    "check_payload_shape",
     "core_section_limits",
     "parse_core",
-    "parse_stanzas",
-    "stanza_section_limits",
+    "parse_stanza",
 ]
 
 KEY_ID_SIZE = 16
@@ -120,15 +120,6 @@ def core_section_limits(limits: EnvelopeLimits) -> SectionLimits:
     )
 
 
-def stanza_section_limits(limits: EnvelopeLimits) -> SectionLimits:
-    """An array of at most max_recipients maps of seven scalars."""
-    return SectionLimits(
-        max_depth=2,
-        max_length=max(limits.max_recipients, len(STANZA_KEYS)),
-        max_items=(len(STANZA_KEYS) + 1) * limits.max_recipients,
-    )
-
-
 def _fields(value: Any, keys: tuple[str, ...]) -> list[Any]:
     if not isinstance(value, dict) or tuple(value) != keys:
         raise _tampered()
@@ -177,11 +168,16 @@ def parse_core(value: Any, limits: EnvelopeLimits) -> Core:
     )
     if core.expires < core.created:
         raise _tampered()
-    _check_payload_shape(core, limits)
+    check_payload_shape(core, limits)
     return core
 
 
-def _check_payload_shape(core: Core, limits: EnvelopeLimits) -> None:
+def check_payload_shape(core: Core, limits: EnvelopeLimits) -> None:
+    """Chunk size a power of two within the limits, payload size and chunk count bounded.
+
+    Raises:
+        LimitExceededError: any of them out of bounds.
+    """
     chunk = core.chunk_size
     if chunk & (chunk - 1) or not limits.min_chunk_size <= chunk <= limits.max_chunk_size:
         raise errors.LimitExceededError(
@@ -196,20 +192,12 @@ def _check_payload_shape(core: Core, limits: EnvelopeLimits) -> None:
         raise errors.LimitExceededError("payload has too many chunks")
 
 
-def parse_stanzas(value: Any, limits: EnvelopeLimits) -> tuple[Stanza, ...]:
-    if not isinstance(value, list) or not value:
-        raise _tampered()
-    if len(value) > limits.max_recipients:
-        raise errors.LimitExceededError(
-            f"sealed blob names more than {limits.max_recipients} recipients"
-        )
-    stanzas = [_stanza(item) for item in value]
-    if len({s.recipient_key_id for s in stanzas}) != len(stanzas):
-        raise _tampered()
-    return tuple(stanzas)
+def parse_stanza(item: Any) -> Stanza:
+    """Check one decoded stanza map (keys, order, types, sizes) and build the Stanza.
 
-
-def _stanza(item: Any) -> Stanza:
+    Raises:
+        TamperedError: anything but exactly the section-4 fields with valid values.
+    """
     kid, spk, opk, pqpk, ek, kem_ct, wrapped = _fields(item, STANZA_KEYS)
     stanza = Stanza(
         _bin(kid, KEY_ID_SIZE),

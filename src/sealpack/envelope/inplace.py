@@ -3,8 +3,9 @@
 ``unseal_from`` used to read a file twice (hash, then decrypt and re-hash) because the
 signature must be checked before any key agreement and memory must stay near one
 payload. Here the payload ciphertext is read once into a huge-page-advised
-``bytearray`` (:func:`read_payload`), hashed in memory on every core, and, after the
-signature and the key commitment passed, decrypted *into the same buffer*
+``bytearray`` and hashed as it is read (:func:`read_hashed`: a worker hashes block i
+while the caller reads block i+1), and, after the signature and the key commitment
+passed, decrypted *into the same buffer*
 (:func:`decrypt_in_place`): chunk ``i``'s plaintext goes to ``i * C``, which lies
 before its ciphertext at ``56 + i * (C + 16)``, so each chunk is decrypted into a
 scratch chunk and moved down. Peak memory stays one payload plus a few chunks; the
@@ -24,11 +25,13 @@ from collections.abc import Callable
 from typing import IO
 
 from sealpack import errors
-from sealpack.envelope import buffers, parallel, stream
+from sealpack.envelope import buffers, parallel, pipeline, stream, suite
 
-__all__ = ["decrypt_in_place", "read_payload"]
+__all__ = ["decrypt_in_place", "read_hashed", "read_payload"]
 
 Progress = Callable[[int, int], None]
+READ_BLOCK = 4 << 20
+"""read_hashed reads (and hashes) this many bytes at a time."""
 MAX_THREADS = 2
 """Each thread holds two chunks (scratch and its held first chunk), so the extra memory
 is at most 3 chunks whatever the machine; two threads already saturate memory here."""
@@ -42,13 +45,39 @@ def read_payload(source: IO[bytes], length: int) -> bytearray:
     """
     payload = buffers.plain_bytearray(length)
     with memoryview(payload) as view:
-        filled = 0
-        while filled < length:
-            count = source.readinto(view[filled:])  # type: ignore[attr-defined]
-            if not count:
-                raise errors.TamperedError()
-            filled += count
+        _read_into(source, view)
     return payload
+
+
+def _read_into(source: IO[bytes], view: memoryview) -> None:
+    filled = 0
+    while filled < len(view):
+        count = source.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not count:
+            raise errors.TamperedError()
+        filled += count
+
+
+def read_hashed(source: IO[bytes], length: int) -> tuple[bytearray, bytes]:
+    """:func:`read_payload`, hashing block i in a worker thread while block i+1 is read
+    (envelope.pipeline), so the digest costs little more than the read.
+
+    Returns:
+        The payload ciphertext and its payload digest (BLAKE3-256).
+
+    Raises:
+        TamperedError: the file ends early.
+    """
+    payload = buffers.plain_bytearray(length)
+    blocks = -(-length // READ_BLOCK)
+    hashing = pipeline.digester_for(suite.payload_hasher(), blocks)
+    with memoryview(payload) as view, hashing as digester:
+        for start in range(0, length, READ_BLOCK):
+            block = view[start : start + READ_BLOCK]
+            _read_into(source, block)
+            digester.update(block)
+        digest = digester.finish()
+    return payload, digest
 
 
 class _Handoff:

@@ -87,7 +87,7 @@ def verify(
         ContextMismatchError: the signed metadata is not what the caller expects.
     """
     core = header.core
-    message = suite.signed_message(header.header_bytes, digest)
+    message = suite.signed_message(header.header_view, digest)
     if not primitives.ed25519_verify(sender.identity_key, signature, message):
         raise errors.TamperedError()
     now = options.current_time()
@@ -207,8 +207,7 @@ def decrypt_payload(
 def finish(header: hdr.Header, sender: Sender, opening: Opening | None = None) -> UnsealedInfo:
     """Build the verified info of an authenticated (and committed) header."""
     core = header.core
-    mine = None if opening is None else opening.recipient.key_id
-    stanza = next((s for s in header.stanzas if s.recipient_key_id == mine), None)
+    stanza = None if opening is None else header.stanza_for(opening.recipient.key_id)
     held = opening is not None and opening.options.hold
     return UnsealedInfo(
         sender,
@@ -218,7 +217,7 @@ def finish(header: hdr.Header, sender: Sender, opening: Opening | None = None) -
         core.content_type,
         dict(core.metadata),
         core.size,
-        len(header.stanzas),
+        header.stanza_count,
         hybrid=stanza is None or stanza.hybrid,
         redelivered=opening is not None and opening.redelivered,
         receipt=opening.receipt if held and opening is not None else None,
@@ -301,7 +300,7 @@ def _split_blob(blob: Buffer, limits: hdr.EnvelopeLimits) -> tuple[hdr.Header, m
     if len(view) != header.total_length:
         raise errors.TamperedError()
     end = len(view) - hdr.SIGNATURE_SIZE
-    return header, view[len(header.header_bytes) : end], bytes(view[end:])
+    return header, view[header.header_length : end], bytes(view[end:])
 
 
 def _decrypt_in_memory(

@@ -48,6 +48,8 @@ Progress = Callable[[int, int], None]
 PARALLEL_MIN_CHUNKS = 8
 """Below this many chunks one thread does everything (a thread start costs ~100 us)."""
 MAX_WORKERS = 8
+_SMALL_DIGEST = 1 << 20
+"""Payloads shorter than this many bytes hash in one call (no thread decision)."""
 
 
 def default_workers() -> int:
@@ -82,6 +84,8 @@ def payload_digest(payload: Buffer, *, workers: int | None = None) -> bytes:
     over ``workers`` threads for large inputs and releases the GIL.
     """
     view = memoryview(payload).cast("B")
+    if len(view) < _SMALL_DIGEST:  # one call, no thread decision (issue 18)
+        return blake3.blake3(view).digest()
     threads = workers_for(len(view) >> 20, workers)
     hasher = blake3.blake3(max_threads=threads) if threads > 1 else blake3.blake3()
     hasher.update(view)
@@ -238,6 +242,12 @@ def decrypt_chunks(
     chunk_size = decryptor.chunk_size
     size = len(out)
     chunks = stream.chunk_count(size, chunk_size)
+    if chunks == 1:  # small payloads (issue 18): no ranges, no closure
+        end = stream.PREFIX_SIZE + size + stream.TAG_SIZE
+        decryptor.decrypt_chunk_into(0, payload[stream.PREFIX_SIZE : end], out)
+        if progress is not None:
+            progress(size, size)
+        return
     ranges = Ranges(chunks, workers_for(chunks, workers))
     caller = threading.get_ident()
 

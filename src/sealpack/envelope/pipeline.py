@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol
 
 import cryptography
+
+from sealpack.envelope import stream, suite
 
 __all__ = [
     "GIL_RELEASED",
@@ -32,6 +34,7 @@ __all__ = [
     "StagingPool",
     "ThreadedDigester",
     "digester_for",
+    "encrypt_streaming",
 ]
 
 Buffer = bytes | bytearray | memoryview
@@ -187,3 +190,45 @@ class StagingPool:
             else:
                 buffer = self._free.get()
         return buffer[:length], lambda: self._free.put(buffer)
+
+
+def encrypt_streaming(
+    buffers: Sequence[Buffer],
+    encryptor: stream.ChunkEncryptor,
+    size: int,
+    emit: Callable[[memoryview], None],
+    progress: Callable[[int, int], None] | None,
+) -> bytes:
+    """Encrypt the payload chunk after chunk, hand each piece to ``emit``, hash it.
+
+    Memory stays at a few chunk buffers (a :class:`StagingPool`). Hashing runs in a
+    worker thread for large payloads: it hashes chunk i-1 while this thread encrypts
+    chunk i; the digest is identical to hashing inline.
+
+    Args:
+        buffers: the plaintext pieces, ``size`` bytes in all.
+        encryptor: the payload's chunk encryptor.
+        size: the plaintext length.
+        emit: receives the salt-and-commitment prefix, then each sealed chunk, in order.
+        progress: called with (bytes done, size) after each chunk, or None.
+
+    Returns:
+        The payload digest (the suite's hash of everything emitted).
+    """
+    staging = StagingPool(QUEUE_DEPTH + 1, encryptor.chunk_size + stream.TAG_SIZE)
+    chunks = stream.chunk_count(size, encryptor.chunk_size)
+    with digester_for(suite.payload_hasher(), chunks) as digester:
+        prefix, recycle = staging.take(stream.PREFIX_SIZE)
+        prefix[:] = encryptor.prefix
+        emit(prefix)
+        digester.update(prefix, recycle)
+        done = 0
+        for index, chunk in enumerate(stream.iter_plaintext_chunks(buffers, encryptor.chunk_size)):
+            target, recycle = staging.take(len(chunk) + stream.TAG_SIZE)
+            encryptor.encrypt_chunk_into(index, chunk, target)
+            emit(target)
+            digester.update(target, recycle)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, size)
+        return digester.finish()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealpack import errors, primitives
-from sealpack.envelope import agreement, parallel, pipeline, randomness, stream, suite
+from sealpack.envelope import agreement, parallel, pipeline, randomness, segmented, stream, suite
 from sealpack.envelope import buffers as membuf
 from sealpack.envelope import header as hdr
 from sealpack.keys import Identity, KeyBundle
@@ -34,8 +34,6 @@ Buffer = bytes | bytearray | memoryview
 Progress = Callable[[int, int], None]
 DEFAULT_EXPIRES_IN = 7 * 86400
 DEFAULT_CONTENT_TYPE = "application/x-sealpack-codec"
-_STAGING_BUFFERS = pipeline.QUEUE_DEPTH + 1
-"""Chunk buffers for seal_buffers_to: one being encrypted, the others queued or hashing."""
 
 
 SealArgumentError = errors.SealArgumentError
@@ -181,40 +179,6 @@ def _stanzas(
     ]
 
 
-Place = Callable[[int], tuple[memoryview, pipeline.Recycle | None]]
-
-
-def _encrypt_payload(
-    buffers: Sequence[Buffer],
-    prepared: _Prepared,
-    place: Place,
-    emit: Callable[[memoryview], None],
-    progress: Progress | None,
-) -> bytes:
-    """Encrypt every chunk into ``place(length)``, hand it to ``emit``, hash it.
-
-    Hashing runs in a worker thread for large payloads (see envelope.pipeline): it
-    hashes chunk i-1 while this thread encrypts chunk i; the digest is identical.
-    """
-    encryptor = prepared.encryptor
-    chunks = stream.chunk_count(prepared.size, encryptor.chunk_size)
-    with pipeline.digester_for(suite.payload_hasher(), chunks) as digester:
-        prefix, recycle = place(stream.PREFIX_SIZE)
-        prefix[:] = encryptor.prefix
-        emit(prefix)
-        digester.update(prefix, recycle)
-        done = 0
-        for index, chunk in enumerate(stream.iter_plaintext_chunks(buffers, encryptor.chunk_size)):
-            target, recycle = place(len(chunk) + stream.TAG_SIZE)
-            encryptor.encrypt_chunk_into(index, chunk, target)
-            emit(target)
-            digester.update(target, recycle)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, prepared.size)
-        return digester.finish()
-
-
 def _total_size(buffers: Sequence[Buffer]) -> int:
     return sum(memoryview(b).nbytes for b in buffers)
 
@@ -278,6 +242,17 @@ def _fill(
     )
 
 
+def _small_blob(buffers: Sequence[Buffer], prepared: _Prepared, sender: Identity) -> bytes:
+    """The blob of a one-chunk payload, joined once (the same bytes as :func:`_fill`)."""
+    encryptor = prepared.encryptor
+    plaintext = b"".join([memoryview(b).cast("B") for b in buffers])  # refusals as _fill's
+    payload = encryptor.prefix + encryptor.encrypt_chunk(0, plaintext)
+    header = prepared.header_bytes
+    digest = suite.payload_digest(payload)
+    signature = sender._sign_envelope(suite.signed_message(header, digest))
+    return b"".join((header, payload, signature))
+
+
 def seal_bytes(
     buffers: Sequence[Buffer],
     *,
@@ -296,6 +271,8 @@ def seal_bytes(
     """
     options = options or SealOptions()
     prepared = _prepare(_total_size(buffers), sender, recipients, options, rng, now)
+    if prepared.size < options.chunk_size:  # one chunk (issue 18): one join, no threads
+        return _small_blob(buffers, prepared, sender)
     return membuf.blob_bytes(
         _blob_length(prepared, options),
         lambda view: _fill(view, buffers, prepared, sender, None),
@@ -315,14 +292,21 @@ def seal_buffers_to(
 ) -> int:
     """Seal like :func:`seal_buffers`, handing the blob to ``write`` piece by piece.
 
-    Memory stays bounded by one chunk whatever the payload size.
+    Memory stays bounded whatever the payload size: a few chunks, or for large payloads
+    envelope.segmented's ring of a few 2 MiB segments (encrypted, hashed and written
+    on every core).
 
     Returns:
         The number of bytes written.
     """
     options = options or SealOptions()
     prepared = _prepare(_total_size(buffers), sender, recipients, options, rng, now)
-    staging = pipeline.StagingPool(_STAGING_BUFFERS, options.chunk_size + stream.TAG_SIZE)
+    if segmented.worthwhile(prepared.size, options.chunk_size):  # issue 18: every core
+        header = prepared.header_bytes
+        sign = lambda digest: sender._sign_envelope(suite.signed_message(header, digest))  # noqa: E731
+        return segmented.seal_into(
+            write, header, prepared.encryptor, buffers, sign, progress=progress
+        )
     write(memoryview(prepared.header_bytes))
     written = len(prepared.header_bytes)
 
@@ -331,7 +315,7 @@ def seal_buffers_to(
         write(piece)
         written += len(piece)
 
-    digest = _encrypt_payload(buffers, prepared, staging.take, emit, progress)
+    digest = pipeline.encrypt_streaming(buffers, prepared.encryptor, prepared.size, emit, progress)
     signature = sender._sign_envelope(suite.signed_message(prepared.header_bytes, digest))
     write(memoryview(signature))
     return written + len(signature)

@@ -1,4 +1,7 @@
-"""Bounded msgpack reading of the two header sections, before anything is authenticated.
+"""Bounded msgpack reading of the header's core section, before anything is authenticated.
+
+(The stanza section is a directory of fixed-size entries plus stanzas of at most 2048
+bytes each, checked by envelope.directory; only the core nests, in its metadata.)
 
 ``msgpack.unpackb`` pre-sizes every array it meets (up to 10 000 slots) and nests up
 to 1024 levels before it notices that the input ended, so ~5 KB of nested ``array32``

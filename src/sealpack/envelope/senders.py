@@ -9,7 +9,6 @@ choosing one of the names (issue 10.1: credit theft through names).
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -95,7 +94,9 @@ def _from_trust_store(store: TrustStore, identity_key: bytes) -> Sender:
 def _from_bundles(
     bundles: list[KeyBundle], trust: TrustStore | None, identity_key: bytes
 ) -> Sender:
-    matching = [b for b in bundles if hmac.compare_digest(b.identity_key, identity_key)]
+    # Public keys on both sides (the header's is readable by anyone): a plain comparison,
+    # ~2.5x faster than compare_digest over a server's thousand bundles (issue 18).
+    matching = [b for b in bundles if b.identity_key == identity_key]
     if not matching:
         raise _unknown(identity_key)
     names = [b.name for b in matching]
@@ -157,6 +158,8 @@ def check_pinned(trust: TrustStore | None, recipients: object) -> None:
 def _check_senders(senders: object) -> None:
     if isinstance(senders, (TrustStore, KeyBundle)):
         return
+    if type(senders) is list and all(type(bundle) is KeyBundle for bundle in senders):
+        return  # the common case, without the ABC check of Sequence (issue 18)
     bundles = (
         list(senders)
         if isinstance(senders, Sequence) and not isinstance(senders, (str, bytes, bytearray))

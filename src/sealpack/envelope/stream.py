@@ -143,6 +143,12 @@ class ChunkEncryptor:
         nonce = _chunk_nonce(self._base_nonce, index)
         self._aead.encrypt_into(nonce, plaintext, None, out)
 
+    def encrypt_chunk(self, index: int, plaintext: Buffer) -> bytes:
+        """Encrypt chunk ``index`` into new bytes (``len(plaintext) + 16``; small payloads)."""
+        if not 0 <= index < MAX_CHUNKS:
+            raise ValueError("chunk index out of range")
+        return self._aead.encrypt(_chunk_nonce(self._base_nonce, index), plaintext, None)
+
 
 class ChunkDecryptor:
     """Checks the key commitment, then decrypts and authenticates single chunks."""

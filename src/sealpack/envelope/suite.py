@@ -7,7 +7,9 @@
   (the wrap key is single use: every stanza has a fresh ephemeral key)
 * payload context (C2SP context) = ``"sealpack/v2/payload" 0x00 || CH``
 * payload digest = BLAKE3-256 over the whole payload ciphertext
-* signed message = ``"sealpack/v2/signature" 0x00 || header bytes || payload digest``
+* signed message = ``"sealpack/v2/signature" 0x00 || header bytes up to and including
+  stanzas_len || BLAKE3-256(stanza section) || payload digest``: Ed25519 hashes a few
+  hundred bytes whatever the number of recipients, and still commits to every stanza
 
 The payload digest constructor lives here (not in envelope.pipeline) so that sealing,
 opening and the vector tools share one choice: :func:`payload_hasher`.
@@ -29,6 +31,7 @@ __all__ = [
     "payload_hasher",
     "signed_message",
     "stanza_context",
+    "stanza_section_digest",
     "unwrap_content_key",
     "wrap_content_key",
 ]
@@ -40,6 +43,11 @@ STANZA_LABEL = b"sealpack/v2/stanza\x00"
 PAYLOAD_LABEL = b"sealpack/v2/payload\x00"
 WRAP_INFO = b"sealpack/v2/wrap-key"
 SIGNATURE_LABEL = b"sealpack/v2/signature\x00"
+_CORE_LENGTH_AT = 9
+"""Offset of the u32be core length in the header (after magic and version)."""
+_THREADED_SECTION = 4 << 20
+"""Stanza sections from this size (~3300 hybrid stanzas) are hashed with BLAKE3's
+threads; below it, starting them cost what they saved (measured, docs/PERFORMANCE.md)."""
 _WRAP_SALT = bytes(32)
 _WRAP_NONCE = bytes(12)
 
@@ -76,9 +84,32 @@ def unwrap_content_key(shared_key: bytes, associated_data: bytes, wrapped: bytes
     )
 
 
-def signed_message(header_bytes: bytes, payload_digest: bytes) -> bytes:
-    """The exact bytes the sender's identity key signs."""
-    return SIGNATURE_LABEL + header_bytes + payload_digest
+def stanza_section_digest(section: bytes | memoryview) -> bytes:
+    """BLAKE3-256 of the stanza section (with BLAKE3's threads for a large one)."""
+    if len(section) >= _THREADED_SECTION:
+        return blake3.blake3(section, max_threads=blake3.blake3.AUTO).digest()
+    return blake3.blake3(section).digest()  # 32 bytes
+
+
+def signed_message(header_bytes: bytes | memoryview, payload_digest: bytes) -> bytes:
+    """The exact bytes the sender's identity key signs.
+
+    The header bytes up to and including ``stanzas_len`` (magic, version, core length,
+    core, stanza-section length), then the BLAKE3-256 of the stanza section in place
+    of the section itself, then the payload digest (docs/spec/envelope.md section 7).
+
+    Args:
+        header_bytes: the whole header (magic .. end of the stanza section).
+        payload_digest: BLAKE3-256 of the payload ciphertext.
+
+    Returns:
+        The message to sign or verify.
+    """
+    view = memoryview(header_bytes)
+    core_length = int.from_bytes(view[_CORE_LENGTH_AT : _CORE_LENGTH_AT + 4], "big")
+    split = _CORE_LENGTH_AT + 4 + core_length + 4
+    section_digest = stanza_section_digest(view[split:])
+    return b"".join((SIGNATURE_LABEL, view[:split], section_digest, payload_digest))
 
 
 class PayloadHasher:
@@ -109,6 +140,4 @@ def payload_hasher() -> PayloadHasher:
 
 def payload_digest(payload: bytes | bytearray | memoryview) -> bytes:
     """The payload digest of a whole payload held in memory."""
-    hasher = PayloadHasher()
-    hasher.update(payload)
-    return hasher.digest()
+    return blake3.blake3(payload).digest(length=PAYLOAD_DIGEST_SIZE)

@@ -12,6 +12,15 @@ ASCII line per fact, ``<id> <claimer identity key hex>`` (a claim) or
 an exclusive ``flock``; the first claim line of an id wins, so two processes of
 the same peer agree. It lives beside the key store, never in the synced
 datasite. Without a key store it is in memory.
+
+The record is compacted once it passes :data:`COMPACT_AT_BYTES`: lines of ids below
+the lowest one-time prekey id still held are dropped (ids are handed out in
+increasing order and never reused, and a consumed prekey refuses every blob that
+names it, so their claims decide nothing any more). The lowest id comes from the
+caller's (possibly stale) view of its identity; a stale view only holds more ids,
+so it only keeps more lines. The compacted file replaces the record by rename under
+the lock, and a writer that locked the old file notices the swap and retries on the
+new one, so no claim is lost to the swap.
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["CLAIM_BOOK_FILE", "ClaimBook"]
+__all__ = ["CLAIM_BOOK_FILE", "COMPACT_AT_BYTES", "ClaimBook"]
 
 CLAIM_BOOK_FILE = "datasite-claims"
+COMPACT_AT_BYTES = 1 << 20
+"""Compact the record when an append finds it at least this long (~13,000 lines)."""
 _MAX_BOOK_BYTES = 64 << 20
 _MAX_LINE_BYTES = 2 + 10 + 1 + 64
 
@@ -35,13 +46,18 @@ Entries = tuple[dict[int, bytes], set[tuple[int, bytes]]]
 class ClaimBook:
     """First recorded claimer per one-time prekey id, and void claims."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, *, lowest_held_id: Callable[[], int | None] | None = None
+    ) -> None:
         """Keep the record in ``path`` (durable), or in memory when None.
 
         Args:
             path: the record file (created 0600 on first use), or None.
+            lowest_held_id: returns the lowest one-time prekey id the recipient still
+                holds (None: none, or unknown); without it the record is never compacted.
         """
         self._path = path
+        self._lowest_held_id = lowest_held_id
         self._claims: dict[int, bytes] = {}
         self._void: set[tuple[int, bytes]] = set()
         self.seen: set[bytes] = set()
@@ -121,6 +137,8 @@ class ClaimBook:
                         line = f"{'v ' if void else ''}{prekey_id} {key.hex()}\n"
                         os.write(fd, line.encode("ascii"))
                         os.fsync(fd)
+                    if os.fstat(fd).st_size >= COMPACT_AT_BYTES:
+                        self._compact(fd)
             if void:
                 self._void.add((prekey_id, key))
             else:
@@ -135,16 +153,49 @@ class ClaimBook:
             self._claims.setdefault(prekey_id, key)
         self._void |= void
 
+    def _compact(self, fd: int) -> None:
+        """Rewrite the record without the ids below the lowest held one (lock held)."""
+        assert self._path is not None
+        lowest = self._lowest_held_id() if self._lowest_held_id is not None else None
+        if lowest is None:
+            return
+        claims, void = _read_entries(fd)
+        lines = [f"{i} {k.hex()}\n" for i, k in sorted(claims.items()) if i >= lowest]
+        lines += [f"v {i} {k.hex()}\n" for i, k in sorted(void) if i >= lowest]
+        temp = self._path.with_name(self._path.name + ".compact")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        out = os.open(temp, flags, 0o600)
+        try:
+            os.write(out, "".join(lines).encode("ascii"))
+            os.fsync(out)
+        finally:
+            os.close(out)
+        os.replace(temp, self._path)  # writers waiting on the old file retry (_locked_file)
+        self._claims = {i: k for i, k in self._claims.items() if i >= lowest}
+        self._void = {entry for entry in self._void if entry[0] >= lowest}
+
     @contextlib.contextmanager
     def _locked_file(self) -> Iterator[int]:
         assert self._path is not None
         flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self._path, flags, 0o600)
-        try:
+        while True:
+            fd = os.open(self._path, flags, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, self._path):
+                break
+            os.close(fd)  # compacted and replaced while we waited: lock the new one
+        try:
             yield fd
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return os.path.samestat(os.fstat(fd), now)
 
 
 def _read_entries(fd: int) -> Entries:

@@ -90,7 +90,10 @@ class Peer(Receiving):
         self.trust_new_peers = trust_new_peers
         self._bundles = BundleCache(self.transport)
         local = self._keystore.path if self._keystore is not None else None
-        self._claim_book = ClaimBook(local / CLAIM_BOOK_FILE if local else None)
+        self._claim_book = ClaimBook(
+            local / CLAIM_BOOK_FILE if local else None,
+            lowest_held_id=lambda: min(self.identity.one_time_prekey_ids(), default=None),
+        )
         self._ack_journal = AckJournal(local / ACK_JOURNAL_FOLDER if local else None)
         self._sessions = PeerSessions(keystore, enabled=sessions)
         self.transport.register_peer(self.name)

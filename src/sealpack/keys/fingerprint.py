@@ -64,6 +64,8 @@ def key_id(identity_key: bytes) -> bytes:
     Raises:
         SealArgumentError: ``identity_key`` is not bytes.
     """
+    if type(identity_key) is bytes:  # the common case: no copy (issue 18)
+        return _key_id(identity_key)
     return _key_id(require_bytes(identity_key, "identity_key"))
 
 

@@ -100,7 +100,8 @@ def _consume_in_memory(
         pq_key = state.pq_one_time_prekeys.pop(pq_opk)
         if hold:
             identity._held[(PQ_OPK, pq_opk)] = pq_key
-    identity._bundle = None
+    if opk is not None or pq_opk is not None:
+        identity._bundle = None  # it listed a consumed prekey (else keep it: issue 18)
     if hold:
         sender, message_id = message
         identity._held_by[(bytes(sender), bytes(message_id))] = (opk, pq_opk)

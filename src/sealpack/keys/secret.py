@@ -7,10 +7,11 @@ kind, pickling and copying are refused. Raw bytes leave a handle only through
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from sealpack import errors, primitives
 
@@ -79,6 +80,13 @@ class _Opaque(RefusesExport):
         return id(self)
 
 
+_PUBLIC_KEY_TYPE = type(X25519PublicKey.from_public_bytes(bytes([9]) + bytes(31)))
+"""pyca's concrete X25519 public-key class (the base point's key, parsed once)."""
+STATIC_MEMO_SIZE = 4096
+"""Peers whose static-static secret one handle remembers (the recipient limit of a blob)."""
+_MEMO_LOCK = threading.Lock()
+
+
 class X25519Secret(_Opaque):
     """An X25519 private key; does Diffie-Hellman without exposing itself.
 
@@ -86,20 +94,54 @@ class X25519Secret(_Opaque):
     cost ~35 us per exchange, seven times per round trip).
     """
 
-    __slots__ = ("_key", "public")
+    __slots__ = ("_key", "_memo", "public")
 
     def __init__(self, raw: bytes) -> None:
         super().__init__(raw)
         self._key = X25519PrivateKey.from_private_bytes(raw)
         self.public: bytes = self._key.public_key().public_bytes_raw()
+        self._memo: dict[bytes, bytes] = {}
 
-    def exchange(self, peer_public: bytes) -> bytes:
-        """Return X25519(self, peer_public).
+    def exchange(self, peer_public: bytes | X25519PublicKey) -> bytes:
+        """Return X25519(self, peer_public): raw bytes, or a key parsed once by
+        ``primitives.x25519_public_key`` / ``x25519_static_public``.
 
         Raises:
+            InvalidKeyError: raw bytes that are not 32 bytes long.
             TamperedError: the result is all zeros (peer key of small order).
         """
+        if type(peer_public) is _PUBLIC_KEY_TYPE or (
+            not isinstance(peer_public, (bytes, bytearray, memoryview))
+            and isinstance(peer_public, X25519PublicKey)
+        ):  # the first test skips the ABC check of pyca's own key class (issue 18)
+            return primitives.x25519_with_key(self._key, peer_public)
         return primitives.x25519_with(self._key, peer_public)
+
+    def exchange_static(self, peer_public: bytes) -> bytes:
+        """:meth:`exchange` with a long-lived peer key, remembered (X3DH's DH1, issue 18).
+
+        A DH between two static keys (identity key and signed prekey) gives the same
+        secret for every message, so it is computed once per peer and kept *in this
+        handle*: only what this handle's own private key derives from public keys, at
+        most STATIC_MEMO_SIZE peers (the oldest dropped first), gone with the handle (a
+        retired prekey, a re-read key store). A refused peer key raises every time and
+        is never remembered.
+
+        Raises:
+            InvalidKeyError, TamperedError: as :meth:`exchange`.
+        """
+        if type(peer_public) is not bytes:
+            return self.exchange(peer_public)
+        shared = self._memo.get(peer_public)
+        if shared is None:
+            shared = primitives.x25519_with_key(
+                self._key, primitives.x25519_static_public(peer_public)
+            )
+            with _MEMO_LOCK:
+                if len(self._memo) >= STATIC_MEMO_SIZE:
+                    del self._memo[next(iter(self._memo))]
+                self._memo[peer_public] = shared
+        return shared
 
 
 class Ed25519Seed(_Opaque):

@@ -38,12 +38,14 @@ __all__ = [
 _COMPLEX = struct.Struct("<dd")
 _MAX_BIGINT_BYTES = 1 << 20
 _MAX_DECIMAL_CHARS = 1 << 16
+_INT = frozenset({int})
+_UTC = dt.timezone.utc
 
 
 def _ints(value: Any, count: int) -> list[int]:
     if type(value) is not list or len(value) != count:
         raise ValueError("wrong number of fields")
-    if not all(type(item) is int for item in value):
+    if not _INT.issuperset(map(type, value)):
         raise ValueError("fields must be integers")
     return value
 
@@ -65,6 +67,8 @@ def _decode_tz(value: Any) -> dt.timezone | None:
         return None
     if type(value) is not int:
         raise ValueError("timezone offset must be an integer")
+    if value == 0:
+        return _UTC  # what dt.timezone(dt.timedelta(0)) returns, without building it
     return dt.timezone(dt.timedelta(microseconds=value))
 
 
@@ -78,8 +82,13 @@ def decode_datetime(value: Any) -> dt.datetime:
     """Inverse of encode_datetime."""
     if type(value) is not list or len(value) != 9:
         raise ValueError("datetime needs 9 fields")
-    y, mo, d, h, mi, s, us, fold = _ints(value[:8], 8)
-    return dt.datetime(y, mo, d, h, mi, s, us, tzinfo=_decode_tz(value[8]), fold=fold)
+    if not _INT.issuperset(map(type, value[:8])):
+        raise ValueError("fields must be integers")
+    y, mo, d, h, mi, s, us, fold, tz = value
+    tzinfo = _UTC if type(tz) is int and tz == 0 else _decode_tz(tz)
+    if fold == 0:  # almost always: positional arguments only (the faster call)
+        return dt.datetime(y, mo, d, h, mi, s, us, tzinfo)
+    return dt.datetime(y, mo, d, h, mi, s, us, tzinfo, fold=fold)
 
 
 def encode_date(obj: dt.date) -> list[int]:

@@ -10,7 +10,8 @@ from sealpack.errors import DecodeError, LimitExceededError, SealpackError, Seri
 from sealpack.serialization.decoder import Decoder
 from sealpack.serialization.encoder import Encoder
 from sealpack.serialization.expect import compile_expect, schema_check
-from sealpack.serialization.frame import build_frame, parse_frame
+from sealpack.serialization.fast_encode import pack_plain
+from sealpack.serialization.frame import build_frame, flat_view, parse_frame, small_frame
 from sealpack.serialization.limits import DEFAULT_OOB_THRESHOLD, DecodeLimits
 from sealpack.serialization.registry import Decomposer, Registry
 from sealpack.serialization.stack import needed_recursion_limit, stack_headroom
@@ -141,6 +142,12 @@ class Codec:
             CycleError: a reference cycle.
             LimitExceededError: nesting deeper than ``limits.max_depth``.
         """
+        body = self._encode_plain(obj)
+        if body is not None:
+            return [memoryview(small_frame(_NO_TYPES, body))]
+        return self._dumps_general(obj)
+
+    def _dumps_general(self, obj: object) -> list[memoryview]:
         try:
             with stack_headroom(self._stack_needed):
                 encoder, types, body = self._encode(obj)
@@ -153,6 +160,20 @@ class Codec:
                 raise LimitExceededError("lists/dicts nested too deep for msgpack") from error
             raise SerializationTypeError(f"can not serialize object: {error}") from error
         return build_frame(types, body, encoder.buffers)
+
+    def _encode_plain(self, obj: object) -> bytes | None:
+        """The body from the fast path (fast_encode.py), or None: use the general encoder.
+
+        None when the object holds anything but plain values, tuples, sets and
+        datetimes, nests deeper than FAST_DEPTH, or when msgpack raises (an int beyond
+        64 bits, a lone surrogate) or the body reaches the out-of-band threshold. The
+        general encoder then gives the same bytes, or the error.
+        """
+        try:
+            body = pack_plain(obj, self.limits.max_depth)
+        except Exception:  # NotPlain, or anything the general encoder reports properly
+            return None
+        return body if len(body) + len(_NO_TYPES) < self.oob_threshold else None
 
     def _encode(self, obj: object) -> tuple[Encoder, bytes, bytes]:
         """Encode optimistically (no per-value size checks), then carefully if needed.
@@ -189,7 +210,10 @@ class Codec:
         Raises:
             Same as :meth:`dumps_buffers`.
         """
-        return b"".join(self.dumps_buffers(obj))
+        body = self._encode_plain(obj)
+        if body is not None:
+            return small_frame(_NO_TYPES, body)
+        return b"".join(self._dumps_general(obj))
 
     def dump(self, obj: object, stream: IO[bytes]) -> None:
         """Encode ``obj`` and write the frame to a binary stream.
@@ -231,12 +255,11 @@ class Codec:
             TypeError: ``expect`` is not an annotation sealpack can check.
         """
         check = None if expect is None else schema_check(compile_expect(expect))
-        view = _flat_view(data)
+        view = flat_view(data)
         frame = parse_frame(view, self.limits)
-        try:
-            with stack_headroom(self._stack_needed):
-                decoder = Decoder(self._registry, self.limits, frame, not view.readonly)
-                return decoder.run(check)
+        try:  # the decoder raises the recursion limit when it walks
+            decoder = Decoder(self._registry, self.limits, frame, not view.readonly)
+            return decoder.run(check)
         except SealpackError:
             raise
         except RecursionError as error:
@@ -271,18 +294,6 @@ class Codec:
         except MemoryError as error:
             raise LimitExceededError("the frame does not fit in memory") from error
         return self.loads(frame, expect=expect)
-
-
-def _flat_view(data: Any) -> memoryview:
-    try:
-        view = memoryview(data)
-    except TypeError as error:
-        raise DecodeError(f"expected a bytes-like object, got {type(data).__name__}") from error
-    if not view.c_contiguous:
-        raise DecodeError("the input buffer must be contiguous")
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
-    return view
 
 
 _DEFAULT = Codec()

@@ -1,14 +1,15 @@
 """The decoder: rebuilds objects from a parsed frame, trusting nothing in it.
 
 msgpack parses each section; small flat ext values (a tuple of plain values, a
-datetime) are built at once in its ext hook (eager.py), others are deferred. A walk
-then checks depth, item counts and value types and decodes each deferred ext at its
-known depth; a body with nothing deferred skips the walk when its container count,
-size and bytes already prove the limits (docs/spec/codec.md section 7).
-Before msgpack builds anything, a skip pass (which builds nothing) proves every
-container's claimed elements are present, and the unpack limits are sized to the
-input: msgpack pre-sizes each array it starts, so unproven claims in a few KB of
-nested array headers would otherwise cost tens of MiB.
+datetime) are built at once in its ext hook (body_hook.py, eager.py), others are
+deferred. A walk then checks depth, item counts and value types and decodes each
+deferred ext at its known depth; a body with nothing deferred skips the walk when its
+container count, size and bytes already prove the limits (docs/spec/codec.md section 7).
+msgpack pre-sizes each array it starts, so unproven claims in a few KB of nested array
+headers would cost tens of MiB: a section over 512 bytes is either proven first by a
+skip pass (which builds nothing), or, up to 2 KiB, parsed with array lengths capped so
+that the pre-sizing stays within 2 MiB (unpacking.py); the limits never exceed what
+the input can back.
 Types named by the frame are looked up only in the receiver's registry;
 nothing is imported. Arrays over out-of-band buffers are views into the
 input (writable exactly when the input is writable).
@@ -24,7 +25,8 @@ from typing import Any
 import msgpack
 
 from sealpack.errors import DecodeError, LimitExceededError, SealpackError
-from sealpack.serialization import eager
+from sealpack.serialization import body_hook, eager
+from sealpack.serialization.body_hook import may_hold_timestamp
 from sealpack.serialization.frame import Frame
 from sealpack.serialization.frame_access import FrameAccess
 from sealpack.serialization.handlers import BY_CODE
@@ -32,7 +34,9 @@ from sealpack.serialization.hashguard import check_hash_spread
 from sealpack.serialization.limits import DecodeLimits, check_limit
 from sealpack.serialization.pending import UNPARSED, Pending
 from sealpack.serialization.registry import Registry
-from sealpack.serialization.unpacking import check_complete, unpack_options
+from sealpack.serialization.small_parse import parse_small
+from sealpack.serialization.stack import needed_recursion_limit, stack_headroom
+from sealpack.serialization.unpacking import UNPROVEN_SECTION, check_complete, unpack_options
 from sealpack.serialization.wire import RAW_EXTS, Ext
 
 __all__ = ["Decoder"]
@@ -49,8 +53,6 @@ _EXT_CODES = frozenset(int(code) for code in Ext)
 _LEVELLED = eager.BUILT_TYPES - {complex, Decimal, uuid.UUID}
 """Built leaves whose payload was a msgpack array: they count one nesting level."""
 _EAGER = eager.EAGER
-_BEFORE_TIMESTAMP = frozenset({0xD6, 0xD7, 0x04, 0x08, 0x0C})
-_FF_LOOKS = 16
 _build = eager.build
 _HASHED = eager.HASHED
 _RAW_CODES = frozenset(int(code) for code in RAW_EXTS)  # plain ints: IntEnum hashing is slow
@@ -59,16 +61,17 @@ _RAW_CODES = frozenset(int(code) for code in RAW_EXTS)  # plain ints: IntEnum ha
 class Decoder(FrameAccess):
     """One decoding pass over a parsed frame (the handlers' services: FrameAccess)."""
 
+    _hashed_budget = eager.HASHED_BUDGET  # class-level starting values: set when changed
+    _small: msgpack.Unpacker | None = None
+    _small_fed = 0
+    _deferred = 0  # ext values left for the walk
+    _containers = 0  # lists and maps of the body
+
     def __init__(self, registry: Registry, limits: DecodeLimits, frame: Frame, writable: bool):
         super().__init__(registry, limits, frame, writable)
-        self._hashed_budget = eager.HASHED_BUDGET
         self._max_depth = limits.max_depth
         self._max_items = limits.max_items
         self._max_length = limits.max_container_length
-        self._small: msgpack.Unpacker | None = None
-        self._small_fed = 0
-        self._deferred = 0  # ext values left for the walk
-        self._containers = 0  # lists and maps of the body
 
     def run(self, check: Callable[[Decoder, Any], None] | None = None) -> Any:
         """Decode the root value.
@@ -81,24 +84,32 @@ class Decoder(FrameAccess):
             DecodeError / UnknownTypeError / LimitExceededError: on any bad input.
         """
         body = self._frame.body
-        parsed = self._unpack(body, root=True)
-        if check is not None:
-            check(self, parsed)
-        if (
+        root = self._parse_body(body)
+        if self._items > self._max_items:
+            check_limit("number of items", self._items, self._max_items)
+        walk = (
             self._deferred
             or self._containers >= self._max_depth
             or len(body) > self._max_items
-            or _may_hold_timestamp(body)
-        ):
-            root = self._resolve(parsed, 0)
-        else:  # nothing deferred, nesting <= containers + 1 leaf level, items <= bytes
-            root = parsed
-        if not all(self._used):
+            or may_hold_timestamp(body)
+        )  # else nothing deferred, nesting <= containers + 1 leaf level, items <= bytes
+        if walk or check is not None:  # the recursive part: raise the recursion limit
+            with stack_headroom(needed_recursion_limit(self._max_depth)):
+                if check is not None:
+                    check(self, root)
+                if walk:
+                    root = self._resolve(root, 0)
+            check_limit("number of items", self._items, self._max_items)
+        if self._used and not all(self._used):
             raise DecodeError("malformed frame: an out-of-band buffer is never referenced")
         return root
 
     def _ext_hook(self, code: int, data: bytes) -> Any:
-        """msgpack's ext hook: build a small flat leaf now, defer anything else."""
+        """msgpack's ext hook: build a small flat leaf now, defer anything else.
+
+        The items of the leaves built here are counted; the count is checked against
+        ``max_items`` after the parse (their memory is bounded by the input's bytes).
+        """
         if code in _EAGER and len(data) <= eager.EAGER_SIZE:
             hashed = code in _HASHED
             if not hashed or self._hashed_budget > 0:
@@ -107,30 +118,54 @@ class Decoder(FrameAccess):
                     if hashed:
                         self._hashed_budget -= 1
                     self._items += built[1]
-                    if self._items > self._max_items:
-                        check_limit("number of items", self._items, self._max_items)
                     return built[0]
         if code not in _EXT_CODES:
             raise DecodeError(f"malformed frame: unknown ext type code {code}")
         self._deferred += 1
         return Pending(code, data)
 
-    def _container(self, container: Any) -> Any:
-        """msgpack's list/object hook while the body is parsed: count containers."""
-        self._containers += 1
-        return container
+    def _parse_body(self, body: memoryview) -> Any:
+        """Parse the body, counting its containers (a flat body needs no walk).
 
-    def _unpack(self, data: Any, root: bool = False) -> Any:
+        A body of 513 to 2048 bytes is parsed without the skip pass (small_parse.py);
+        if that fails (an array over the cap, or bad input) the parse is redone from
+        scratch the careful way, which also gives the error.
+        """
+        size = len(body)
+        if _SMALL_SECTION < size <= UNPROVEN_SECTION:
+            try:
+                root, items, self._containers = parse_small(body, self._ext_hook, self._max_length)
+                self._items += items
+                return root
+            except Exception:  # start again: nothing parsed so far counts
+                self._items = self._deferred = 0
+                self._hashed_budget = eager.HASHED_BUDGET
+        return self._unpack(body, body=True)
+
+    def _parse(self, data: Any, options: dict[str, Any]) -> Any:
+        """The body's msgpack parse with its ext hook (body_hook.py) and container count."""
+        pool = body_hook.FREE  # list.pop/append are atomic: a hook is never shared
+        hook = pool.pop() if pool else body_hook.new_hook()
+        hook.reset(self._ext_hook, self._max_length)
+        count = hook.count
+        root = msgpack.unpackb(
+            data, ext_hook=hook.hook, list_hook=count, object_hook=count, **options
+        )
+        items, self._containers = hook.built()
+        self._items += items
+        if len(pool) < body_hook.POOL:  # not after a failure: it may be left anywhere
+            pool.append(hook)
+        return root
+
+    def _unpack(self, data: Any, body: bool = False) -> Any:
+        """Parse one section (the skip pass first when it is not small)."""
         try:
             size = len(data)
             if size > _SMALL_SECTION:
                 size = check_complete(data)
-            options = unpack_options(size, self._limits.max_container_length)
-            if root:  # count the body's containers: a flat body needs no walk
-                hook = self._container
-                return msgpack.unpackb(
-                    data, ext_hook=self._ext_hook, list_hook=hook, object_hook=hook, **options
-                )
+            options = unpack_options(size, self._max_length)
+            if body:
+                return self._parse(data, options)
             return msgpack.unpackb(data, ext_hook=self._ext_hook, **options)
         except SealpackError:
             raise
@@ -255,22 +290,6 @@ class Decoder(FrameAccess):
                 ) from error
             pending.payload = value
         return value
-
-
-def _may_hold_timestamp(body: memoryview) -> bool:
-    """True unless ``body`` surely holds no msgpack timestamp (ext -1), which msgpack
-    builds itself (no ext hook): every encoding of one has 0xFF right after one of
-    the bytes D6, D7 (fixext 4/8) or 04, 08, 0C (the length of an ext 8/16/32). Few
-    0xFF bytes are looked at; past that, the walk (which refuses them) runs."""
-    data = bytes(body)
-    position = data.find(b"\xff", 1)
-    for _ in range(_FF_LOOKS):
-        if position == -1:
-            return False
-        if data[position - 1] in _BEFORE_TIMESTAMP:
-            return True
-        position = data.find(b"\xff", position + 1)
-    return position != -1
 
 
 def _leaves_fit(kinds: set[type]) -> None:

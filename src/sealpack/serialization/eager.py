@@ -10,9 +10,10 @@ here; anything else, or anything that fails, is deferred to the full decoder
 Hash flooding: msgpack builds maps itself, so an eagerly built *hashable* value
 with a hash that is not randomised (tuple, frozenset, complex, UUID, Decimal, big
 int) could be a map key that collides with thousands of others before the decoder
-sees it. Such values are built eagerly only ``HASHED_BUDGET`` times per frame (at
-most that many colliding keys: bounded cost); the rest are deferred and go through
-the decoder's hash check.
+sees it. Such values are built eagerly only ``HASHED_BUDGET`` times per frame here,
+and tuples as many times again by the body's own hook (body_hook.py): at most twice
+that many colliding keys, a bounded cost; the rest are deferred and go through the
+decoder's hash check.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from sealpack.serialization import builtins as bi
 from sealpack.serialization.hashguard import check_hash_spread
 from sealpack.serialization.wire import Ext
 
-__all__ = ["BUILT_TYPES", "EAGER_SIZE", "HASHED", "HASHED_BUDGET", "build"]
+__all__ = ["BUILT_TYPES", "EAGER_SIZE", "HASHED", "HASHED_BUDGET", "PLAIN", "build"]
 
 EAGER_SIZE = 256
 HASHED_BUDGET = 256
-_PLAIN = frozenset({int, float, bool, type(None), str, bytes})
+PLAIN = frozenset({int, float, bool, type(None), str, bytes})
+"""Types of the items a leaf built here may hold (msgpack's plain values)."""
 
 
 class _NotFlat(Exception):
@@ -98,7 +100,7 @@ def build(code: int, data: bytes, max_length: int) -> tuple[Any, int] | None:
         payload = _unpackb(data, ext_hook=_not_flat)
         if type(payload) is not list or len(payload) > max_length:
             return None
-        if not _PLAIN.issuperset(map(type, payload)):
+        if not PLAIN.issuperset(map(type, payload)):
             return None
         return convert(payload), len(payload)
     except Exception:  # _NotFlat, or malformed: the full decoder reports it

@@ -18,12 +18,22 @@ Layout (all integers little-endian, offsets from the first byte of the frame)::
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sealpack.errors import DecodeError
 from sealpack.serialization.limits import DecodeLimits, check_limit
 
-__all__ = ["ALIGNMENT", "HEADER_SIZE", "MAGIC", "VERSION", "Frame", "build_frame", "parse_frame"]
+__all__ = [
+    "ALIGNMENT",
+    "HEADER_SIZE",
+    "MAGIC",
+    "VERSION",
+    "Frame",
+    "build_frame",
+    "flat_view",
+    "parse_frame",
+    "small_frame",
+]
 
 MAGIC = b"SPKC"
 VERSION = 1
@@ -91,6 +101,21 @@ def build_frame(types: bytes, body: bytes, buffers: list[memoryview]) -> list[me
     return parts
 
 
+def small_frame(types: bytes, body: bytes) -> bytes:
+    """The whole frame of a message without out-of-band buffers, as one bytes object.
+
+    Args:
+        types: the packed type table.
+        body: the packed root value.
+
+    Returns:
+        Exactly ``b"".join(build_frame(types, body, []))``.
+    """
+    total = HEADER_SIZE + len(types) + len(body)
+    header = _HEADER.pack(MAGIC, VERSION, 0, 0, len(types), len(body), 0, total)
+    return b"".join((header, types, body))
+
+
 def parse_frame(data: memoryview, limits: DecodeLimits) -> Frame:
     """Check a frame's header, table and padding; return views of its sections.
 
@@ -122,7 +147,10 @@ def parse_frame(data: memoryview, limits: DecodeLimits) -> Frame:
     start = HEADER_SIZE + _ENTRY_SIZE * count
     head_end = start + types_len + body_len
     if count == 0 and head_end == size:  # no out-of-band buffers: nothing else to check
-        return Frame(data[start : start + types_len], data[start + types_len : head_end], [])
+        no_buffers: list[memoryview] = []
+        sections = (data[start : start + types_len], data[start + types_len : head_end], no_buffers)
+        frame: Frame = _new_frame(Frame, sections)  # NamedTuple's __new__ is Python code
+        return frame
     check_limit("buffer count", count, limits.max_buffers)
     if head_end > size:
         raise DecodeError("malformed frame: sections extend past the end of the input")
@@ -131,6 +159,9 @@ def parse_frame(data: memoryview, limits: DecodeLimits) -> Frame:
         body=data[start + types_len : head_end],
         buffers=_buffers(data, head_end, count),
     )
+
+
+_new_frame = tuple.__new__
 
 
 def _buffers(data: memoryview, head_end: int, count: int) -> list[memoryview]:
@@ -150,3 +181,22 @@ def _check_padding(data: memoryview, head_end: int, offsets: list[int], lengths:
         if data[previous_end:offset] != _ZEROS[: offset - previous_end]:
             raise DecodeError("malformed frame: non-zero padding")
         previous_end = offset + length
+
+
+def flat_view(data: Any) -> memoryview:
+    """The input of a decode as a flat unsigned-byte memoryview (no copy).
+
+    Raises:
+        DecodeError: not a bytes-like object, or not contiguous.
+    """
+    if type(data) is bytes:  # the common case: always flat, contiguous bytes
+        return memoryview(data)
+    try:
+        view = memoryview(data)
+    except TypeError as error:
+        raise DecodeError(f"expected a bytes-like object, got {type(data).__name__}") from error
+    if not view.c_contiguous:
+        raise DecodeError("the input buffer must be contiguous")
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view

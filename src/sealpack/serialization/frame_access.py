@@ -23,15 +23,18 @@ __all__ = ["FrameAccess"]
 class FrameAccess:
     """The frame's buffers and type table, the registry and the element counts of one pass."""
 
+    _items = 0  # class-level starting values: set when changed
+    _array_elements = 0
+
     def __init__(self, registry: Registry, limits: DecodeLimits, frame: Frame, writable: bool):
         self._registry = registry
         self._limits = limits
         self._frame = frame
         self._writable = writable
-        self._items = 0
-        self._array_elements = 0
         self._used = [False] * len(frame.buffers)
-        self._types = read_type_table(frame.types, limits)
+        types = frame.types
+        empty = len(types) == 1 and types[0] == 0x90  # no registered types: the common case
+        self._types = [] if empty else read_type_table(types, limits)
 
     def count_array(self, elements: int, itemsize: int) -> None:
         """Count an array's elements against the limits (unbacked ones as items too).

@@ -164,6 +164,9 @@ def array_layout(array: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], boo
         flat = array
     elif array.flags.f_contiguous:
         flat, fortran = array.T, True
+    elif array.dtype.fields is not None:  # a structured copy leaves padding unwritten:
+        flat = np.zeros(array.shape, dtype=array.dtype)  # zeros, not stale heap bytes
+        np.copyto(flat, array)
     else:
         flat = np.ascontiguousarray(array)
     if array.nbytes == 0:

@@ -64,9 +64,10 @@ def _container(decoder: Decoder, value: Any, code: int, spec: Spec) -> Any:
 
 
 def _plain_kinds(spec: Spec) -> frozenset[type] | None:
-    """The plain types a leaf accepts (fast paths: values of other types, such as an
-    out-of-band str, take the slow path, which asks the leaf itself)."""
-    return spec.plain if type(spec) is Kinds else None
+    """The plain types a leaf (or a union of leaves) accepts (fast paths: values of other
+    types, such as an out-of-band str, take the slow path, which asks the spec itself)."""
+    kind = type(spec)
+    return spec.plain if kind is Kinds or kind is Union else None  # type: ignore[attr-defined]
 
 
 def _plain_columns(specs: list[Spec]) -> list[frozenset[type]] | None:
@@ -81,6 +82,8 @@ _UNSET: Any = object()
 def _check_all(decoder: Decoder, items: list[Any], spec: Spec) -> None:
     plain = _plain_kinds(spec)
     if plain is not None and plain.issuperset(map(type, items)):
+        return
+    if type(spec) is Items and spec.all_plain(items):
         return
     check = spec.check
     for index, item in enumerate(items):
@@ -108,14 +111,32 @@ class Items(Spec):
         self.label, self.code, self.items = label, code, items
         self._columns: list[frozenset[type]] | None = _UNSET
 
+    def _plain_columns(self) -> list[frozenset[type]] | None:
+        columns = self._columns
+        if columns is _UNSET:  # computed on first use: a NamedTuple's items come late
+            columns = self._columns = _plain_columns(self.items)
+        return columns
+
+    def all_plain(self, values: list[Any]) -> bool:
+        """True when every value is an already built tuple (or a list, for a list
+        spec) of plain items of the right length and types: C-level column scans."""
+        columns = self._plain_columns()
+        built = list if self.code == _LIST else _BUILT.get(self.code)
+        if columns is None or built is None or {*map(type, values)} != {built}:
+            return False
+        if {*map(len, values)} != {len(columns)}:
+            return False
+        return all(
+            column.issuperset(map(type, map(operator.itemgetter(index), values)))
+            for index, column in enumerate(columns)
+        )
+
     def check(self, decoder: Decoder, value: Any) -> None:
         """Accept exactly ``len(items)`` elements, each matching its own spec."""
         got = _container(decoder, value, self.code, self)
         if len(got) != len(self.items):
             raise Mismatch(f"expected {len(self.items)} items, got {len(got)}")
-        columns = self._columns
-        if columns is _UNSET:  # computed on first use: a NamedTuple's items come late
-            columns = self._columns = _plain_columns(self.items)
+        columns = self._plain_columns()
         if columns is not None and all(map(operator.contains, columns, map(type, got))):
             return
         for index, (spec, item) in enumerate(zip(self.items, got, strict=True)):
@@ -248,6 +269,9 @@ class Union(Spec):
 
     def __init__(self, label: str, options: list[Spec]) -> None:
         self.label, self.options = label, options
+        leaves = [option.plain for option in options if type(option) is Kinds]
+        self.plain = frozenset().union(*leaves) if len(leaves) == len(options) else None
+        """The plain types a value may have when every alternative is a leaf."""
 
     def check(self, decoder: Decoder, value: Any) -> None:
         """Accept a value any alternative accepts."""

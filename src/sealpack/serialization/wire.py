@@ -12,7 +12,16 @@ from typing import Any
 
 import msgpack
 
-__all__ = ["PACK_OPTIONS", "RAW_EXTS", "UNPACK_OPTIONS", "Ext", "OobKind", "packer"]
+__all__ = [
+    "PACK_OPTIONS",
+    "RAW_EXTS",
+    "STRICT_PACK_OPTIONS",
+    "UNPACK_OPTIONS",
+    "Ext",
+    "OobKind",
+    "item_packer",
+    "packer",
+]
 
 
 class Ext(IntEnum):
@@ -68,7 +77,10 @@ UNPACK_OPTIONS: dict[str, Any] = {
     "timestamp": 0,
 }
 
-_STRICT_OPTIONS = {**PACK_OPTIONS, "unicode_errors": "strict"}
+# No unicode_errors at all: msgpack then takes its fast path for str (the UTF-8 the
+# str already caches, no copy); naming any handler, even "strict", encodes each str anew.
+STRICT_PACK_OPTIONS = {key: value for key, value in PACK_OPTIONS.items() if key != "unicode_errors"}
+_ITEM_OPTIONS = {**STRICT_PACK_OPTIONS, "strict_types": False}
 _PACKERS = threading.local()
 
 
@@ -87,7 +99,24 @@ def packer(strict: bool) -> Callable[[Any], bytes]:
     name = "strict" if strict else "surrogatepass"
     pack: Callable[[Any], bytes] | None = getattr(_PACKERS, name, None)
     if pack is None:
-        options = _STRICT_OPTIONS if strict else PACK_OPTIONS
+        options = STRICT_PACK_OPTIONS if strict else PACK_OPTIONS
         pack = msgpack.Packer(autoreset=True, buf_size=4096, **options).pack
         setattr(_PACKERS, name, pack)
+    return pack
+
+
+def item_packer() -> Callable[[Any], bytes]:
+    """This thread's pack function for a tuple of plain values as its msgpack array.
+
+    Strict UTF-8 like ``packer(strict=True)`` but without exact type checks, so a
+    tuple packs as an array with no copy into a list. Only for tuples whose items the
+    caller has checked to be exactly str, int, float, bool, None or bytes: then the
+    bytes equal those of ``packer(strict=True)(list(items))``.
+
+    Returns:
+        ``pack(items) -> bytes``.
+    """
+    pack: Callable[[Any], bytes] | None = getattr(_PACKERS, "items", None)
+    if pack is None:
+        pack = _PACKERS.items = msgpack.Packer(autoreset=True, **_ITEM_OPTIONS).pack
     return pack

@@ -38,7 +38,7 @@ MAX_SESSIONS_PER_PEER = 4
 
 def _now(now: object) -> int:
     """``now`` checked (SealArgumentError), or the clock."""
-    checked = require_now(now)
+    checked = None if now is None else require_now(now)
     return int(time.time()) if checked is None else checked
 
 
@@ -199,8 +199,10 @@ class Session:
         """Open a ratchet message; the advanced state is written before it is returned."""
         header = wire.parse_header(data)
         with self._storage.transaction(self.peer_identity_key) as states:
-            found = next((s for s in states if s.session_id == header.session_id), None)
-            if found is None:
+            for found in states:
+                if found.session_id == header.session_id:
+                    break
+            else:
                 raise UnknownSessionError("no session with this peer has the message's session id")
             working = found.copy()
             inner, flags, again = ratchet.decrypt(
@@ -212,8 +214,10 @@ class Session:
                 header=header,
                 hold=hold,
             )
-            receipt = SessionReceipt(header.session_id, header.ratchet_key, header.number)
-            opened = check_inner(working, inner, flags, expect, receipt if hold else None, again)
+            receipt = None
+            if hold:
+                receipt = SessionReceipt(header.session_id, header.ratchet_key, header.number)
+            opened = check_inner(working, inner, flags, expect, receipt, again)
             working.last_received = current
             states[states.index(found)] = working
         return opened
@@ -309,6 +313,8 @@ class Session:
 
 def _sending_state(states: list[RatchetState]) -> RatchetState | None:
     """The state to send with: of those that can send, the one the peer used last."""
+    if len(states) == 1:  # the common case
+        return states[0] if states[0].can_send else None
     ready = [s for s in states if s.can_send]
     if not ready:
         return None

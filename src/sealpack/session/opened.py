@@ -63,11 +63,12 @@ def check_inner(
         TamperedError: the signature does not verify. DecodeError: a bad body.
     """
     proof = None
-    body = memoryview(inner)  # a large body decodes into views of this one buffer
+    body: bytes | bytearray | memoryview = inner  # a large body: views of this one buffer
     if flags & wire.SIGNED:
         if len(inner) < SIGNATURE_SIZE:
             raise errors.TamperedError()
-        signature, body = bytes(body[:SIGNATURE_SIZE]), body[SIGNATURE_SIZE:]
+        view = memoryview(inner)
+        signature, body = bytes(view[:SIGNATURE_SIZE]), view[SIGNATURE_SIZE:]
         proof = SignedProof(state.peer_ik, state.own_ik, state.session_id, bytes(body), signature)
         if not proof.verify():
             raise errors.TamperedError()

@@ -4,6 +4,10 @@
 the state they are given; callers pass :meth:`RatchetState.copy` and keep the copy only
 when the call succeeded (the specification's "discard changes on exception"), and the
 durable session persists the copy before any plaintext is returned.
+
+A DH ratchet step is done in two halves (session.md section 5): :func:`decrypt` makes
+the receiving chain (one exchange) and draws the next private key; :func:`send_step`,
+run by the next :func:`encrypt`, makes its public key and the sending chain.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from sealpack.keys.secret import RefusesExport
 from sealpack.session import kdf, wire
 from sealpack.session.skipped import SessionLimits, SkippedKeys
 
-__all__ = ["RatchetState", "decrypt", "dh", "encrypt", "new_ratchet_key", "public_key"]
+__all__ = [
+    "RatchetState",
+    "decrypt",
+    "dh",
+    "encrypt",
+    "key_pair",
+    "new_ratchet_key",
+    "send_step",
+]
 
 
 def new_ratchet_key(rng: primitives.Rng | None) -> bytes:
@@ -27,26 +39,36 @@ def new_ratchet_key(rng: primitives.Rng | None) -> bytes:
     return primitives.random_bytes(32, rng=rng)
 
 
+def _exchange(private: X25519PrivateKey, peer: X25519PublicKey) -> bytes:
+    """X25519; TamperedError for a small-order peer key (all-zero output)."""
+    try:
+        return private.exchange(peer)
+    except ValueError as error:
+        raise errors.TamperedError() from error
+
+
 def dh(private: bytes | X25519PrivateKey, public: bytes) -> bytes:
     """X25519(private, public); TamperedError for a small-order public key."""
-    try:
-        peer = X25519PublicKey.from_public_bytes(public)
-        if isinstance(private, bytes):
-            private = X25519PrivateKey.from_private_bytes(private)
-        shared = private.exchange(peer)
-    except ValueError as error:  # small-order point: all-zero output
-        raise errors.TamperedError() from error
-    return shared
+    if isinstance(private, bytes):
+        private = X25519PrivateKey.from_private_bytes(private)
+    return _exchange(private, X25519PublicKey.from_public_bytes(public))
 
 
-def public_key(private: bytes) -> bytes:
-    """The X25519 public key of a ratchet private key."""
-    return X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
+def key_pair(private: bytes) -> tuple[X25519PrivateKey, bytes]:
+    """The key object of a ratchet private key and its public key (one key generation)."""
+    key = X25519PrivateKey.from_private_bytes(private)
+    return key, key.public_key().public_bytes_raw()
 
 
 @dataclass(repr=False)
 class RatchetState(RefusesExport):
-    """One side of a session (keys never shown; pickling refused)."""
+    """One side of a session (keys never shown; pickling refused).
+
+    The sending half of a DH ratchet step is done lazily (Signal's specification allows
+    it): after a step, ``dhs`` is the new private key, already drawn, while ``cks`` and
+    ``dhs_public`` are None until the next message is sent (:func:`encrypt`), or until
+    the next step would need them.
+    """
 
     session_id: bytes
     initiator_ik: bytes
@@ -54,7 +76,7 @@ class RatchetState(RefusesExport):
     is_initiator: bool
     root_key: bytes
     dhs: bytes
-    dhs_public: bytes
+    dhs_public: bytes | None
     dhr: bytes | None = None
     cks: bytes | None = None
     ckr: bytes | None = None
@@ -67,6 +89,8 @@ class RatchetState(RefusesExport):
     last_received: int = 0
     dhs_key: X25519PrivateKey | None = field(default=None, compare=False)
     """``dhs`` as a key object, built once (building one costs as much as an exchange)."""
+    dhr_key: X25519PublicKey | None = field(default=None, compare=False)
+    """``dhr`` as a key object, built once per receiving chain."""
 
     def __repr__(self) -> str:
         return f"RatchetState(session={self.session_id.hex()}, ns={self.ns}, nr={self.nr})"
@@ -77,10 +101,12 @@ class RatchetState(RefusesExport):
             self.dhs_key = X25519PrivateKey.from_private_bytes(self.dhs)
         return self.dhs_key
 
-    def set_key(self, private: bytes) -> None:
-        """Take a new ratchet key pair."""
-        self.dhs_key = X25519PrivateKey.from_private_bytes(private)
-        self.dhs, self.dhs_public = private, self.dhs_key.public_key().public_bytes_raw()
+    def peer_key(self) -> X25519PublicKey:
+        """The peer's current ratchet public key object (``dhr`` must be set)."""
+        if self.dhr_key is None:
+            assert self.dhr is not None
+            self.dhr_key = X25519PublicKey.from_public_bytes(self.dhr)
+        return self.dhr_key
 
     def copy(self) -> RatchetState:
         """A copy whose changes do not reach this state (fields are immutable values)."""
@@ -90,9 +116,14 @@ class RatchetState(RefusesExport):
         return other
 
     @property
+    def sending_pending(self) -> bool:
+        """True when the sending half of the last DH ratchet step is still to be done."""
+        return self.cks is None and self.dhr is not None
+
+    @property
     def can_send(self) -> bool:
         """False for an initiator until the responder's first message arrived."""
-        return self.cks is not None
+        return self.cks is not None or self.dhr is not None
 
     @property
     def own_ik(self) -> bytes:
@@ -106,7 +137,19 @@ class RatchetState(RefusesExport):
 
     def ad(self, header: bytes) -> bytes:
         """The associated data of a message with this header."""
-        return wire.associated_data(self.initiator_ik, self.responder_ik, header)
+        return wire.AD_LABEL + self.initiator_ik + self.responder_ik + header
+
+
+def send_step(state: RatchetState) -> None:
+    """The sending half of a DH ratchet step: ``dhs`` (drawn at the step) becomes the
+    sending key pair and ``RK, CKs = KDF_RK(RK, DH(dhs, DHr))`` (one key generation and
+    one exchange). A no-op unless :attr:`RatchetState.sending_pending`."""
+    if not state.sending_pending:
+        return
+    own, public = key_pair(state.dhs)
+    shared = _exchange(own, state.peer_key())
+    state.dhs_key, state.dhs_public = own, public
+    state.root_key, state.cks = kdf.kdf_rk(state.root_key, shared)
 
 
 def encrypt(
@@ -118,21 +161,23 @@ def encrypt(
 ) -> bytes:
     """RatchetEncrypt: the next message of the sending chain (the state advances).
 
-    ``parts`` concatenated are the inner part (signature if signed, then the body).
+    ``parts`` concatenated are the inner part (signature if signed, then the body). The
+    first message after a DH ratchet step first does the step's sending half.
 
     Raises:
         SealArgumentError: this side cannot send yet, or the chain is exhausted.
     """
-    if state.cks is None:
+    if not state.can_send:
         raise errors.SealArgumentError("this session cannot send until the peer answered")
     if state.ns >= wire.MAX_COUNTER:
         raise errors.SealArgumentError("session chain exhausted; start a new session")
+    send_step(state)
+    assert state.cks is not None and state.dhs_public is not None
     state.cks, message_key = kdf.kdf_ck(state.cks)
-    chunked = sum(memoryview(part).nbytes for part in parts) > wire.INLINE_MAX
+    chunked = sum([memoryview(part).nbytes for part in parts]) > wire.INLINE_MAX
     flags = (wire.CHUNKED if chunked else 0) | (wire.SIGNED if signed else 0)
-    header = wire.Header(flags, state.session_id, state.dhs_public, state.pn, state.ns)
+    raw = wire.encode_header(flags, state.session_id, state.dhs_public, state.pn, state.ns)
     state.ns += 1
-    raw = header.encode()
     key, nonce = kdf.message_encryption_key(message_key)
     return wire.seal_message(raw, key, nonce, parts, state.ad(raw), chunked=chunked, rng=rng)
 
@@ -150,7 +195,9 @@ def decrypt(
     """RatchetDecrypt: open one message (the state advances; use a copy).
 
     With ``hold``, the message key is kept (``skipped.held``) until released, so the
-    same message opens again (redelivered) until it is acknowledged.
+    same message opens again (redelivered) until it is acknowledged. A message with a
+    new ratchet key makes the receiving half of a DH ratchet step only (one exchange);
+    the sending half waits for the next :func:`encrypt`.
 
     Returns:
         (inner plaintext, header flags, redelivered).
@@ -163,19 +210,21 @@ def decrypt(
         header = wire.parse_header(message)
     if header.session_id != state.session_id:
         raise errors.TamperedError()
-    state.skipped.expire(now, limits)
+    skipped = state.skipped
+    if skipped.keys:
+        skipped.expire(now, limits)
     slot = (header.ratchet_key, header.number)
-    redelivered = slot in state.skipped.held
-    message_key = state.skipped.held[slot] if redelivered else state.skipped.take(*slot)
+    redelivered = slot in skipped.held
+    message_key = skipped.held[slot] if redelivered else skipped.take(*slot)
     if message_key is None:
         message_key = _next_key(state, header, now, limits, rng)
     if hold and not redelivered:
         state.skipped.hold(*slot, message_key, limits)
     key, nonce = kdf.message_encryption_key(message_key)
-    view = memoryview(message)
-    raw = bytes(view[: wire.HEADER_SIZE])
     chunked = bool(header.flags & wire.CHUNKED)
-    inner = wire.open_payload(key, nonce, view[wire.HEADER_SIZE :], state.ad(raw), chunked=chunked)
+    ad = state.ad(message[: wire.HEADER_SIZE])
+    payload = memoryview(message)[wire.HEADER_SIZE :]
+    inner = wire.open_payload(key, nonce, payload, ad, chunked=chunked)
     return inner, header.flags, redelivered
 
 
@@ -234,13 +283,15 @@ def _skip(state: RatchetState, until: int, now: int, limits: SessionLimits) -> N
 def _dh_ratchet(
     state: RatchetState, ratchet_key: bytes, limits: SessionLimits, rng: primitives.Rng | None
 ) -> None:
-    """DHRatchet: new receiving chain from the peer's key, new sending chain from ours."""
+    """DHRatchet, receiving half: a new receiving chain from the peer's new key (one
+    exchange); our next key pair is drawn now, the sending chain made by send_step."""
     if state.dhr is not None:
+        send_step(state)  # a step still pending (we never sent): keep the root chain whole
         state.skipped.retire(state.dhr, state.nr, limits)
     state.pn, state.ns, state.nr = state.ns, 0, 0
-    state.dhr = ratchet_key
+    state.dhr, state.dhr_key = ratchet_key, None
     state.skipped.start_chain(ratchet_key)
-    state.root_key, state.ckr = kdf.kdf_rk(state.root_key, dh(state.own_key(), ratchet_key))
-    state.set_key(new_ratchet_key(rng))
-    state.root_key, state.cks = kdf.kdf_rk(state.root_key, dh(state.own_key(), ratchet_key))
-    state.start_secret = None
+    shared = _exchange(state.own_key(), state.peer_key())
+    state.root_key, state.ckr = kdf.kdf_rk(state.root_key, shared)
+    state.dhs, state.dhs_key = new_ratchet_key(rng), None
+    state.dhs_public = state.cks = state.start_secret = None

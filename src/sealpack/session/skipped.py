@@ -77,9 +77,9 @@ class SkippedKeys:
         return other
 
     def _own(self) -> None:
-        if not self._owned:
-            self.keys, self.chains = dict(self.keys), dict(self.chains)
-            self.held, self._owned = dict(self.held), True
+        if not self._owned:  # dict.copy() clones the table; dict(d) re-inserts every item
+            self.keys, self.chains = self.keys.copy(), self.chains.copy()
+            self.held, self._owned = self.held.copy(), True
 
     def hold(self, ratchet_key: bytes, number: int, key: bytes, limits: SessionLimits) -> None:
         """Keep the key of a message opened with ``hold=True`` until it is released.
@@ -148,11 +148,15 @@ class SkippedKeys:
         """Mark a receiving chain finished at ``end``; forget the oldest records."""
         self._own()
         self.chains[ratchet_key] = (self.floor(ratchet_key), end)
-        if len(self.chains) <= limits.max_chains:
+        excess = len(self.chains) - limits.max_chains
+        if excess <= 0:
             return
         kept = {k for k, _ in self.keys}
-        for old in list(self.chains):
-            if len(self.chains) <= limits.max_chains:
-                break
+        doomed: list[bytes] = []
+        for old in self.chains:  # oldest first; not those with kept keys, not this one
             if old not in kept and old != ratchet_key:
-                del self.chains[old]
+                doomed.append(old)
+                if len(doomed) == excess:
+                    break
+        for old in doomed:
+            del self.chains[old]

@@ -20,7 +20,7 @@ from typing import Any
 
 from sealpack import errors, primitives
 from sealpack.session import kdf
-from sealpack.session.ratchet import RatchetState, dh, new_ratchet_key, public_key
+from sealpack.session.ratchet import RatchetState, dh, key_pair, new_ratchet_key
 
 __all__ = ["START_KEY", "StartSecret", "initiator_state", "parse_start", "responder_state"]
 
@@ -56,6 +56,7 @@ def initiator_state(
     session_id = primitives.random_bytes(SESSION_ID_SIZE, rng=rng)
     secret = primitives.random_bytes(32, rng=rng)
     dhs = new_ratchet_key(rng)
+    key, public = key_pair(dhs)
     return RatchetState(
         session_id=session_id,
         initiator_ik=own_ik,
@@ -63,15 +64,16 @@ def initiator_state(
         is_initiator=True,
         root_key=kdf.initial_root_key(secret, session_id, own_ik, peer_ik),
         dhs=dhs,
-        dhs_public=public_key(dhs),
+        dhs_public=public,
         start_secret=secret,
         created=now,
+        dhs_key=key,
     )
 
 
 def start_of(state: RatchetState) -> StartSecret:
     """The start an initiator (still waiting for an answer) seals, again if need be."""
-    if state.start_secret is None:
+    if state.start_secret is None or state.dhs_public is None:  # dropped at the first step
         raise errors.SealArgumentError("this session has started; its start is gone")
     return StartSecret(state.session_id, state.start_secret, state.dhs_public)
 
@@ -107,6 +109,7 @@ def responder_state(
     """The responder's state (Alice's role): it can send at once."""
     root = kdf.initial_root_key(start.secret, start.session_id, initiator_ik, own_ik)
     dhs = new_ratchet_key(rng)
+    key, public = key_pair(dhs)
     state = RatchetState(
         session_id=start.session_id,
         initiator_ik=initiator_ik,
@@ -114,11 +117,12 @@ def responder_state(
         is_initiator=False,
         root_key=root,
         dhs=dhs,
-        dhs_public=public_key(dhs),
+        dhs_public=public,
         dhr=start.ratchet_key,
         created=now,
         last_received=now,
+        dhs_key=key,
     )
-    state.root_key, state.cks = kdf.kdf_rk(root, dh(dhs, start.ratchet_key))
+    state.root_key, state.cks = kdf.kdf_rk(root, dh(key, start.ratchet_key))
     state.skipped.start_chain(start.ratchet_key)
     return state

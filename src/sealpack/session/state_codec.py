@@ -1,9 +1,14 @@
 """Plaintext encoding of session states (session.md section 6; encrypted by storage.py).
 
-A msgpack map ``{"v": 2, "sessions": [state, ...]}``; each state a map of its fields, the
+A msgpack map ``{"v": 3, "sessions": [state, ...]}``; each state a map of its fields, the
 skipped keys as ``[[ratchet key, number, key, stored at], ...]`` (oldest first), the
 chain records as ``[[ratchet key, floor, end or nil], ...]`` and the keys of held
 (opened, not yet acknowledged) messages as ``[[ratchet key, number, key], ...]``.
+
+Version 3 (this one) allows a DH ratchet step whose sending half is pending: ``cks``
+and ``dhs_public`` nil while ``dhr`` is set (``dhs`` is then the key drawn at the
+step). Version 2 files (every step complete) are read as they are and written back as
+version 3.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from sealpack.session.skipped import SkippedKeys
 
 __all__ = ["decode_states", "encode_states"]
 
-_VERSION = 2
+_VERSION = 3
+_READABLE = (2, 3)
 _FIELDS = (
     "session_id",
     "initiator_ik",
@@ -57,6 +63,8 @@ def _decode_one(item: dict[str, Any]) -> RatchetState:
     for name in ("session_id", "initiator_ik", "responder_ik", "root_key", "dhs"):
         if not isinstance(getattr(state, name), bytes):
             raise TypeError(name)
+    if state.dhs_public is None and (state.dhr is None or state.cks is not None):
+        raise ValueError("dhs_public")  # only a pending sending half has no public key
     return state
 
 
@@ -70,11 +78,11 @@ def decode_states(data: bytes) -> list[RatchetState]:
     """Parse the plaintext of a session file (authenticated before this runs).
 
     Raises:
-        KeyStoreError: the plaintext does not hold session states of version 2.
+        KeyStoreError: the plaintext does not hold session states of version 2 or 3.
     """
     try:
         document = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        if document["v"] != _VERSION:
+        if document["v"] not in _READABLE:
             raise ValueError("version")
         return [_decode_one(item) for item in document["sessions"]]
     except Exception as error:  # any malformation is one store error

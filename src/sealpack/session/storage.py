@@ -48,17 +48,37 @@ class MemoryStorage:
     def __repr__(self) -> str:
         return f"MemoryStorage(peers={len(self._states)})"
 
-    @contextlib.contextmanager
-    def transaction(self, peer_ik: bytes) -> Iterator[list[RatchetState]]:
-        """Yield a working list; it replaces the stored one only if the block succeeds.
+    def transaction(self, peer_ik: bytes) -> _MemoryTransaction:
+        """A context manager giving a working list; it replaces the stored one only if
+        the block succeeds.
 
         Callers replace a state they change by a changed copy (never change it in place),
         so a shallow copy of the list is enough; one thread at a time (no fork).
         """
-        with self._mutex:
-            working = list(self._states.get(peer_ik, []))
-            yield working
-            self._states[peer_ik] = working
+        return _MemoryTransaction(self, peer_ik)
+
+
+class _MemoryTransaction:
+    """MemoryStorage.transaction as a plain context manager (a generator-based one costs
+    more than the rest of the bookkeeping of a message)."""
+
+    __slots__ = ("_peer", "_storage", "_working")
+
+    def __init__(self, storage: MemoryStorage, peer_ik: bytes) -> None:
+        self._storage, self._peer = storage, peer_ik
+        self._working: list[RatchetState] = []
+
+    def __enter__(self) -> list[RatchetState]:
+        self._storage._mutex.acquire()
+        self._working = list(self._storage._states.get(self._peer, ()))  # cannot fail
+        return self._working
+
+    def __exit__(self, kind: object, value: object, trace: object) -> None:
+        try:
+            if kind is None:
+                self._storage._states[self._peer] = self._working
+        finally:
+            self._storage._mutex.release()
 
 
 class StoreStorage:
@@ -69,6 +89,7 @@ class StoreStorage:
         self._key = store._subkey(STATE_INFO)
         self._rng = rng
         self.directory = store.path / SESSIONS_DIR
+        self._directory_ready = False
 
     def __repr__(self) -> str:
         return f"StoreStorage(directory={str(self.directory)!r})"
@@ -94,7 +115,11 @@ class StoreStorage:
             new = encode_states(states)
             if new == plain or (not plain and not states):
                 return  # nothing changed: nothing to write
-            ensure_private_dir(self.directory)
+            # made 0700 when missing; the mode checked once per handle (chmod is a
+            # journaled metadata write, and waits for the disk when others fsync)
+            if not self._directory_ready or not self.directory.is_dir():
+                ensure_private_dir(self.directory)
+                self._directory_ready = True
             atomic_write(path, MAGIC + self._key.encrypt(new, aad, rng=self._rng))
 
     def _read(self, path: Path, aad: bytes) -> bytes:

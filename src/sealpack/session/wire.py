@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,6 +35,7 @@ __all__ = [
     "VERSION",
     "Header",
     "associated_data",
+    "encode_header",
     "open_payload",
     "parse_header",
     "seal_message",
@@ -47,6 +48,8 @@ SIGNED = 0x02
 _KNOWN_FLAGS = CHUNKED | SIGNED
 _LAYOUT = struct.Struct(">8sBB16s32sII")
 HEADER_SIZE = _LAYOUT.size
+_pack = _LAYOUT.pack
+_unpack = _LAYOUT.unpack_from
 INLINE_MAX = 1 << 20
 CHUNK_SIZE = 1 << 20
 AD_LABEL = b"sealpack/v2/session\x00"
@@ -54,8 +57,7 @@ Buffer = bytes | bytearray | memoryview
 MAX_COUNTER = 2**32 - 1
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """The clear header of a session message."""
 
     flags: int
@@ -66,19 +68,20 @@ class Header:
 
     def encode(self) -> bytes:
         """The 66 header bytes."""
-        return _LAYOUT.pack(
-            MAGIC,
-            VERSION,
-            self.flags,
-            self.session_id,
-            self.ratchet_key,
-            self.previous_chain_length,
-            self.number,
-        )
+        return encode_header(*self)
+
+
+def encode_header(
+    flags: int, session_id: bytes, ratchet_key: bytes, previous_chain_length: int, number: int
+) -> bytes:
+    """The 66 header bytes of a message."""
+    return _pack(MAGIC, VERSION, flags, session_id, ratchet_key, previous_chain_length, number)
 
 
 def is_session_message(data: bytes | bytearray | memoryview) -> bool:
     """True when ``data`` starts with the session magic (cheap dispatch, nothing checked)."""
+    if isinstance(data, bytes):
+        return data.startswith(MAGIC)
     return bytes(memoryview(data)[: len(MAGIC)]) == MAGIC
 
 
@@ -94,8 +97,7 @@ def parse_header(message: bytes) -> Header:
         raise errors.SealArgumentError("a session message must be bytes")
     if len(message) < HEADER_SIZE or not is_session_message(message):
         raise errors.DecodeError("not a sealpack session message (magic SEALSESS)")
-    magic, version, flags, sid, key, pn, n = _LAYOUT.unpack_from(message)
-    del magic
+    _, version, flags, sid, key, pn, n = _unpack(message)
     if version != VERSION:
         raise errors.UnsupportedVersionError(
             f"session message format version {version} is not supported (this is version 2)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sealpack.integrations.flower.errors import (
+    BroadcastBodyError,
     FlowerConfigError,
     FlowerIntegrationError,
     FlowerNotInstalledError,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HELLO_MESSAGE_TYPE",
     "REFUSED_ERROR_CODE",
+    "BroadcastBodyError",
     "FlowerConfigError",
     "FlowerIntegrationError",
     "FlowerNotInstalledError",

@@ -8,8 +8,9 @@ processes; each process keeps one open KeyStore handle per node (see
 authenticated instruction. Whatever the ClientApp raises stays on the node: the server
 gets a sealed error reply (:mod:`.app_errors`), never the exception text in the clear.
 With sessions on (:mod:`.sessions`), the reply is a sealed start until the server used
-the node's session, then a ratchet message; an instruction through the session is
-opened and its inner context checked the same way before the app sees it.
+the node's session, then a ratchet message; an instruction through the session (alone,
+or as a ticket to a shared broadcast body, :mod:`.tickets`) is opened and its inner
+context checked the same way before the app sees it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ from sealpack.integrations.flower.client_keys import KeySettings, NodeKeys, node
 from sealpack.integrations.flower.errors import RefusedMessageError
 from sealpack.integrations.flower.schema import InstructionPayload
 from sealpack.integrations.flower.sessions import open_instruction
-from sealpack.integrations.flower.wire import HELLO_RECORD, check_payload, unwrap_blob, wrap_blob
+from sealpack.integrations.flower.tickets import open_ticketed
+from sealpack.integrations.flower.wire import (
+    HELLO_RECORD,
+    check_payload,
+    unwrap_instruction,
+    wrap_blob,
+)
 from sealpack.keys import KeyBundle
 from sealpack.session import Session, is_session_message
 
@@ -121,7 +128,7 @@ class SealpackClientMod:
     ) -> Message:
         """Unseal an instruction, hand its content to the app, seal the app's outcome."""
         meta, node_id = message.metadata, _own_node_id(message, context)
-        blob, _ = unwrap_blob(message.content, kind="instruction")
+        blob, body = unwrap_instruction(message.content)
         server_key = keys.server.key_id
         expect = instruction_expectation(
             meta.run_id,
@@ -130,7 +137,7 @@ class SealpackClientMod:
             node_id,
             keys.seen.last(server_key, meta.run_id),
         )
-        payload, seq = self._open_instruction(blob, keys, expect)
+        payload, seq = self._open_instruction(blob, body, keys, expect)
         checked = check_payload(payload, kind="instruction")
         request = checked.get("request")
         if not isinstance(request, bytes) or len(request) != 16:
@@ -146,13 +153,22 @@ class SealpackClientMod:
         return Message(content, reply_to=message)
 
     def _open_instruction(
-        self, blob: bytes, keys: NodeKeys, expect: Callable[[Mapping[str, Any]], bool]
+        self,
+        blob: bytes,
+        body: bytes | None,
+        keys: NodeKeys,
+        expect: Callable[[Mapping[str, Any]], bool],
     ) -> tuple[object, int]:
-        """A sealed or (sessions on) ratchet instruction's payload and push counter."""
+        """A sealed, ratchet or ticketed (with ``body``) instruction's payload and seq."""
         if is_session_message(blob):
             if not self.sessions:
                 raise RefusedMessageError("ratchet instruction, but this node has sessions off")
-            return open_instruction(Session(keys.store, keys.server), blob, expect)
+            session = Session(keys.store, keys.server)
+            if body is not None:
+                return open_ticketed(session, blob, body, expect)
+            return open_instruction(session, blob, expect)
+        if body is not None:
+            raise RefusedMessageError("a broadcast body comes only with a ticket")
         payload, info = open_bound(
             blob, recipient=keys.store, sender=keys.server, expect=expect, shape=InstructionPayload
         )

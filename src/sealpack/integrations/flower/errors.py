@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sealpack.errors import SealpackError
+from sealpack.errors import SealpackError, TamperedError
 
 __all__ = [
+    "BroadcastBodyError",
     "FlowerConfigError",
     "FlowerIntegrationError",
     "FlowerNotInstalledError",
@@ -36,3 +37,12 @@ class RefusedMessageError(FlowerIntegrationError):
 
 class StaleInstructionError(RefusedMessageError):
     """An instruction older than one the node already accepted in this run (held back)."""
+
+
+class BroadcastBodyError(RefusedMessageError, TamperedError):
+    """A broadcast body does not match the digest its ticket names (swapped, altered, cut).
+
+    Also a :class:`~sealpack.errors.TamperedError`: it carries no detail.
+    """
+
+    MESSAGE = "broadcast body failed authentication"

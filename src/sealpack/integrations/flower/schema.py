@@ -26,6 +26,7 @@ __all__ = [
     "ReplyPayload",
     "SessionInstruction",
     "SessionReply",
+    "SessionTicket",
     "StartedReply",
 ]
 
@@ -128,6 +129,16 @@ class SessionReply(ReplyPayload):
     """A reply sent through the node's session: the payload and its context."""
 
     context: ReplyContext
+
+
+class SessionTicket(TypedDict):
+    """A node's ticket to a broadcast body, sent through its session (tickets.py)."""
+
+    v: Literal[2]
+    kind: Literal["ticket"]
+    key: bytes
+    digest: bytes
+    context: InstructionContext
 
 
 class _StartFields(TypedDict):

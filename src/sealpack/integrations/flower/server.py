@@ -3,9 +3,11 @@
 Before the first instruction to a node, and again when its bound bundle is about to
 expire, a handshake (``query.sealpack_hello``, see :mod:`.handshake` and :mod:`.hellos`)
 binds the Flower node id to one trusted identity and a fresh bundle. Then each distinct
-RecordDict sent in one push is sealed once for all its destination nodes (one payload
-encryption for a broadcast, :mod:`.broadcast`), bound to its context and to a push
-counter the nodes never let go backwards (:mod:`.binding`). Replies must come sealed
+RecordDict sent in one push is encrypted once for all its destination nodes (one
+payload encryption for a broadcast: a sealed blob, :mod:`.broadcast`, and for nodes
+holding a session a shared body with a ratchet ticket each, :mod:`.instructions`),
+bound to its context and to a push counter the nodes never let go backwards
+(:mod:`.binding`). Replies must come sealed
 from the identity bound to the replying node and answer an outstanding instruction,
 once (:mod:`.replies`). Refused replies reach the strategy as Flower error replies
 (code :data:`REFUSED_ERROR_CODE`): never as plaintext.
@@ -24,20 +26,18 @@ from flwr.supercore.run import Run
 
 from sealpack.errors import SealpackError
 from sealpack.integrations.flower import keyconfig
-from sealpack.integrations.flower.binding import (
-    WIRE_VERSION,
-    instruction_metadata,
-    valid_until,
-)
-from sealpack.integrations.flower.broadcast import seal_for_nodes
+from sealpack.integrations.flower.binding import valid_until
 from sealpack.integrations.flower.errors import FlowerConfigError
 from sealpack.integrations.flower.events import SealEvent, make_event
 from sealpack.integrations.flower.handshake import HelloCheck, verify_hello
 from sealpack.integrations.flower.hellos import Handshaker, Timing
-from sealpack.integrations.flower.records import recorddict_to_plain
+from sealpack.integrations.flower.instructions import (
+    GroupContext,
+    InstructionSealer,
+    own_bundle_json,
+)
 from sealpack.integrations.flower.replies import REFUSED_ERROR_CODE, ReplyOpener
-from sealpack.integrations.flower.sessions import ServerSessions, instruction_context
-from sealpack.integrations.flower.wire import wrap_blob
+from sealpack.integrations.flower.sessions import ServerSessions
 from sealpack.keys import Identity, KeyBundle, KeyStore
 
 __all__ = ["REFUSED_ERROR_CODE", "SealEvent", "SealedGrid"]
@@ -77,7 +77,8 @@ class SealedGrid(Grid):
                 this many seconds (less than ``min_bundle_validity``).
             instruction_expiry: Seconds a sealed instruction stays valid (one round).
             sessions: Use a ratchet session per node after its sealed start (issue 15):
-                single-node instructions and replies; False keeps every message sealed.
+                instructions (broadcasts through per-node tickets) and replies; False
+                keeps every message sealed.
             rng: Randomness for challenges and request ids (default os.urandom).
             clock: Seconds since the epoch (default time.time), for the handshake's timing
                 and bundle validity decisions; the envelope itself uses the system clock.
@@ -108,6 +109,15 @@ class SealedGrid(Grid):
         self._sessions = ServerSessions(keys, self._bound, enabled=sessions)
         self._replies = ReplyOpener(
             keys, self._bound, self._run_id, self.events, self.refused, self._sessions
+        )
+        self._instructions = InstructionSealer(
+            self._identity,
+            self._bound,
+            self._sessions,
+            self._replies.pending,
+            (self.events, self._refuse),
+            expiry=instruction_expiry,
+            rng=self._rng,
         )
 
     @classmethod
@@ -217,83 +227,14 @@ class SealedGrid(Grid):
         sealed: list[Message] = []
         requests: set[bytes] = set()
         for group in groups.values():
-            request = self._rng(16)
-            requests.add(request)
-            sealed.extend(self._seal_group(group, request, now))
+            context = GroupContext(self._run_id(), self._seq, self._rng(16), now)
+            requests.add(context.request)
+            sealed.extend(self._instructions.seal_group(group, context))
         return sealed, requests
-
-    def _seal_group(self, group: list[Message], request: bytes, now: int) -> list[Message]:
-        """Seal one content for every destination node of ``group`` that can take it."""
-        first = group[0].metadata
-        started = time.perf_counter()
-        plain = recorddict_to_plain(group[0].content)
-        payload = {
-            "v": WIRE_VERSION,
-            "kind": "instruction",
-            "request": request,
-            "server": self._own_bundle_json(),
-            "content": plain,
-        }
-        run_id, seq = self._run_id(), self._seq
-        if self._sessions.enabled:
-            nodes = [m.metadata.dst_node_id for m in group]
-            payload["sessions"] = ready = self._sessions.established(nodes)
-            if ready == nodes[:1] == nodes and not self._bound[nodes[0]].is_expired(now=now):
-                return self._seal_ratchet(group[0], payload, request, started)
-
-        def metadata_for(nodes: list[int]) -> dict[str, object]:
-            return instruction_metadata(run_id, first.message_type, first.group_id, nodes, seq)
-
-        bundles = {m.metadata.dst_node_id: self._bound[m.metadata.dst_node_id] for m in group}
-        blobs, refusals = seal_for_nodes(
-            payload,
-            bundles,
-            sender=self._identity,
-            metadata_for=metadata_for,
-            expires_in=self._instruction_expiry,
-            now=now,
-        )
-        for node, reason in refusals:
-            self._refuse(node, reason, "cannot seal to")
-        out: list[Message] = []
-        by_node = {m.metadata.dst_node_id: m for m in group}
-        for sealed in blobs:
-            wire = wrap_blob(sealed.blob, kind="instruction", sender=self._identity.name)
-            self.events.append(
-                make_event("seal", "instruction", sealed.nodes, plain, len(sealed.blob), started)
-            )
-            for node in sealed.nodes:
-                self._replies.pending.add(request, node, first.message_type, first.group_id)
-                out.append(_readdressed(wire, by_node[node]))
-        return out
-
-    def _seal_ratchet(
-        self, message: Message, payload: dict[str, object], request: bytes, started: float
-    ) -> list[Message]:
-        """Send one instruction through the node's session, its context inside."""
-        meta, node = message.metadata, message.metadata.dst_node_id
-        context = instruction_context(
-            self._run_id(),
-            meta.message_type,
-            meta.group_id,
-            node,
-            self._seq,
-            self._instruction_expiry,
-        )
-        try:
-            blob = self._sessions.seal_instruction(node, {**payload, "context": context})
-        except SealpackError as exc:
-            self._refuse(node, type(exc).__name__, "cannot seal to")
-            return []
-        wire = wrap_blob(blob, kind="instruction", sender=self._identity.name)
-        plain = payload["content"]
-        self.events.append(make_event("seal", "instruction", [node], plain, len(blob), started))
-        self._replies.pending.add(request, node, meta.message_type, meta.group_id)
-        return [_readdressed(wire, message)]
 
     def _own_bundle_json(self) -> str:
         """The ServerApp's current bundle without one-time prekeys (nodes never use them)."""
-        return self._identity.bundle().with_one_time_prekeys(()).to_json()
+        return own_bundle_json(self._identity)
 
     def _bind(self, node: int, answer: Message, challenge: bytes) -> None:
         """Verify one hello answer; bind the node or record the refusal."""
@@ -311,11 +252,3 @@ class SealedGrid(Grid):
             return
         self._bound[node] = fresh
         self.events.append(make_event("unseal", "hello", [node], None, size, started))
-
-
-def _readdressed(content: RecordDict, message: Message) -> Message:
-    """A new instruction carrying ``content`` with ``message``'s routing metadata."""
-    meta = message.metadata
-    return Message(
-        content, meta.dst_node_id, meta.message_type, ttl=meta.ttl, group_id=meta.group_id
-    )

@@ -6,10 +6,12 @@ accepted a start, an instruction to that single node is a ratchet message, and t
 answers it through the session. The context that a sealed blob carries in its signed
 metadata travels *inside* the ratchet message (``"context"``, the same fields as
 :mod:`.binding`, plus the instruction's expiry) and is checked before the app or the
-strategy sees anything. A broadcast stays one sealed blob; it lists the nodes the server
-holds a session with (``"sessions"``), so a node whose session the server lost starts a
-new one. Sessions live in the key stores (durable, under the store lock); a server with
-an in-memory ``Identity`` keeps them for the lifetime of its SealedGrid.
+strategy sees anything. A broadcast reaches the nodes with a session through per-node
+tickets (:mod:`.tickets`) and the others as one sealed blob; every instruction lists the
+nodes the server holds a session with (``"sessions"``), so a node whose session the
+server lost starts a new one. Sessions live in the key stores (durable, under the store
+lock); a server with an in-memory ``Identity`` keeps them for the lifetime of its
+SealedGrid.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sealpack.session import Session
 
 __all__ = [
     "ServerSessions",
+    "check_instruction_context",
     "check_reply_context",
     "instruction_context",
     "open_instruction",
@@ -107,14 +110,25 @@ def open_instruction(
         SealpackError: the ratchet refused it (tampered, replayed, unknown session).
     """
     obj: dict[str, Any] = session.open_message(blob, expect=SessionInstruction).obj
-    context = obj.pop("context")
+    return obj, check_instruction_context(obj.pop("context"), accept)
+
+
+def check_instruction_context(
+    context: Mapping[str, Any], accept: Callable[[Mapping[str, Any]], bool]
+) -> int:
+    """Check the context inside a ratchet instruction or ticket; return its ``seq``.
+
+    Raises:
+        ContextMismatchError: Another run, type, round or node, or older than an
+            accepted instruction. ExpiredError: past its expiry.
+    """
     try:
         accept(context)
     except RefusedMessageError as exc:  # also StaleInstructionError, as for sealed blobs
         raise ContextMismatchError(f"ratchet instruction: {exc}") from None
     if context["expires"] < int(time.time()):
         raise ExpiredError("ratchet instruction has expired")
-    return obj, int(context["seq"])
+    return int(context["seq"])
 
 
 def open_reply(session: Session, blob: bytes, expected: Mapping[str, Any]) -> dict[str, Any]:

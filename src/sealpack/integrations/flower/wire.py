@@ -4,7 +4,9 @@ A sealed Flower message has exactly two records and nothing else:
 
 * ``"sealpack"`` - an ArrayRecord with one Array ``"blob"`` (dtype ``uint8``,
   shape ``(len,)``, stype ``"sealpack.envelope"``) holding the sealed blob, so
-  Flower chunks large blobs like any model;
+  Flower chunks large blobs like any model; an instruction through a broadcast
+  ticket (:mod:`.tickets`) holds the node's ticket there and a second Array
+  ``"body"`` (stype ``"sealpack.body"``): the body shared by every ticketed node;
 * ``"sealpack-info"`` - a ConfigRecord ``{"v": 2, "kind": str, "sender": str}``, plus
   ``"request": bytes`` on replies (public routing facts only; ``sender`` is the sealing
   identity's name; both are hints that the signed metadata must confirm).
@@ -43,6 +45,7 @@ __all__ = [
     "check_payload",
     "unwrap_blob",
     "unwrap_info",
+    "unwrap_instruction",
     "wrap_blob",
 ]
 
@@ -52,30 +55,46 @@ INFO_RECORD = "sealpack-info"
 HELLO_RECORD = "sealpack-hello"
 _BLOB_KEY = "blob"
 _BLOB_STYPE = "sealpack.envelope"
+_BODY_KEY = "body"
+_BODY_STYPE = "sealpack.body"
 
 
-def wrap_blob(blob: bytes, *, kind: str, sender: str, request: bytes | None = None) -> RecordDict:
+def wrap_blob(
+    blob: bytes,
+    *,
+    kind: str,
+    sender: str,
+    request: bytes | None = None,
+    body: bytes | None = None,
+) -> RecordDict:
     """Put a sealed blob into a fresh RecordDict (the only content sent on the wire).
 
     Args:
-        blob: The sealed blob.
+        blob: The sealed blob (or a node's ticket).
         kind: ``"instruction"``, ``"reply"`` or ``"hello"``.
         sender: The sealing identity's name (public).
         request: A reply's request id (public; confirmed by the signed metadata).
+        body: A broadcast body shared by the nodes with a ticket (instructions only).
 
     Returns:
         A RecordDict with the blob and the public routing facts.
     """
-    array = Array(dtype="uint8", shape=(len(blob),), stype=_BLOB_STYPE, data=blob)
+    arrays = {_BLOB_KEY: _array(blob, _BLOB_STYPE)}
+    if body is not None:
+        arrays[_BODY_KEY] = _array(body, _BODY_STYPE)
     info: dict[str, Any] = {"v": WIRE_VERSION, "kind": kind, "sender": sender}
     if request is not None:
         info["request"] = request
     return RecordDict(
         {
-            BLOB_RECORD: ArrayRecord(array_dict={_BLOB_KEY: array}),
+            BLOB_RECORD: ArrayRecord(array_dict=arrays),
             INFO_RECORD: ConfigRecord(info),
         }
     )
+
+
+def _array(data: bytes, stype: str) -> Array:
+    return Array(dtype="uint8", shape=(len(data),), stype=stype, data=data)
 
 
 def unwrap_blob(content: RecordDict, *, kind: str) -> tuple[bytes, str]:
@@ -95,6 +114,22 @@ def unwrap_blob(content: RecordDict, *, kind: str) -> tuple[bytes, str]:
     return blob, str(info["sender"])
 
 
+def unwrap_instruction(content: RecordDict) -> tuple[bytes, bytes | None]:
+    """Take a sealed instruction (blob, or ticket and shared body) out of a RecordDict.
+
+    Args:
+        content: The received instruction content.
+
+    Returns:
+        ``(blob, None)`` or ``(ticket, body)``; both unverified until opened.
+
+    Raises:
+        RefusedMessageError: The content is not a sealed instruction.
+    """
+    blob, _, body = _unwrap(content, "instruction", with_body=True)
+    return blob, body
+
+
 def unwrap_info(content: RecordDict, *, kind: str) -> tuple[bytes, ConfigRecord]:
     """Take the sealed blob out of a received RecordDict; refuse anything else.
 
@@ -108,6 +143,14 @@ def unwrap_info(content: RecordDict, *, kind: str) -> tuple[bytes, ConfigRecord]
     Raises:
         RefusedMessageError: The content is not exactly one sealed blob of that kind.
     """
+    blob, info, _ = _unwrap(content, kind, with_body=False)
+    return blob, info
+
+
+def _unwrap(
+    content: RecordDict, kind: str, *, with_body: bool
+) -> tuple[bytes, ConfigRecord, bytes | None]:
+    """The blob, the info record and (``with_body``: maybe) a body; refuse anything else."""
     if set(content.keys()) != {BLOB_RECORD, INFO_RECORD}:
         raise RefusedMessageError("message is not sealed by sealpack (plaintext refused)")
     blob_record, info = content[BLOB_RECORD], content[INFO_RECORD]
@@ -116,12 +159,19 @@ def unwrap_info(content: RecordDict, *, kind: str) -> tuple[bytes, ConfigRecord]
     if info.get("v") != WIRE_VERSION or info.get("kind") != kind:
         raise RefusedMessageError(f"expected a sealed {kind!r} message")
     sender = info.get("sender")
-    array = blob_record.get(_BLOB_KEY)
-    if not isinstance(sender, str) or list(blob_record) != [_BLOB_KEY] or array is None:
+    allowed = ({_BLOB_KEY}, {_BLOB_KEY, _BODY_KEY}) if with_body else ({_BLOB_KEY},)
+    if not isinstance(sender, str) or set(blob_record) not in allowed:
         raise RefusedMessageError("sealed message has malformed records")
-    if array.stype != _BLOB_STYPE or not isinstance(array.data, bytes):
+    blob = _array_bytes(blob_record, _BLOB_KEY, _BLOB_STYPE)
+    body = _array_bytes(blob_record, _BODY_KEY, _BODY_STYPE) if _BODY_KEY in blob_record else None
+    return blob, info, body
+
+
+def _array_bytes(record: ArrayRecord, key: str, stype: str) -> bytes:
+    array = record.get(key)
+    if array is None or array.stype != stype or not isinstance(array.data, bytes):
         raise RefusedMessageError("sealed message has malformed records")
-    return array.data, info
+    return array.data
 
 
 def check_payload(

@@ -66,6 +66,4 @@ _LAZY = {
 }
 
 
-__getattr__ = lazy_attributes(
-    __name__, _LAZY, engine="nvflare", missing=NvflareNotInstalledError
-)
+__getattr__ = lazy_attributes(__name__, _LAZY, engine="nvflare", missing=NvflareNotInstalledError)
