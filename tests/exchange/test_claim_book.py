@@ -88,3 +88,46 @@ def test_a_peer_compacts_by_its_lowest_unused_one_time_prekey(tmp_path: Path, pr
     assert lowest() == min(store.identity.one_time_prekey_ids(), default=None)
     assert (lowest() is None) == (prekeys == 0)
     peer.close()
+
+
+def test_a_held_unacknowledged_message_is_redelivered_after_compaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message opened with hold=True is redelivered until acknowledged, and each
+    redelivery checks its prekey's claim again. Its prekey is no longer unused (it is
+    held apart), so a bound of the lowest *unused* id compacted its claim away and the
+    redelivery waited as unclaimed (then was quarantined): the held id must count."""
+    monkeypatch.setattr(claim_book, "COMPACT_AT_BYTES", 1)  # every append compacts
+    site = DirectoryTransport(tmp_path / "site")
+    identity = Identity.generate("bob", one_time_prekeys=4)
+    store = KeyStore.create(tmp_path / "ks", identity, passphrase=b"pw", scrypt_n=2**10)
+    bob = Peer("bob", site, store)
+    alice = Peer("alice", site, Identity.generate("alice", one_time_prekeys=4))
+    alice.send("one", to=["bob"])
+    first = next(bob.iter_messages(auto_ack=False))  # held, never acknowledged
+    assert first.obj == "one" and 1 not in store.identity.one_time_prekey_ids()
+    alice.send("two", to=["bob"])  # its claim is recorded next pass: a compaction
+    again = [(m.obj, m.redelivered) for m in bob.iter_messages(auto_ack=False)]
+    assert again == [("one", True), ("two", False)]
+    assert bob.quarantined() == []
+    bob.close()
+
+
+def test_a_book_that_cannot_shrink_is_not_rewritten_on_every_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old prekey still held keeps every line: compaction must back off (amortised)."""
+    monkeypatch.setattr(claim_book, "COMPACT_AT_BYTES", 200)
+    compactions = []
+    original = ClaimBook._compact
+
+    def counting(self: ClaimBook, fd: int) -> None:
+        compactions.append(os.fstat(fd).st_size)
+        original(self, fd)
+
+    monkeypatch.setattr(ClaimBook, "_compact", counting)
+    book = ClaimBook(tmp_path / "claims", lowest_held_id=lambda: 0)
+    for prekey_id in range(200):
+        book.record(prekey_id, ALICE)
+    assert len(lines(tmp_path / "claims")) == 200
+    assert len(compactions) <= 8  # sizes double between compactions

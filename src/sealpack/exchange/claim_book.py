@@ -16,11 +16,14 @@ datasite. Without a key store it is in memory.
 The record is compacted once it passes :data:`COMPACT_AT_BYTES`: lines of ids below
 the lowest one-time prekey id still held are dropped (ids are handed out in
 increasing order and never reused, and a consumed prekey refuses every blob that
-names it, so their claims decide nothing any more). The lowest id comes from the
+names it, so their claims decide nothing any more). "Held" counts a prekey kept apart
+for a blob opened with ``hold=True`` and not yet acknowledged: its redelivery checks
+the claim again (exchange.peer). The lowest id comes from the
 caller's (possibly stale) view of its identity; a stale view only holds more ids,
 so it only keeps more lines. The compacted file replaces the record by rename under
 the lock, and a writer that locked the old file notices the swap and retries on the
-new one, so no claim is lost to the swap.
+new one, so no claim is lost to the swap. A book that cannot shrink (an old prekey
+still held) is compacted again only once it has doubled, so appends stay cheap.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class ClaimBook:
         """
         self._path = path
         self._lowest_held_id = lowest_held_id
+        self._compact_at = COMPACT_AT_BYTES
+        """Size that triggers the next compaction: twice what the last one left."""
         self._claims: dict[int, bytes] = {}
         self._void: set[tuple[int, bytes]] = set()
         self.seen: set[bytes] = set()
@@ -137,7 +142,7 @@ class ClaimBook:
                         line = f"{'v ' if void else ''}{prekey_id} {key.hex()}\n"
                         os.write(fd, line.encode("ascii"))
                         os.fsync(fd)
-                    if os.fstat(fd).st_size >= COMPACT_AT_BYTES:
+                    if os.fstat(fd).st_size >= self._compact_at:
                         self._compact(fd)
             if void:
                 self._void.add((prekey_id, key))
@@ -171,6 +176,7 @@ class ClaimBook:
         finally:
             os.close(out)
         os.replace(temp, self._path)  # writers waiting on the old file retry (_locked_file)
+        self._compact_at = max(COMPACT_AT_BYTES, 2 * sum(map(len, lines)))
         self._claims = {i: k for i, k in self._claims.items() if i >= lowest}
         self._void = {entry for entry in self._void if entry[0] >= lowest}
 

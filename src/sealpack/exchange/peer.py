@@ -28,6 +28,7 @@ from sealpack.exchange.receiving import Receiving
 from sealpack.exchange.sessions import PeerSessions
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
+from sealpack.keys.opening import OPK
 
 __all__ = ["DEFAULT_EXPIRES_IN", "Message", "Peer", "ProgressCallback"]
 
@@ -92,7 +93,7 @@ class Peer(Receiving):
         local = self._keystore.path if self._keystore is not None else None
         self._claim_book = ClaimBook(
             local / CLAIM_BOOK_FILE if local else None,
-            lowest_held_id=lambda: min(self.identity.one_time_prekey_ids(), default=None),
+            lowest_held_id=lambda: _lowest_held_prekey_id(self.identity),
         )
         self._ack_journal = AckJournal(local / ACK_JOURNAL_FOLDER if local else None)
         self._sessions = PeerSessions(keystore, enabled=sessions)
@@ -274,3 +275,12 @@ class Peer(Receiving):
             errors.TransportError: the quarantine cannot be listed.
         """
         return self.transport.list_quarantine(self.name)
+
+
+def _lowest_held_prekey_id(identity: Identity) -> int | None:
+    """The claim book's compaction bound: the lowest one-time prekey id still unused or
+    held apart (consumed by a blob opened with ``hold=True`` and not yet acknowledged,
+    whose redelivery checks its claim again), or None when there is none."""
+    with identity._lock:
+        held = [prekey_id for kind, prekey_id in identity._held if kind == OPK]
+    return min([*identity.one_time_prekey_ids(), *held], default=None)
