@@ -223,6 +223,11 @@ def _blob_length(prepared: _Prepared, options: SealOptions) -> int:
     return len(prepared.header_bytes) + payload_len + hdr.SIGNATURE_SIZE
 
 
+def _signer(sender: Identity, header: bytes) -> Callable[[bytes], bytes]:
+    """The sender's signature over ``header`` and a payload digest (envelope.md section 7)."""
+    return lambda digest: sender._sign_envelope(suite.signed_message(header, digest))
+
+
 def _fill(
     blob: memoryview,
     buffers: Sequence[Buffer],
@@ -237,7 +242,7 @@ def _fill(
         header,
         prepared.encryptor,
         buffers,
-        lambda digest: sender._sign_envelope(suite.signed_message(header, digest)),
+        _signer(sender, header),
         progress=progress,
     )
 
@@ -249,8 +254,7 @@ def _small_blob(buffers: Sequence[Buffer], prepared: _Prepared, sender: Identity
     payload = encryptor.prefix + encryptor.encrypt_chunk(0, plaintext)
     header = prepared.header_bytes
     digest = suite.payload_digest(payload)
-    signature = sender._sign_envelope(suite.signed_message(header, digest))
-    return b"".join((header, payload, signature))
+    return b"".join((header, payload, _signer(sender, header)(digest)))
 
 
 def seal_bytes(
@@ -302,8 +306,7 @@ def seal_buffers_to(
     options = options or SealOptions()
     prepared = _prepare(_total_size(buffers), sender, recipients, options, rng, now)
     if segmented.worthwhile(prepared.size, options.chunk_size):  # issue 18: every core
-        header = prepared.header_bytes
-        sign = lambda digest: sender._sign_envelope(suite.signed_message(header, digest))  # noqa: E731
+        header, sign = prepared.header_bytes, _signer(sender, prepared.header_bytes)
         return segmented.seal_into(
             write, header, prepared.encryptor, buffers, sign, progress=progress
         )
@@ -316,6 +319,6 @@ def seal_buffers_to(
         written += len(piece)
 
     digest = pipeline.encrypt_streaming(buffers, prepared.encryptor, prepared.size, emit, progress)
-    signature = sender._sign_envelope(suite.signed_message(prepared.header_bytes, digest))
+    signature = _signer(sender, prepared.header_bytes)(digest)
     write(memoryview(signature))
     return written + len(signature)
