@@ -204,3 +204,19 @@ def test_internal_signing_needs_a_sealpack_label() -> None:
     for message in (b"raw bytes", b"sealpack/v2/app/x\x00m"):
         with pytest.raises(errors.SealArgumentError):
             identity._sign_envelope(message)
+
+
+def test_a_held_one_time_prekey_is_listed_apart_until_acknowledged() -> None:
+    import sealpack
+
+    alice = Identity.generate("alice", one_time_prekeys=0)
+    bob = Identity.generate("bob", one_time_prekeys=2)
+    first = bob.one_time_prekey_ids()[0]
+    blob = sealpack.seal(b"x", sender=alice, recipients=[bob.bundle()])
+    _, info = sealpack.unseal(
+        blob, recipient=bob, senders=[alice.bundle()], hold=True, with_metadata=True
+    )
+    assert bob.held_one_time_prekey_ids() == [first]
+    assert first not in bob.one_time_prekey_ids()
+    sealpack.acknowledge(bob, info)
+    assert bob.held_one_time_prekey_ids() == []

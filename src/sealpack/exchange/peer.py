@@ -28,7 +28,6 @@ from sealpack.exchange.receiving import Receiving
 from sealpack.exchange.sessions import PeerSessions
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
-from sealpack.keys.opening import OPK
 
 __all__ = ["DEFAULT_EXPIRES_IN", "Message", "Peer", "ProgressCallback"]
 
@@ -281,6 +280,5 @@ def _lowest_held_prekey_id(identity: Identity) -> int | None:
     """The claim book's compaction bound: the lowest one-time prekey id still unused or
     held apart (consumed by a blob opened with ``hold=True`` and not yet acknowledged,
     whose redelivery checks its claim again), or None when there is none."""
-    with identity._lock:
-        held = [prekey_id for kind, prekey_id in identity._held if kind == OPK]
+    held = identity.held_one_time_prekey_ids()
     return min([*identity.one_time_prekey_ids(), *held], default=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sealpack import errors, primitives
 from sealpack.keys import identity_state as st
+from sealpack.keys import opening
 from sealpack.keys.app_signature import APP_SIGNATURE_DOMAIN, app_signed_message
 from sealpack.keys.arguments import require_int, require_rng
 from sealpack.keys.bundle import KeyBundle
@@ -153,6 +154,11 @@ class Identity(RecipientKeys, PrekeyManagement, RefusesExport):
         """Return the ids of the unused one-time prekeys, ascending."""
         with self._lock:
             return sorted(self._state.one_time_prekeys)
+
+    def held_one_time_prekey_ids(self) -> list[int]:
+        """Return the ids of the one-time prekeys kept for held, unacknowledged blobs."""
+        with self._lock:
+            return sorted(prekey_id for kind, prekey_id in self._held if kind == opening.OPK)
 
     def pq_one_time_prekey_ids(self) -> list[int]:
         """Return the ids of the unused PQ one-time prekeys, ascending."""
