@@ -54,6 +54,7 @@ from common import (
     run_worker,
     traced_peak_extra,
 )
+from syft_peer import syft_clients
 
 CHUNK = 1 << 20
 TAG = 16
@@ -212,27 +213,6 @@ def _fobs_case(op: str, model: Model, recipients: int) -> Case:
 # --- syft-crypto --------------------------------------------------------------------
 
 
-def _syft_clients(count: int, root: Path) -> list[Any]:
-    from loguru import logger
-    from syft_core import Client, SyftClientConfig
-    from syft_crypto import bootstrap_user
-
-    logger.remove()
-    clients = []
-    for index in range(count + 1):
-        email = f"user{index}@example.org"
-        config = SyftClientConfig(
-            data_dir=root / "data",
-            email=email,
-            server_url="https://syftbox.net",
-            path=root / f"{email}.json",
-        )
-        client = Client(config)
-        bootstrap_user(client)
-        clients.append(client)
-    return clients
-
-
 def _syft_case(op: str, model: Model, recipients: int) -> Case:
     from syft_crypto import EncryptedPayload, decrypt_message, encrypt_message
 
@@ -240,7 +220,7 @@ def _syft_case(op: str, model: Model, recipients: int) -> Case:
         raise _Skipped("skipped: >256 MiB to 10 recipients does not fit in memory")
     home = tempfile.TemporaryDirectory(prefix="bench-syft-")
     atexit.register(home.cleanup)
-    clients = _syft_clients(recipients, Path(home.name))
+    clients = syft_clients(recipients + 1, Path(home.name))
     sender, receivers = clients[0], clients[1:]
 
     def seal() -> list[str]:

@@ -125,23 +125,10 @@ def syft_round_trip() -> Callable[[], Any]:
     import base64
     import pickle
 
-    from loguru import logger
-    from syft_core import Client, SyftClientConfig
-    from syft_crypto import bootstrap_user, decrypt_message, encrypt_message
+    from syft_crypto import decrypt_message, encrypt_message
+    from syft_peer import syft_clients
 
-    logger.remove()
-    root = Path(tempfile.mkdtemp(prefix="bench-syft-small-"))
-    clients = []
-    for email in ("a@example.org", "b@example.org"):
-        config = SyftClientConfig(
-            data_dir=root / "data",
-            email=email,
-            server_url="https://syftbox.net",
-            path=root / f"{email}.json",
-        )
-        client = Client(config)
-        bootstrap_user(client)
-        clients.append(client)
+    clients = syft_clients(2, Path(tempfile.mkdtemp(prefix="bench-syft-small-")))
     text = base64.b64encode(pickle.dumps(PAYLOAD, protocol=5)).decode("ascii")
 
     def round_trip() -> Any:

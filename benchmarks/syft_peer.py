@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -65,6 +66,32 @@ def _find_python312() -> str:
 def _imports(python: str, module: str) -> bool:
     probe = [python, "-c", f"import {module}"]
     return subprocess.run(probe, check=False, capture_output=True).returncode == 0
+
+
+def syft_clients(count: int, root: Path) -> list[Any]:
+    """``count`` bootstrapped syft-crypto clients under ``root`` (inside its interpreter).
+
+    Raises:
+        ImportError: syft-crypto (or loguru, syft_core) is not installed here.
+    """
+    from loguru import logger
+    from syft_core import Client, SyftClientConfig
+    from syft_crypto import bootstrap_user
+
+    logger.remove()
+    clients = []
+    for index in range(count):
+        email = f"user{index}@example.org"
+        config = SyftClientConfig(
+            data_dir=root / "data",
+            email=email,
+            server_url="https://syftbox.net",
+            path=root / f"{email}.json",
+        )
+        client = Client(config)
+        bootstrap_user(client)
+        clients.append(client)
+    return clients
 
 
 def syft_small_ms(rounds: int, inner: int) -> float:
