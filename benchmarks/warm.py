@@ -44,47 +44,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import GIB, MIB, gbps, make_model, model_bytes
 
-from envelope import _chunk_lengths, _fobs_case, _pickle_case, _same_model
+from envelope import _chunk_lengths, _fobs_case, _pickle_case, _raw_seal, _raw_unseal, _same_model
 
-CHUNK, TAG = 1 << 20, 16
 Model = dict[str, np.ndarray]
 Pair = tuple[Callable[[], Any], Callable[[Any], Any]]  # seal(), unseal(sealed)
 
 
 def _raw_pair(model: Model) -> Pair:
+    """The raw chunked AES-GCM reference, the same loops as the fresh-process table's."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     aead = AESGCM(AESGCM.generate_key(256))
-    views = [memoryview(a).cast("B") for a in model.values()]
     lengths = _chunk_lengths(model)
-
-    def seal() -> np.ndarray:
-        out = np.empty(sum(lengths) + TAG * len(lengths), dtype=np.uint8)
-        target = memoryview(out)
-        position = index = 0
-        for view in views:
-            for start in range(0, len(view) + 1, CHUNK):
-                piece = view[start : start + CHUNK]
-                end = position + len(piece) + TAG
-                aead.encrypt_into(index.to_bytes(12, "big"), piece, None, target[position:end])
-                position, index = end, index + 1
-                if len(piece) < CHUNK:
-                    break
-        return out
-
-    def unseal(blob: np.ndarray) -> np.ndarray:
-        out = np.empty(sum(lengths), dtype=np.uint8)
-        target, source = memoryview(out), memoryview(blob)
-        position = written = 0
-        for index, length in enumerate(lengths):
-            piece = source[position : position + length + TAG]
-            aead.decrypt_into(
-                index.to_bytes(12, "big"), piece, None, target[written : written + length]
-            )
-            position, written = position + length + TAG, written + length
-        return out
-
-    return seal, unseal
+    return (lambda: _raw_seal(aead, model)), lambda blob: _raw_unseal(aead, blob, lengths)
 
 
 def _identities(recipients: int) -> tuple[Any, list[Any], list[Any], list[Any]]:
