@@ -67,7 +67,7 @@ class Receiver:
             s["nr"] += 1
         aead_key = hkdf(mk, bytes(32), b"sealpack/v2/session-message", 32)
         ad = b"sealpack/v2/session\x00" + self.ad_keys + message[:66]
-        body = AESGCM(aead_key).decrypt(bytes(12), message[66:], ad)
+        body = AESGCM(aead_key).decrypt(message[66:78], message[78:], ad)
         self.s = s
         return body
 

@@ -46,6 +46,26 @@ def test_altered_state_file_is_refused(stores):
         Session(b, a.identity.bundle()).seal("x")
 
 
+def test_restored_state_never_reuses_a_key_and_nonce(stores):
+    """A state file put back from a backup (or a store copied to a second machine) sends
+    again with a message key already used. The random nonce of every inline payload keeps
+    the two messages from sharing an AES-GCM keystream and authentication key; the peer
+    refuses the second as a replay (docs/spec/session.md sections 4 and 6)."""
+    a, b = stores
+    sa, sb = established(a, b, a.identity.bundle(), b.identity.bundle())
+    path = StoreStorage(a).path_for(b.identity.public_identity_key)
+    backup = path.read_bytes()
+    first = sa.seal({"weights": bytes(1000), "round": 1})
+    path.write_bytes(backup)
+    second = sa.seal({"weights": bytes(1000), "round": 2})
+    assert first[:66] == second[:66]  # same chain position: the same message key
+    same = sum(x == y for x, y in zip(first[66:], second[66:], strict=True))
+    assert same < len(first[66:]) // 8  # a repeated nonce would leave nearly all equal
+    assert sb.open(first) == {"weights": bytes(1000), "round": 1}
+    with pytest.raises(errors.ReplayError):
+        sb.open(second)
+
+
 def test_stolen_snapshot_cannot_open_earlier_messages(stores, tmp_path):
     """Forward secrecy: keys of received messages are gone from the store."""
     a, b = stores

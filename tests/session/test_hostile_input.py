@@ -6,11 +6,13 @@ import contextlib
 import random
 import threading
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sealpack
 from sealpack import errors
+from sealpack.session import wire
 from tests.session.conftest import established
 
 ALICE = sealpack.Identity.generate("alice", one_time_prekeys=2, post_quantum=False)
@@ -51,6 +53,24 @@ def test_refused_messages_change_nothing():
             sb.open(bytes(message))
             raise AssertionError("a mutated message opened")
     assert [sb.open(m) for m in samples] == [{"n": i} for i in range(4)]
+
+
+def test_cut_payloads_and_altered_nonces_are_tampered():
+    """The inline payload is nonce (12) || ciphertext || tag (16): anything shorter, or
+    any nonce byte changed, is TamperedError and leaves the session as it was."""
+    alice = sealpack.Identity.generate("alice-n", one_time_prekeys=1, post_quantum=False)
+    bob = sealpack.Identity.generate("bob-n", one_time_prekeys=1, post_quantum=False)
+    sa, sb = established(alice, bob, alice.bundle(), bob.bundle())
+    message = sa.seal("the nonce travels with the message")
+    for length in range(wire.HEADER_SIZE, wire.HEADER_SIZE + wire.NONCE_SIZE + 16):
+        with pytest.raises(errors.TamperedError):
+            sb.open(message[:length])
+    for position in range(wire.HEADER_SIZE, wire.HEADER_SIZE + wire.NONCE_SIZE):
+        altered = bytearray(message)
+        altered[position] ^= 0x80
+        with pytest.raises(errors.TamperedError):
+            sb.open(bytes(altered))
+    assert sb.open(message) == "the nonce travels with the message"
 
 
 def test_threads_sharing_one_session_never_fork_it():

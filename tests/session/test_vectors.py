@@ -146,10 +146,13 @@ def test_lazy_sending_half_gives_the_same_bytes() -> None:
         secret, gen.IK_INITIATOR, gen.IK_RESPONDER, rng=rngs["responder"], now=0
     )
     states, sent, pending = {"initiator": init, "responder": resp}, {}, 0
+    nonces = {who: gen.seeded(f"nonces {who}".encode(), []) for who in drawn}
     deliveries = iter(DOCUMENT["testGroups"][0]["tests"])
     for actor, action, label in gen.SCRIPT:
         if action == "send":
-            sent[label] = ratchet.encrypt(states[actor], [label.encode()], signed=False, rng=None)
+            sent[label] = ratchet.encrypt(
+                states[actor], [label.encode()], signed=False, rng=nonces[actor]
+            )
             continue
         message = sent[label]
         if action == "tamper":

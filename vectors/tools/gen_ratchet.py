@@ -96,11 +96,16 @@ def _conversation(chain_steps: list[list[str]], root_steps: list[list[str]]) -> 
     secret = start.start_of(init)
     resp = start.responder_state(secret, IK_INITIATOR, IK_RESPONDER, rng=rngs["responder"], now=0)
     states = {"initiator": init, "responder": resp}
+    # The inline payloads' nonces come from their own seeded streams: they travel in the
+    # messages, so "ratchet_keys" keeps only what a receiver draws (its ratchet keys).
+    nonces = {who: seeded(f"nonces {who}".encode(), []) for who in drawn}
     sent: dict[str, bytes] = {}
     tests: list[dict[str, Any]] = []
     for actor, action, label in SCRIPT:
         if action == "send":
-            sent[label] = ratchet.encrypt(states[actor], [label.encode()], signed=False, rng=None)
+            sent[label] = ratchet.encrypt(
+                states[actor], [label.encode()], signed=False, rng=nonces[actor]
+            )
             continue
         message = sent[label]
         if action == "tamper":

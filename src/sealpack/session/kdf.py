@@ -4,8 +4,9 @@
   -> (new root key, new chain key).
 * ``KDF_CK(ck)``: message key = HMAC-SHA256(ck, 0x01), next chain key = HMAC-SHA256(ck, 0x02).
 * Message encryption key: HKDF-SHA256(salt = 0x00*32, ikm = mk, info = MESSAGE_INFO,
-  L = 32) -> AES-256-GCM key, used for exactly one message with the all-zero nonce (a
-  single-use key needs no nonce; the envelope's key wrap does the same).
+  L = 32) -> AES-256-GCM key, used for exactly one message (its nonce is random and
+  travels with the message, so a state restored from a backup never repeats a key and
+  nonce pair: session.wire).
 * The first root key: HKDF-SHA256(salt = 0x00*32, ikm = session secret,
   info = START_INFO || session id || IK_initiator || IK_responder, L = 32).
 
@@ -36,7 +37,6 @@ ROOT_INFO = b"sealpack/v2/session-root"
 MESSAGE_INFO = b"sealpack/v2/session-message"
 START_INFO = b"sealpack/v2/session-start"
 _ZERO = bytes(32)
-_ZERO_NONCE = bytes(12)
 _digest = hmac.digest
 
 
@@ -51,9 +51,9 @@ def kdf_ck(chain_key: bytes) -> tuple[bytes, bytes]:
     return _digest(chain_key, b"\x02", "sha256"), _digest(chain_key, b"\x01", "sha256")
 
 
-def message_encryption_key(message_key: bytes) -> tuple[bytes, bytes]:
-    """The single-use AES-256-GCM key of one message key, and its (all-zero) nonce."""
-    return hkdf_sha256(message_key, salt=_ZERO, info=MESSAGE_INFO, length=32), _ZERO_NONCE
+def message_encryption_key(message_key: bytes) -> bytes:
+    """The single-use AES-256-GCM key of one message key."""
+    return hkdf_sha256(message_key, salt=_ZERO, info=MESSAGE_INFO, length=32)
 
 
 def initial_root_key(

@@ -178,8 +178,8 @@ def encrypt(
     flags = (wire.CHUNKED if chunked else 0) | (wire.SIGNED if signed else 0)
     raw = wire.encode_header(flags, state.session_id, state.dhs_public, state.pn, state.ns)
     state.ns += 1
-    key, nonce = kdf.message_encryption_key(message_key)
-    return wire.seal_message(raw, key, nonce, parts, state.ad(raw), chunked=chunked, rng=rng)
+    key = kdf.message_encryption_key(message_key)
+    return wire.seal_message(raw, key, parts, state.ad(raw), chunked=chunked, rng=rng)
 
 
 def decrypt(
@@ -220,11 +220,11 @@ def decrypt(
         message_key = _next_key(state, header, now, limits, rng)
     if hold and not redelivered:
         state.skipped.hold(*slot, message_key, limits)
-    key, nonce = kdf.message_encryption_key(message_key)
+    key = kdf.message_encryption_key(message_key)
     chunked = bool(header.flags & wire.CHUNKED)
     ad = state.ad(message[: wire.HEADER_SIZE])
     payload = memoryview(message)[wire.HEADER_SIZE :]
-    inner = wire.open_payload(key, nonce, payload, ad, chunked=chunked)
+    inner = wire.open_payload(key, payload, ad, chunked=chunked)
     return inner, header.flags, redelivered
 
 

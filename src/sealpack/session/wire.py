@@ -6,11 +6,15 @@
               || ratchet public key (32) || u32be PN || u32be N            (66 bytes)
     AD      = "sealpack/v2/session" 0x00 || IK_initiator (32) || IK_responder (32) || header
     inner   = [Ed25519 signature (64), when flags & SIGNED] || body
-    payload = AES-256-GCM(key, nonce, inner, AD)                  flags & CHUNKED == 0
+    payload = nonce (12) || AES-256-GCM(key, nonce, inner, AD)     flags & CHUNKED == 0
             | C2SP chunked AES-256-GCM(key, inner, context = AD)  flags & CHUNKED, 1 MiB chunks
 
-``(key, nonce)`` come from the message key (kdf.message_encryption_key). A message
-whose inner part is over 1 MiB uses the chunked payload, so the bulk path keeps its speed.
+``key`` comes from the message key (kdf.message_encryption_key); the nonce is drawn from
+``rng`` for every message, like the chunked payload's 24-byte salt. A message key is used
+once, so a fixed nonce would do as long as the state never goes back; the random one keeps
+a key store restored from a backup, or copied to a second machine, from encrypting two
+objects under one key and nonce (docs/spec/session.md section 4). A message whose inner
+part is over 1 MiB uses the chunked payload, so the bulk path keeps its speed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import NamedTuple
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sealpack import errors
+from sealpack import errors, primitives
 from sealpack.envelope import stream
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "HEADER_SIZE",
     "INLINE_MAX",
     "MAGIC",
+    "NONCE_SIZE",
     "SIGNED",
     "VERSION",
     "Header",
@@ -51,6 +56,8 @@ HEADER_SIZE = _LAYOUT.size
 _pack = _LAYOUT.pack
 _unpack = _LAYOUT.unpack_from
 INLINE_MAX = 1 << 20
+NONCE_SIZE = 12
+_MIN_PAYLOAD = NONCE_SIZE + 16
 CHUNK_SIZE = 1 << 20
 AD_LABEL = b"sealpack/v2/session\x00"
 Buffer = bytes | bytearray | memoryview
@@ -102,7 +109,7 @@ def parse_header(message: bytes) -> Header:
         raise errors.UnsupportedVersionError(
             f"session message format version {version} is not supported (this is version 2)"
         )
-    if flags & ~_KNOWN_FLAGS or len(message) - HEADER_SIZE < 16:
+    if flags & ~_KNOWN_FLAGS or len(message) - HEADER_SIZE < _MIN_PAYLOAD:
         raise errors.TamperedError()
     return Header(flags, sid, key, pn, n)
 
@@ -115,7 +122,6 @@ def associated_data(initiator_ik: bytes, responder_ik: bytes, header: bytes) -> 
 def seal_message(
     header: bytes,
     key: bytes,
-    nonce: bytes,
     parts: Sequence[Buffer],
     ad: bytes,
     *,
@@ -123,9 +129,11 @@ def seal_message(
     rng: stream.Rng | None,
 ) -> bytes:
     """``header || payload`` for the inner part given as ``parts`` (never joined when
-    chunked: each chunk is encrypted straight from the caller's buffers)."""
+    chunked: each chunk is encrypted straight from the caller's buffers). The inline
+    payload's nonce, or the chunked payload's salt, is drawn from ``rng``."""
     if not chunked:
-        return header + AESGCM(key).encrypt(nonce, b"".join(parts), ad)
+        nonce = primitives.random_bytes(NONCE_SIZE, rng=rng)
+        return header + nonce + AESGCM(key).encrypt(nonce, b"".join(parts), ad)
     size = sum(memoryview(part).nbytes for part in parts)
     encryptor = stream.ChunkEncryptor(key, context=ad, chunk_size=CHUNK_SIZE, rng=rng)
     out = bytearray(HEADER_SIZE + stream.ciphertext_length(size, CHUNK_SIZE))
@@ -140,9 +148,7 @@ def seal_message(
     return bytes(out)
 
 
-def open_payload(
-    key: bytes, nonce: bytes, payload: memoryview, ad: bytes, *, chunked: bool
-) -> bytes | bytearray:
+def open_payload(key: bytes, payload: memoryview, ad: bytes, *, chunked: bool) -> bytes | bytearray:
     """Decrypt and authenticate the payload completely (chunked: into one new bytearray).
 
     Raises:
@@ -153,6 +159,6 @@ def open_payload(
         stream.decrypt_into(key, payload, memoryview(out), context=ad, chunk_size=CHUNK_SIZE)
         return out
     try:
-        return AESGCM(key).decrypt(nonce, payload, ad)
+        return AESGCM(key).decrypt(payload[:NONCE_SIZE], payload[NONCE_SIZE:], ad)
     except (InvalidTag, ValueError) as error:
         raise errors.TamperedError() from error
