@@ -8,6 +8,9 @@ Libraries (each case runs in its own child process so memory peaks do not mix):
 * ``sealpack``: ``sealpack.api.seal`` -> bytes and ``sealpack.api.unseal`` -> object.
 * ``sealpack-file``: ``sealpack.api.seal_to`` a path (temp file, fsync, rename) and
   ``sealpack.api.unseal_from`` that path (one read, decrypted in place).
+* ``file-floor``: the raw reference's blob written to a path as ``seal_to`` writes
+  (fsync included) / read back whole, no cryptography (benchmarks/io_floor.py): the
+  disk's and the page cache's bound on ``sealpack-file``.
 * ``sealpack-buffers``: diagnostic; ``envelope.sealer.seal_buffers`` (the bytearray
   ``seal`` copies into bytes) and ``envelope.opener.open_buffer`` + codec ``loads``.
 * ``pickle5+aesgcm``: ``pickle.dumps(protocol=5)`` in-band, one AESGCM over it, the key
@@ -43,6 +46,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import io_floor
 from common import (
     GIB,
     MIB,
@@ -62,6 +66,7 @@ LIBRARIES = (
     "raw-aesgcm",
     "sealpack",
     "sealpack-file",
+    io_floor.LIBRARY,
     "sealpack-buffers",
     "pickle5+aesgcm",
     "fobs+aesgcm",
@@ -320,9 +325,24 @@ class _Skipped(Exception):
     """A case that is deliberately not run (the message says why)."""
 
 
+def _file_floor_case(op: str, model: Model) -> Case:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    blob = _raw_seal(AESGCM(AESGCM.generate_key(256)), model)
+    home = tempfile.TemporaryDirectory(prefix="bench-floor-")
+    atexit.register(home.cleanup)
+    seal, unseal = io_floor.seal_and_open(blob, Path(home.name))
+    if op == "seal":
+        return seal, lambda written: io_floor.same_size(written, blob)
+    written = seal()
+    return (lambda: unseal(written)), lambda out: io_floor.same_size(out, blob)
+
+
 def _build_case(library: str, op: str, model: Model, recipients: int) -> Case:
     if library == "raw-aesgcm":
         return _raw_case(op, model, recipients)
+    if library == io_floor.LIBRARY:
+        return _file_floor_case(op, model)
     if library == "sealpack-file":
         return _file_case(op, model, recipients)
     if library in ("sealpack", "sealpack-buffers"):

@@ -91,14 +91,72 @@ WARM_CALLS = {
 }
 
 
+FLOOR_SLACK = 1.1
+"""sealpack's own check: ``seal_to(path)`` within this factor of writing its bytes alone."""
+
+
+def _cell_key(row: Row) -> tuple[Any, Any]:
+    return row.get("recipients"), row.get("MiB")
+
+
+def file_floor_targets(rows: Sequence[Row], table: str, seal_to: str, floor: str) -> list[Target]:
+    """``seal_to(path)`` against the durable write of the same bytes without cryptography
+    (benchmarks/io_floor.py), cell by cell, and what that write alone reaches.
+
+    Args:
+        rows: the table's rows. table: shown in the names.
+        seal_to, floor: ``"library/op"`` keys of the seal_to rows and the floor's write rows.
+    """
+    (mine_lib, mine_op), (floor_lib, floor_op) = seal_to.split("/"), floor.split("/")
+    floors = {
+        _cell_key(r): r
+        for r in rows
+        if (r.get("library"), r.get("op")) == (floor_lib, floor_op) and r.get("seconds")
+    }
+    ratios, ceilings = [], []
+    for row in rows:
+        match = floors.get(_cell_key(row))
+        if (row.get("library"), row.get("op")) != (mine_lib, mine_op) or not row.get("seconds"):
+            continue
+        if match is not None:
+            ratios.append(match["seconds"] / row["seconds"])
+            if match.get("x_raw") is not None:
+                ceilings.append(match["x_raw"])
+    name = (
+        f"{table}: seal_to (path) within {FLOOR_SLACK:g}x of a durable write of its bytes "
+        "with no cryptography (sealpack's check: the disk's bound)"
+    )
+    shown = f"{_span(ratios)} of that write's speed; the write alone: {_span(ceilings)} raw"
+    met = min(ratios) >= 1 / FLOOR_SLACK if ratios else None
+    return [(name, shown, met)]
+
+
+def read_floor_target(rows: Sequence[Row], table: str, read: str) -> Target:
+    """Shown, not judged: what reading the file alone costs against raw AES-GCM (one of
+    the three passes ``unseal_from`` shares between the cores)."""
+    library, op = read.split("/")
+    ratios = _column(rows, "x_raw", lambda r: (r.get("library"), r.get("op")) == (library, op))
+    return (f"{table}: unseal_from's file read alone, no cryptography", _span(ratios), None)
+
+
 def fresh_targets(rows: Sequence[Row]) -> list[Target]:
     """Issue 18 on the fresh-process table (benchmarks/envelope.py)."""
-    return throughput_targets(rows, "fresh process", FRESH_CALLS)
+    return [
+        *throughput_targets(rows, "fresh process", FRESH_CALLS),
+        *file_floor_targets(rows, "fresh process", "sealpack-file/seal", "file-floor/seal"),
+        read_floor_target(rows, "fresh process", "file-floor/unseal"),
+    ]
 
 
 def warm_targets(rows: Sequence[Row]) -> list[Target]:
     """Issue 18 on the warm-process table (benchmarks/warm.py)."""
-    return throughput_targets(rows, "warm process", WARM_CALLS)
+    return [
+        *throughput_targets(rows, "warm process", WARM_CALLS),
+        *file_floor_targets(
+            rows, "warm process", "sealpack-file/seal_to", "file-floor/write+fsync"
+        ),
+        read_floor_target(rows, "warm process", "file-floor/read"),
+    ]
 
 
 def small_targets(rows: Sequence[Row]) -> list[Target]:

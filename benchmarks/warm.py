@@ -9,8 +9,11 @@ Libraries: ``raw-aesgcm`` (chunked AES-256-GCM ``encrypt_into``/``decrypt_into``
 ``np.empty``, one thread: the reference every ratio uses), ``sealpack`` (``seal`` ->
 bytes, ``unseal``), ``sealpack-file`` (``seal_to`` a path: temp file, fsync, rename;
 ``unseal_from`` it; the file lives in the page cache), ``sealpack-stream`` (the same
-calls on open file objects: no fsync), ``pickle5+aesgcm`` and ``fobs+aesgcm`` (serializer + one
-AESGCM + per-recipient X25519 key wrap; FOBS when nvflare is importable).
+calls on open file objects: no fsync), ``file-floor`` (the raw reference's blob written
+to a path as ``seal_to`` writes it, fsync included, and read back: no cryptography, the
+disk's bound on ``sealpack-file``; benchmarks/io_floor.py), ``pickle5+aesgcm`` and
+``fobs+aesgcm`` (serializer + one AESGCM + per-recipient X25519 key wrap; FOBS when
+nvflare is importable).
 
 Every output is freed outside the timing: arrays and blobs by ``del``, the sealed files
 by ``unlink`` (deleting a 256 MiB file costs ~0.06 s here, as much as freeing memory
@@ -42,6 +45,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import io_floor
 from common import GIB, MIB, gbps, make_model, model_bytes
 
 from envelope import _chunk_lengths, _fobs_case, _pickle_case, _raw_seal, _raw_unseal, _same_model
@@ -126,6 +130,14 @@ def _stream_pair(model: Model, recipients: int, folder: Path) -> Pair:
     return seal, unseal
 
 
+def _floor_pair(model: Model, folder: Path) -> Pair:
+    """The file work of ``sealpack-file`` without the cryptography (benchmarks/io_floor.py)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    blob = _raw_seal(AESGCM(AESGCM.generate_key(256)), model)
+    return io_floor.seal_and_open(blob, folder)
+
+
 def _hybrid_pair(case: Callable[[str, Model, int], Any], model: Model, recipients: int) -> Pair:
     """Seal each round; open a blob sealed once up front (the peers' own round trip)."""
     seal, _ = case("seal", model, recipients)
@@ -139,6 +151,7 @@ def _pairs(model: Model, recipients: int, folder: Path) -> dict[str, Pair | str]
         "sealpack": _sealpack_pair(model, recipients),
         "sealpack-file": _file_pair(model, recipients, folder),
         "sealpack-stream": _stream_pair(model, recipients, folder),
+        io_floor.LIBRARY: _floor_pair(model, folder),
         "pickle5+aesgcm": _hybrid_pair(_pickle_case, model, recipients),
     }
     try:
@@ -202,7 +215,8 @@ def _row(
     library: str, op: str, recipients: int, size: int, seconds: float | None, status: str
 ) -> dict[str, Any]:
     calls = {"seal": "seal_to", "unseal": "unseal_from"}
-    shown = {"sealpack-file": calls, "sealpack-stream": calls}
+    floor = {"seal": "write+fsync", "unseal": "read"}
+    shown = {"sealpack-file": calls, "sealpack-stream": calls, io_floor.LIBRARY: floor}
     return {
         "bench": "warm",
         "library": library,
