@@ -2,6 +2,8 @@
 
 A real SealedGrid over flower_fakes.FakeGrid with real sealed ClientApps, as in the
 refusal tests; each test is an attack (or failure) that stopped a whole round before.
+More: nodes without post-quantum prekeys in test_flower_classical_nodes.py, nodes whose
+hello answers are refused in test_flower_hellos.py.
 """
 
 from __future__ import annotations

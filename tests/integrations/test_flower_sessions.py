@@ -3,25 +3,27 @@
 A node's first reply is a sealed start; after it, an instruction to that single node and
 the node's reply are ratchet messages with their context inside, checked before the app
 or the strategy sees anything. Broadcasts to nodes with a session are a shared body plus
-a ticket per node (test_flower_tickets.py). The relay replays, swaps and
-drops; nodes and the server lose their session state; either side can opt out.
+a ticket per node (test_flower_tickets.py). The relay replays, swaps, drops and forges
+error replies; nodes and the server lose their session state; either side can opt out.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("flwr")
 
-from flwr.app import ArrayRecord, ConfigRecord, Message, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Error, Message, RecordDict
 from flwr.app.message import make_message
+from flwr.common.constant import ErrorCode
 
 from sealpack import errors
 from sealpack.integrations.flower.wire import unwrap_info, unwrap_instruction, wrap_blob
-from sealpack.session import is_session_message
+from sealpack.session import StoreStorage, is_session_message
 from tests.integrations.flower_fakes import FakeNode, model, with_metadata
 from tests.integrations.flower_harness import (
     NODES,
@@ -233,3 +235,71 @@ def test_expired_ratchet_instruction_never_reaches_the_app(
     node.handle(instruction)
     assert isinstance(node.raised[-1], errors.ExpiredError)
     assert len(node.seen) == seen
+
+
+def _crash(node: int, message_type: str) -> Callable[[Message], list[Message]]:
+    """The relay turns ``node``'s reply to ``message_type`` into CLIENT_APP_CRASHED (what a
+    SuperNode writes when the ClientApp process died; a relay can forge it as well)."""
+
+    def hook(reply: Message) -> list[Message]:
+        meta = reply.metadata
+        if (meta.src_node_id, meta.message_type) != (node, message_type):
+            return [reply]
+        crashed = Error(ErrorCode.CLIENT_APP_CRASHED, "ClientApp stopped responding")
+        return [make_message(meta, error=crashed)]
+
+    return hook
+
+
+def test_an_error_reply_keeps_the_nodes_ratchet_replies_in_flight_openable(
+    fed: Federation,
+) -> None:
+    """Attack: a Flower error reply to one of node 11's two instructions, pulled first.
+    Before: the server deleted node 11's session states, so its authentic ratchet reply
+    to the other, pulled next, was refused (UnknownSessionError): an honest update lost.
+    Now the session is withdrawn for sending only: the next instruction is sealed, the
+    node starts anew, and once that start is accepted its session carries them again."""
+    _established(fed)
+    fed.grid.on_reply = _crash(11, "evaluate")
+    pushed = [Message(_content(3), 11, kind, group_id="3") for kind in ("train", "evaluate")]
+    ids = list(fed.sealed.push_messages(pushed))
+    [failed] = fed.sealed.pull_messages([ids[1]])  # the fast failure comes in first
+    assert failed.has_error() and failed.error.code == ErrorCode.CLIENT_APP_CRASHED
+    [trained] = fed.sealed.pull_messages([ids[0]])  # the authentic ratchet reply to train
+    assert_accepted(trained, 11)
+    fed.grid.on_reply = lambda reply: [reply]
+    replies = by_node(train_each(fed, 4))
+    assert_accepted(replies[11][0], 11)
+    assert not is_session_message(_last_instruction(fed, 11))  # withdrawn: sealed
+    assert not is_session_message(_blob(_last_reply(fed, 11), "reply"))  # a new start
+    assert is_session_message(_last_instruction(fed, 12))  # the others keep theirs
+    for reply in train_each(fed, 5):  # the accepted start restored node 11's session
+        assert_accepted(reply, reply.metadata.src_node_id)
+        assert is_session_message(_last_instruction(fed, reply.metadata.src_node_id))
+    assert fed.sealed.refused == []
+
+
+def test_an_error_reply_never_aborts_the_pull_when_the_server_store_fails(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: an error reply deleted the node's session states in the server's key store
+    outside the per-reply handling, so a locked store aborted the whole pull and every
+    node's reply of the round was lost. Now an error reply writes nothing, and a reply
+    that fails to open for the store is a refusal of that node only (issue 10.5)."""
+    _established(fed)
+    fed.grid.on_reply = _crash(11, "train")
+    pushed = [Message(_content(3), n, "train", group_id="3") for n in NODES]
+    ids = list(fed.sealed.push_messages(pushed))
+
+    def locked(self: StoreStorage, peer_ik: bytes) -> None:
+        raise errors.KeyStoreLockedError("the key store is locked by another process")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(StoreStorage, "transaction", locked)
+        got = by_node(list(fed.sealed.pull_messages(ids)))
+    assert got[11][0].error.code == ErrorCode.CLIENT_APP_CRASHED
+    for node in (12, 13):
+        assert_refused(got[node][0], errors.KeyStoreLockedError)
+    fed.grid.on_reply = lambda reply: [reply]
+    for reply in train_each(fed, 4):  # the store is back: every node takes part again
+        assert_accepted(reply, reply.metadata.src_node_id)

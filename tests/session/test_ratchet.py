@@ -157,6 +157,29 @@ def test_large_payload_uses_the_chunked_path(pair):
     assert sb.open(message) == data
 
 
+def test_forged_large_message_allocates_no_plaintext(pair, monkeypatch):
+    """Anyone who can write to the synced folder can read a session id from a message
+    there and make a header of their own, claiming a 1 GiB payload. The plaintext buffer
+    used to be allocated before the first check; the key commitment now comes first."""
+    alice, bob = pair
+    sa, sb = established(alice, bob, alice.bundle(), bob.bundle())
+    genuine = sa.seal(bytes(3 << 20))
+    forged = genuine[: wire.HEADER_SIZE] + bytes(len(genuine) - wire.HEADER_SIZE)
+    sizes: list[int] = []
+
+    class Counting(bytearray):
+        def __new__(cls, size: int = 0) -> bytearray:  # type: ignore[misc]
+            sizes.append(size)
+            return bytearray(size)
+
+    monkeypatch.setattr(wire, "bytearray", Counting, raising=False)
+    with pytest.raises(errors.TamperedError):
+        sb.open(forged)
+    assert sizes == []
+    assert sb.open(genuine) == bytes(3 << 20)
+    assert len(sizes) == 1 and sizes[0] > 3 << 20  # the real one, once, after its checks
+
+
 def test_expect_is_checked_before_the_state_advances(pair):
     alice, bob = pair
     sa, sb = established(alice, bob, alice.bundle(), bob.bundle())

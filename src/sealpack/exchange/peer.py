@@ -11,7 +11,7 @@ over :mod:`~sealpack.exchange.outbox` (sending), :mod:`~sealpack.exchange.inbox`
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sealpack import errors
@@ -28,6 +28,7 @@ from sealpack.exchange.receiving import Receiving
 from sealpack.exchange.sessions import PeerSessions
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
+from sealpack.session import SessionEstablishedError
 
 __all__ = ["DEFAULT_EXPIRES_IN", "Message", "Peer", "ProgressCallback"]
 
@@ -214,10 +215,15 @@ class Peer(Receiving):
         """
         names = outbox.distinct_recipients(to)
         if len(names) == 1 and not stream and self._sessions.enabled:
-            message = self._send_in_session(obj, names[0], metadata, expires_in, now)
+            delivered: list[str] = []
+
+            def deliver(message: bytes) -> None:  # under the session's lock: a failure
+                delivered.append(self.transport.deliver(names[0], message, sender=self.name))
+
+            message = self._send_in_session(obj, names[0], metadata, expires_in, now, deliver)
             if progress is not None:
                 progress(len(message), len(message))
-            return [self.transport.deliver(names[0], message, sender=self.name)]
+            return delivered
         names, bundles = outbox.claimed_recipients(
             self.transport, names, lambda name: self.fetch_bundle(name, now=now), self.identity
         )
@@ -235,21 +241,36 @@ class Peer(Receiving):
         metadata: Mapping[str, Any] | None,
         expires_in: int,
         now: int | None,
+        deliver: Callable[[bytes], None],
     ) -> bytes:
-        """A ratchet message to a peer with an established session, else a sealed start.
+        """A ratchet message to a peer with an established session, else a sealed start,
+        handed to ``deliver`` before the session state is written (a failed delivery
+        leaves the session as it was: no message number is used up).
 
         The published bundle is checked against the trust store first, as for a sealed
         blob: a changed identity stops delivery (IdentityChangedError) either way.
         """
         trusted = self.fetch_bundle(name, now=now)
-        message = self._sessions.seal_ratchet(
-            trusted.identity_key, obj, metadata, expires_in=expires_in, now=now
-        )
-        if message is not None:
-            return message
-        bundle = outbox.restrict_to_claimed_prekey(self.transport, name, trusted, self.identity)
-        session = self._sessions.session(bundle)
-        return session.seal(obj, now=now, metadata=dict(metadata or {}), expires_in=expires_in)
+        for attempt in range(3):
+            message = self._sessions.seal_ratchet(
+                trusted.identity_key, obj, metadata, expires_in=expires_in, now=now, deliver=deliver
+            )
+            if message is not None:
+                return message
+            bundle = outbox.restrict_to_claimed_prekey(self.transport, name, trusted, self.identity)
+            try:
+                return self._sessions.session(bundle).seal(
+                    obj,
+                    now=now,
+                    deliver=deliver,
+                    metadata=dict(metadata or {}),
+                    expires_in=expires_in,
+                )
+            except SessionEstablishedError:
+                if attempt == 2:
+                    raise
+                # an inbox on this key store opened the peer's answer meanwhile: ratchet
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def forget_session(self, name: str) -> None:
         """Drop the session(s) with a pinned peer; the next send starts a new one.

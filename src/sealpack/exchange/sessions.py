@@ -13,7 +13,7 @@ receiving inbox checks before the application sees anything::
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -87,6 +87,7 @@ class PeerSessions:
         *,
         expires_in: int,
         now: int | None,
+        deliver: Callable[[bytes], object] | None = None,
     ) -> bytes | None:
         """A ratchet message to the peer, or None when no session is established.
 
@@ -96,6 +97,8 @@ class PeerSessions:
             metadata: the application metadata (checked by the receiver).
             expires_in: validity window in seconds.
             now: sending time (default: the clock).
+            deliver: hands the message on before the state is written
+                (``Session.seal(deliver=)``: a failed delivery uses up nothing).
 
         Returns:
             The message bytes, or None (send a sealed start instead).
@@ -110,7 +113,7 @@ class PeerSessions:
             return None
         sent = int(time.time()) if now is None else now
         context = {"metadata": dict(metadata or {}), "sent": sent, "expires": sent + expires_in}
-        return session.seal({WRAPPER_KEY: context, "obj": obj}, now=now)
+        return session.seal({WRAPPER_KEY: context, "obj": obj}, now=now, deliver=deliver)
 
     def accept_start(self, sender_key: bytes, payload: object, *, now: int | None) -> object:
         """Unwrap a verified sealed blob's payload; register its session start if enabled.
@@ -142,13 +145,18 @@ class PeerSessions:
             ExpiredError: past the sender's validity window.
             ContextMismatchError: ``expect_metadata`` not matched.
         """
-        opened = self.session(peer_key).open_message(data, now=now, hold=True)
+        session = self.session(peer_key)
+        opened = session.open_message(data, now=now, hold=True)
         if opened.receipt is None:  # pragma: no cover - hold=True always gives one
             raise errors.DecodeError("a ratchet message opened without a receipt")
-        metadata, obj = _unwrap(opened.obj, int(time.time()) if now is None else now)
-        check_expected(metadata, expect_metadata)
-        if expect is not None:
-            obj = fobs.loads(fobs.dumps(obj), expect=expect)
+        try:
+            metadata, obj = _unwrap(opened.obj, int(time.time()) if now is None else now)
+            check_expected(metadata, expect_metadata)
+            if expect is not None:
+                obj = fobs.loads(fobs.dumps(obj), expect=expect)
+        except errors.SealpackError:
+            session.set_aside(opened.receipt, now=now)  # refused: never fills max_held
+            raise
         return RatchetOpened(metadata, obj, opened.redelivered, opened.receipt)
 
     def acknowledge(self, peer_key: bytes, receipt: SessionReceipt) -> None:

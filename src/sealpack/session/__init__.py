@@ -9,7 +9,12 @@ each round trip, deniable unless sent with ``signed=True``.
 from __future__ import annotations
 
 from sealpack.session.api import MAX_SESSIONS_PER_PEER, Session
-from sealpack.session.opened import SessionMessage, SessionReceipt, UnknownSessionError
+from sealpack.session.opened import (
+    SessionEstablishedError,
+    SessionMessage,
+    SessionReceipt,
+    UnknownSessionError,
+)
 from sealpack.session.proof import SignedProof
 from sealpack.session.skipped import DEFAULT_LIMITS, SessionLimits
 from sealpack.session.storage import MemoryStorage, SessionStorage, StoreStorage
@@ -20,6 +25,7 @@ __all__ = [
     "MAX_SESSIONS_PER_PEER",
     "MemoryStorage",
     "Session",
+    "SessionEstablishedError",
     "SessionLimits",
     "SessionMessage",
     "SessionReceipt",

@@ -6,43 +6,45 @@ answered, messages in both directions are ratchet messages (magic ``SEALSESS``).
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import Any
 
 from sealpack import errors, fobs, primitives
-from sealpack.api import acknowledge, seal, unseal
+from sealpack.api import seal
 from sealpack.keys import Identity, KeyBundle, KeyStore
-from sealpack.keys.arguments import require_now
 from sealpack.session import ratchet, start, wire
+from sealpack.session.choice import (
+    MAX_SESSIONS_PER_PEER,
+    add_state,
+    sending_state,
+)
 from sealpack.session.opened import (
+    SessionEstablishedError,
     SessionMessage,
     SessionReceipt,
     UnknownSessionError,
-    check_inner,
 )
 from sealpack.session.proof import PURPOSE, body_digest, signed_bytes
 from sealpack.session.ratchet import RatchetState
+from sealpack.session.receiving import Receiving, now_or_clock
 from sealpack.session.skipped import DEFAULT_LIMITS, SessionLimits
 from sealpack.session.storage import MemoryStorage, SessionStorage, StoreStorage
 
 __all__ = [
     "MAX_SESSIONS_PER_PEER",
+    "START_ONLY_OPTIONS",
     "Session",
     "SessionMessage",
     "SessionReceipt",
     "UnknownSessionError",
 ]
 
-MAX_SESSIONS_PER_PEER = 4
+START_ONLY_OPTIONS = frozenset({"metadata", "expires_in", "content_type", "codec"})
+"""Seal options the receiver sees that only a sealed start carries (SessionEstablishedError
+when given to an established session)."""
 
 
-def _now(now: object) -> int:
-    """``now`` checked (SealArgumentError), or the clock."""
-    checked = None if now is None else require_now(now)
-    return int(time.time()) if checked is None else checked
-
-
-class Session:
+class Session(Receiving):
     """The session(s) of ``owner`` with one peer; every call reads and writes its storage.
 
     Args:
@@ -88,6 +90,8 @@ class Session:
         *,
         signed: bool = False,
         now: int | None = None,
+        deliver: Callable[[bytes], object] | None = None,
+        start_options: dict[str, Any] | None = None,
         **seal_options: Any,
     ) -> bytes:
         """Encrypt ``obj`` for the peer: a ratchet message, or a sealed start.
@@ -100,25 +104,55 @@ class Session:
             obj: the object (the codec's built-in and registered types).
             signed: sign the message with the identity key (provable to third parties).
             now: seconds since the epoch (default: the clock).
-            seal_options: passed to :func:`sealpack.seal` for a sealed start.
+            deliver: called with the message, under the store lock, before the advanced
+                state is written: when it raises, the state stays as it was (no message
+                number is used up by a failed delivery) and its error propagates.
+            start_options: options for :func:`sealpack.seal` used only when the message
+                is a sealed start (for callers whose object already carries what they
+                say, e.g. a context also signed as metadata); ignored for a ratchet one.
+            seal_options: passed to :func:`sealpack.seal` for a sealed start. Those the
+                receiver sees (START_ONLY_OPTIONS: metadata, expires_in, content_type,
+                codec) are refused once the session is established, never dropped.
 
         Returns:
             The message bytes.
 
         Raises:
             SealArgumentError: no bundle of the peer to start a session with.
+            SessionEstablishedError: START_ONLY_OPTIONS given, but the session is
+                established (decided under the store lock: no race with an inbox).
             KeyStoreError, KeyStoreLockedError: the state cannot be written.
         """
-        current = _now(now)
+        current = now_or_clock(now)
         with self._storage.transaction(self.peer_identity_key) as states:
-            sender = _sending_state(states)
+            sender = sending_state(states)
             if sender is None:
-                return self._seal_start(states, obj, current, seal_options)
-            working = sender.copy()
-            message = ratchet.encrypt(
-                working, self._inner(working, obj, signed), signed=signed, rng=self._rng
+                options = {**(start_options or {}), **seal_options}
+                message = self._seal_start(states, obj, current, options)
+            else:
+                message = self._seal_ratchet(states, sender, obj, signed, seal_options)
+            if deliver is not None:
+                deliver(message)
+        return message
+
+    def _seal_ratchet(
+        self,
+        states: list[RatchetState],
+        sender: RatchetState,
+        obj: object,
+        signed: bool,
+        options: dict[str, Any],
+    ) -> bytes:
+        if START_ONLY_OPTIONS & set(options):
+            raise SessionEstablishedError(
+                "the session is established: its messages carry no "
+                f"{', '.join(sorted(START_ONLY_OPTIONS & set(options)))}"
             )
-            states[states.index(sender)] = working
+        working = sender.copy()
+        message = ratchet.encrypt(
+            working, self._inner(working, obj, signed), signed=signed, rng=self._rng
+        )
+        states[states.index(sender)] = working
         return message
 
     def _inner(self, state: RatchetState, obj: object, signed: bool) -> list[wire.Buffer]:
@@ -140,7 +174,7 @@ class Session:
         if pending is None:
             own = self._identity.public_identity_key
             pending = start.initiator_state(own, self.peer_identity_key, rng=self._rng, now=now)
-            _add(states, pending)
+            add_state(states, pending)
         payload = start.start_of(pending).to_payload(obj)
         return seal(
             payload,
@@ -150,150 +184,6 @@ class Session:
             rng=self._rng,
             **options,
         )
-
-    # --- receiving -----------------------------------------------------------------
-
-    def open(self, data: bytes, **options: Any) -> Any:
-        """Open a message from the peer and return its object (see :meth:`open_message`)."""
-        return self.open_message(data, **options).obj
-
-    def open_message(
-        self,
-        data: bytes,
-        *,
-        expect: Any = None,
-        now: int | None = None,
-        hold: bool = False,
-        **unseal_options: Any,
-    ) -> SessionMessage:
-        """Open a ratchet message or a sealed blob (maybe a session start) from the peer.
-
-        The whole message is authenticated, its signature (signed mode) checked and its
-        object decoded before the advanced state is written; only then is it returned.
-
-        Args:
-            data: the message bytes.
-            expect: what the object must match (as for :func:`sealpack.unseal`).
-            now: seconds since the epoch (expiry of kept keys; sealed blobs).
-            hold: keep the message openable (``redelivered``) until :meth:`acknowledge`
-                is called with it: exactly-once delivery across crashes.
-            unseal_options: passed to :func:`sealpack.unseal` for a sealed blob.
-
-        Returns:
-            The opened :class:`SessionMessage`.
-
-        Raises:
-            TamperedError, ReplayError (received already), ExpiredError (older than the
-            skipped-key limits), LimitExceededError (skips more than ``max_skip``),
-            UnknownSessionError, DecodeError, UnsupportedVersionError, KeyStoreError;
-            for a sealed blob, everything :func:`sealpack.unseal` raises.
-        """
-        current = _now(now)
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise errors.SealArgumentError("a session message must be bytes")
-        if not wire.is_session_message(data):
-            return self._open_sealed(data, expect, current, dict(unseal_options, hold=hold))
-        return self._open_ratchet(bytes(data), expect, current, hold)
-
-    def _open_ratchet(self, data: bytes, expect: Any, current: int, hold: bool) -> SessionMessage:
-        """Open a ratchet message; the advanced state is written before it is returned."""
-        header = wire.parse_header(data)
-        with self._storage.transaction(self.peer_identity_key) as states:
-            for found in states:
-                if found.session_id == header.session_id:
-                    break
-            else:
-                raise UnknownSessionError("no session with this peer has the message's session id")
-            working = found.copy()
-            inner, flags, again = ratchet.decrypt(
-                working,
-                data,
-                now=current,
-                limits=self._limits,
-                rng=self._rng,
-                header=header,
-                hold=hold,
-            )
-            receipt = None
-            if hold:
-                receipt = SessionReceipt(header.session_id, header.ratchet_key, header.number)
-            opened = check_inner(working, inner, flags, expect, receipt, again)
-            working.last_received = current
-            states[states.index(found)] = working
-        return opened
-
-    def _open_sealed(
-        self, blob: Any, expect: Any, now: int, options: dict[str, Any]
-    ) -> SessionMessage:
-        senders = options.pop("senders", None) or ([self._bundle] if self._bundle else None)
-        if senders is None:
-            raise errors.SealArgumentError("opening a sealed blob needs senders= or a peer bundle")
-        payload, info = unseal(
-            blob, recipient=self._owner, senders=senders, with_metadata=True, now=now, **options
-        )
-        if info.sender.identity_key != self.peer_identity_key:
-            raise errors.UnknownSenderError("the sealed blob is from another sender than this peer")
-        if start.parse_start(payload) is None:
-            return SessionMessage(payload, signed=True, info=info)
-        message = self.accept_start(payload, now=now)
-        if expect is not None:
-            message = fobs.loads(fobs.dumps(message), expect=expect)
-        return SessionMessage(message, signed=True, started=True, info=info)
-
-    def accept_start(self, payload: object, *, now: int | None = None) -> object:
-        """Take the session start out of a sealed blob's payload, already verified as the peer's.
-
-        For callers that unseal themselves (the datasite inbox): the state is added
-        (once per session id) and the application's message returned.
-
-        Args:
-            payload: the opened payload of a sealed blob from this peer.
-            now: seconds since the epoch (default: the clock).
-
-        Returns:
-            The message inside a start, or ``payload`` itself when it starts nothing.
-
-        Raises:
-            DecodeError: a malformed start. KeyStoreError: the state cannot be written.
-        """
-        parsed = start.parse_start(payload)
-        if parsed is None:
-            return payload
-        secret, message = parsed
-        current = _now(now)
-        with self._storage.transaction(self.peer_identity_key) as states:
-            if not any(s.session_id == secret.session_id for s in states):
-                own = self._identity.public_identity_key
-                _add(
-                    states,
-                    start.responder_state(
-                        secret, self.peer_identity_key, own, rng=self._rng, now=current
-                    ),
-                )
-        return message
-
-    def acknowledge(self, message: SessionMessage | SessionReceipt) -> None:
-        """Release a message opened with ``hold=True``: it can never be opened again.
-
-        Args:
-            message: the opened message (or its ``receipt``).
-
-        Raises:
-            SealArgumentError: the message was not opened with ``hold=True``.
-            KeyStoreError, KeyStoreLockedError: the state cannot be written.
-        """
-        if isinstance(message, SessionMessage) and message.info is not None:
-            acknowledge(self._owner, message.info)
-            return
-        receipt = message.receipt if isinstance(message, SessionMessage) else message
-        if not isinstance(receipt, SessionReceipt):
-            raise errors.SealArgumentError("acknowledge a message opened with hold=True")
-        with self._storage.transaction(self.peer_identity_key) as states:
-            for index, state in enumerate(states):
-                if state.session_id == receipt.session_id:
-                    working = state.copy()
-                    working.skipped.release(receipt.ratchet_key, receipt.number)
-                    states[index] = working
 
     def forget(self) -> None:
         """Delete every session state with this peer; the next :meth:`seal` starts anew.
@@ -308,21 +198,4 @@ class Session:
     def established(self) -> bool:
         """True when a ratchet message can be sent (the peer answered, or we responded)."""
         with self._storage.transaction(self.peer_identity_key) as states:
-            return _sending_state(states) is not None
-
-
-def _sending_state(states: list[RatchetState]) -> RatchetState | None:
-    """The state to send with: of those that can send, the one the peer used last."""
-    if len(states) == 1:  # the common case
-        return states[0] if states[0].can_send else None
-    ready = [s for s in states if s.can_send]
-    if not ready:
-        return None
-    return max(ready, key=lambda s: (s.last_received, s.created, s.session_id))
-
-
-def _add(states: list[RatchetState], state: RatchetState) -> None:
-    """Add a state; drop the least recently used beyond MAX_SESSIONS_PER_PEER."""
-    states.append(state)
-    while len(states) > MAX_SESSIONS_PER_PEER:
-        states.remove(min(states, key=lambda s: (s.last_received, s.created)))
+            return sending_state(states) is not None

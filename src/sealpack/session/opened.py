@@ -11,12 +11,24 @@ from sealpack.session import wire
 from sealpack.session.proof import SIGNATURE_SIZE, SignedProof
 from sealpack.session.ratchet import RatchetState
 
-__all__ = ["SessionMessage", "SessionReceipt", "UnknownSessionError", "check_inner"]
+__all__ = [
+    "SessionEstablishedError",
+    "SessionMessage",
+    "SessionReceipt",
+    "UnknownSessionError",
+    "check_inner",
+]
 
 
 class UnknownSessionError(errors.NotARecipientError):
     """A session message names a session this side does not hold (never started here,
     or dropped as one of more than MAX_SESSIONS_PER_PEER)."""
+
+
+class SessionEstablishedError(errors.SealArgumentError):
+    """Options only a sealed start can carry (signed metadata, a validity window, a
+    content type, another codec) were given, but the session is established, so the
+    message would be a ratchet message without them: put them in the object instead."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,11 @@ class SessionReceipt:
     session_id: bytes
     ratchet_key: bytes
     number: int
+
+    @property
+    def slot(self) -> tuple[bytes, int]:
+        """(ratchet key, number): where the message's key is kept."""
+        return self.ratchet_key, self.number
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ class RatchetState(RefusesExport):
     start_secret: bytes | None = None
     created: int = 0
     last_received: int = 0
+    retired: bool = False
+    """Receive only: the peer started a newer session after this one could send."""
     dhs_key: X25519PrivateKey | None = field(default=None, compare=False)
     """``dhs`` as a key object, built once (building one costs as much as an exchange)."""
     dhr_key: X25519PublicKey | None = field(default=None, compare=False)

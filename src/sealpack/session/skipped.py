@@ -103,6 +103,18 @@ class SkippedKeys:
         del self.held[(ratchet_key, number)]
         return True
 
+    def set_aside(self, ratchet_key: bytes, number: int, now: int, limits: SessionLimits) -> bool:
+        """Move a held key among the skipped ones (bounded by ``max_stored`` and
+        ``max_age``, oldest deleted first) so that it no longer counts towards
+        ``max_held``; False when it was not held."""
+        key = self.held.get((ratchet_key, number))
+        if key is None:
+            return False
+        self._own()
+        del self.held[(ratchet_key, number)]
+        self.add(ratchet_key, number, key, now, limits)
+        return True
+
     def take(self, ratchet_key: bytes, number: int) -> bytes | None:
         """Remove and return the key of message ``number`` of a chain, if kept."""
         if (ratchet_key, number) not in self.keys:

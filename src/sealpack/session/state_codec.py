@@ -8,7 +8,8 @@ chain records as ``[[ratchet key, floor, end or nil], ...]`` and the keys of hel
 Version 3 (this one) allows a DH ratchet step whose sending half is pending: ``cks``
 and ``dhs_public`` nil while ``dhr`` is set (``dhs`` is then the key drawn at the
 step). Version 2 files (every step complete) are read as they are and written back as
-version 3.
+version 3. A state may carry ``"retired": true`` (receive only: the peer started a newer
+session); a state without the entry is not retired.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def _encode_one(state: RatchetState) -> dict[str, Any]:
     out["skipped"] = [[k[0], k[1], v[0], v[1]] for k, v in state.skipped.keys.items()]
     out["chains"] = [[k, r[0], r[1]] for k, r in state.skipped.chains.items()]
     out["held"] = [[k[0], k[1], v] for k, v in state.skipped.held.items()]
+    if state.retired:
+        out["retired"] = True
     return out
 
 
@@ -59,7 +62,10 @@ def _decode_one(item: dict[str, Any]) -> RatchetState:
         {bytes(e[0]): (int(e[1]), None if e[2] is None else int(e[2])) for e in item["chains"]},
         {(bytes(e[0]), int(e[1])): bytes(e[2]) for e in item["held"]},
     )
-    state = RatchetState(**{name: item[name] for name in _FIELDS}, skipped=skipped)
+    retired = item.get("retired", False)
+    if not isinstance(retired, bool):
+        raise TypeError("retired")
+    state = RatchetState(**{name: item[name] for name in _FIELDS}, skipped=skipped, retired=retired)
     for name in ("session_id", "initiator_ik", "responder_ik", "root_key", "dhs"):
         if not isinstance(getattr(state, name), bytes):
             raise TypeError(name)

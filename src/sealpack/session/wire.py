@@ -154,7 +154,8 @@ def open_payload(key: bytes, payload: memoryview, ad: bytes, *, chunked: bool) -
     Raises:
         TamperedError: any check fails.
     """
-    if chunked:
+    if chunked:  # the key commitment first: a forgery allocates no plaintext buffer
+        stream.ChunkDecryptor(key, payload[: stream.PREFIX_SIZE], context=ad, chunk_size=CHUNK_SIZE)
         out = bytearray(stream.plaintext_length(len(payload), CHUNK_SIZE))
         stream.decrypt_into(key, payload, memoryview(out), context=ad, chunk_size=CHUNK_SIZE)
         return out

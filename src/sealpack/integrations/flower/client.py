@@ -199,10 +199,10 @@ class SealpackClientMod:
         session = Session(keys.store, server)
         if node not in listed and session.established:
             session.forget()  # the server lost our session: start a new one
-        # a ratchet message, or a sealed start (the context also signed as metadata)
-        return session.seal(
-            {**sealed, "context": bound}, metadata=bound, expires_in=self.reply_expiry
-        )
+        # a ratchet message with the context inside, or a sealed start that also signs
+        # it as metadata (decided under the store lock)
+        start_options = {"metadata": bound, "expires_in": self.reply_expiry}
+        return session.seal({**sealed, "context": bound}, start_options=start_options)
 
     def _answer_hello(self, message: Message, context: Context, keys: NodeKeys) -> Message:
         """Prove this node's identity to the ServerApp and hand it a fresh bundle."""

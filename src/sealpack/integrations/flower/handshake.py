@@ -5,8 +5,10 @@ The server sends each new node a random challenge and its own current bundle
 its identity matched the pin) carrying its own current bundle; run, node and challenge
 are in the signed metadata. The answer is opened only with the trusted bundle named by
 the node and only in that context; the fresh bundle must carry the pinned identity key
-and stay valid for the run's horizon; one identity binds one node, and a node that is
-handshaken again (its bundle about to expire) must prove the same identity.
+and stay valid for the run's horizon, and it must carry a post-quantum prekey (the
+server seals with PQXDH only: a bundle it could never seal to is refused here, never
+bound); one identity binds one node, and a node that is handshaken again (its bundle
+about to expire) must prove the same identity.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from flwr.app import ConfigRecord, Message, RecordDict
 
+from sealpack.errors import DowngradeError
 from sealpack.integrations.flower.binding import hello_metadata, open_bound, valid_until
 from sealpack.integrations.flower.client import HELLO_MESSAGE_TYPE
 from sealpack.integrations.flower.errors import RefusedMessageError
@@ -93,6 +96,8 @@ def verify_hello(
         RefusedMessageError: Untrusted name, foreign bundle, a bundle expiring within the
             horizon, an identity bound to another node, or another identity than this
             node proved before.
+        DowngradeError: The fresh bundle has no post-quantum prekey (issue 19.12: it
+            could never be sealed to).
         ContextMismatchError: Wrong run, node or challenge (nothing recorded).
         SealpackError: The answer is tampered, badly signed, expired or replayed.
     """
@@ -104,6 +109,8 @@ def verify_hello(
     expect = hello_metadata(check.run_id, node, check.challenge)
     payload, _ = open_bound(blob, recipient=keys, sender=pinned, expect=expect, shape=HelloPayload)
     fresh = _fresh_bundle(check_payload(payload, kind="hello"), pinned)
+    if fresh.pq_prekey is None:
+        raise DowngradeError("hello bundle has no post-quantum prekey (sealing needs PQXDH)")
     if valid_until(fresh) < check.valid_until:
         raise RefusedMessageError("hello bundle expires within the run's horizon")
     previous = bound.get(node)

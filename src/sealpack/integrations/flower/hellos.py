@@ -4,8 +4,11 @@ All hellos of one push go out together; answers are pulled as they arrive and ve
 one by one; the push proceeds with the nodes that answered once every new hello is
 answered or ``timeout`` has passed. A hello that was not answered stays outstanding: a
 later push does not send that node another hello (nor wait for it) until ``retry``
-seconds have passed, it only picks up the answer if it has arrived meanwhile. So a node
-that never answers costs one ``timeout``, not one per push (issue 19.17).
+seconds have passed, it only picks up the answer if it has arrived meanwhile. The same
+holds after an answer that was refused (an error, a bad blob, a bundle that cannot be
+bound; also for a bound node handshaken again): the node gets its next hello only
+``retry`` seconds after the last one. So a node that never answers, or answers late and
+badly, costs at most one ``timeout`` per ``retry``, not one per push (issue 19.17).
 """
 
 from __future__ import annotations
@@ -20,15 +23,14 @@ from sealpack.integrations.flower.handshake import CHALLENGE_SIZE, hello_message
 
 __all__ = ["Handshaker", "Verify"]
 
-Verify = Callable[[int, Message, bytes], None]
-"""Called with ``(node, answer, challenge sent)`` for each answer pulled."""
+Verify = Callable[[int, Message, bytes], bool]
+"""Called with ``(node, answer, challenge sent)`` for each answer pulled; True: bound."""
 
 
 @dataclass(frozen=True)
 class _Outstanding:
     message_id: str
     challenge: bytes
-    sent: float
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class Handshaker:
         self._grid = grid
         self._timing = timing
         self._rng = rng
-        self._outstanding: dict[int, _Outstanding] = {}
+        self._outstanding: dict[int, _Outstanding] = {}  # hellos not answered yet
+        self._last_sent: dict[int, float] = {}  # nodes not bound by their last hello
 
     def run(self, nodes: Iterable[int], bundle_json: str, valid_until: int, verify: Verify) -> None:
         """Hand shake with ``nodes``; ``verify`` binds (or refuses) each answer.
@@ -58,16 +61,11 @@ class Handshaker:
             nodes: Nodes to bind (unbound, or bound to a bundle about to expire).
             bundle_json: The ServerApp's current bundle, sent with each hello.
             valid_until: Until when the nodes' bundles must stay valid (epoch s).
-            verify: Checks one answer and records the binding or the refusal.
+            verify: Checks one answer and records the binding or the refusal (True: bound).
         """
         timing = self._timing
         started = timing.clock()
-        new = [
-            node
-            for node in sorted(set(nodes))
-            if node not in self._outstanding
-            or started - self._outstanding[node].sent >= timing.retry
-        ]
+        new = [node for node in sorted(set(nodes)) if self._may_ask(node, started)]
         waiting = self._send(new, bundle_json, valid_until, started)
         while True:
             self._collect(verify)
@@ -83,8 +81,14 @@ class Handshaker:
         ids = [str(i) for i in self._grid.push_messages(hellos)]
         for node, message_id in zip(nodes, ids, strict=True):
             if message_id:  # Flower gives "" for a message it could not deliver
-                self._outstanding[node] = _Outstanding(message_id, challenges[node], now)
+                self._outstanding[node] = _Outstanding(message_id, challenges[node])
+                self._last_sent[node] = now
         return {i for i in ids if i}
+
+    def _may_ask(self, node: int, now: float) -> bool:
+        """True unless ``node`` was sent a hello less than ``retry`` ago that bound nothing."""
+        sent = self._last_sent.get(node)
+        return sent is None or now - sent >= self._timing.retry
 
     def _ids(self) -> set[str]:
         return {entry.message_id for entry in self._outstanding.values()}
@@ -99,4 +103,5 @@ class Handshaker:
             if node is None or answer.metadata.src_node_id != node:
                 continue
             entry = self._outstanding.pop(node)
-            verify(node, answer, entry.challenge)
+            if verify(node, answer, entry.challenge):
+                self._last_sent.pop(node, None)  # bound: a later re-handshake may go at once

@@ -8,8 +8,10 @@ error, anything unexpected) becomes a Flower error reply for that node, code
 (issue 10.5). A node's sealed error outcome becomes Flower's error reply (app_errors).
 With sessions on (:mod:`.sessions`), a reply may also be a sealed start (its session is
 accepted after the blob verified) or a ratchet message whose inner context is checked
-the same way; a Flower error reply from a node drops its session (it may have lost its
-state: the next instruction is sealed and the node starts anew).
+the same way. A Flower error reply from a node withdraws its session for sending (it
+may have lost its state: the next instruction is sealed and the node starts anew) but
+keeps the states, so the node's ratchet replies already in flight still open; the
+session is used again once the node's new start is accepted.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ class ReplyOpener:
             A Flower Message with the plaintext content, or with an Error.
         """
         node = reply.metadata.src_node_id
-        if reply.has_error():
-            self._sessions.forget(node)  # the node may have lost its session state
+        if reply.has_error():  # maybe forged by the relay: never delete anything for it
+            self._sessions.withdraw(node)  # the node may have lost its session state
             return reply
         try:
             opened = self._unseal(reply, node, allowed)
@@ -118,6 +120,7 @@ class ReplyOpener:
             if session is not None and isinstance(payload, dict) and START_KEY in payload:
                 inner = session.accept_start(payload)  # StartedReply: a dict with context
                 payload = check_reply_context(inner if isinstance(inner, dict) else {}, expect)
+                self._sessions.restore(node)  # its new session can carry instructions
         checked = check_payload(payload, kind="reply", expected={"request": claimed})
         if "error" in checked:
             outcome: RecordDict | Error = error_from_outcome(checked["error"])

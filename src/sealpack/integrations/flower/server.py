@@ -71,7 +71,8 @@ class SealedGrid(Grid):
             keys: The ServerApp's identity (a KeyStore gives durable replay memory).
             trusted: Bundles (pins) of the ClientApp identities allowed to take part.
             hello_timeout: Seconds one push waits for new hello answers.
-            hello_retry: Seconds before a node that did not answer gets another hello.
+            hello_retry: Seconds before a node that did not answer, or whose answer was
+                refused, gets another hello.
             min_bundle_validity: A hello bundle must stay valid this long (seconds).
             rehandshake_margin: Hand shake again with a node whose bundle expires within
                 this many seconds (less than ``min_bundle_validity``).
@@ -236,11 +237,11 @@ class SealedGrid(Grid):
         """The ServerApp's current bundle without one-time prekeys (nodes never use them)."""
         return own_bundle_json(self._identity)
 
-    def _bind(self, node: int, answer: Message, challenge: bytes) -> None:
-        """Verify one hello answer; bind the node or record the refusal."""
+    def _bind(self, node: int, answer: Message, challenge: bytes) -> bool:
+        """Verify one hello answer; bind the node (True) or record the refusal (False)."""
         if answer.has_error():
             self._refuse(node, "HelloError", "no handshake from")
-            return
+            return False
         check = HelloCheck(challenge, self._run_id(), int(self._clock()) + self._horizon)
         started = time.perf_counter()
         try:
@@ -249,6 +250,7 @@ class SealedGrid(Grid):
             )
         except SealpackError as exc:
             self._refuse(node, type(exc).__name__, "handshake failed for")
-            return
+            return False
         self._bound[node] = fresh
         self.events.append(make_event("unseal", "hello", [node], None, size, started))
+        return True

@@ -45,6 +45,7 @@ class ServerSessions:
         self.enabled = enabled
         self._keys, self._bound = keys, bound
         self._cache: dict[int, Session] = {}
+        self._withdrawn: set[int] = set()  # nodes whose session is not used for sending
 
     def session(self, node: int) -> Session | None:
         """The session with ``node`` (None when sessions are off or the node is unbound)."""
@@ -58,12 +59,7 @@ class ServerSessions:
 
     def established(self, nodes: Iterable[int]) -> list[int]:
         """Those of ``nodes`` the server can send a ratchet message to."""
-        out = []
-        for node in nodes:
-            session = self.session(node)
-            if session is not None and session.established:
-                out.append(node)
-        return out
+        return [node for node in nodes if self._sender(node) is not None]
 
     def seal_instruction(self, node: int, obj: dict[str, Any]) -> bytes:
         """``obj`` (payload and context) as a ratchet message to ``node``.
@@ -71,16 +67,29 @@ class ServerSessions:
         Raises:
             RefusedMessageError: No session with ``node``. SealpackError: sealing failed.
         """
-        session = self.session(node)
-        if session is None or not session.established:
+        session = self._sender(node)
+        if session is None:
             raise RefusedMessageError("no established session with this node")
         return session.seal(obj)
 
-    def forget(self, node: int) -> None:
-        """Drop the session with ``node`` (it lost its state): back to sealed messages."""
-        session = self.session(node)
-        if session is not None:
-            session.forget()
+    def _sender(self, node: int) -> Session | None:
+        """The session to send to ``node`` through: established and not withdrawn."""
+        session = None if node in self._withdrawn else self.session(node)
+        return session if session is not None and session.established else None
+
+    def withdraw(self, node: int) -> None:
+        """Stop sending through ``node``'s session (it may have lost its state).
+
+        Its states are kept, so ratchet replies the node already sent still open; the
+        next instruction is sealed and does not list the node, which then starts a new
+        session (:meth:`restore` once that start is accepted). Memory only: nothing is
+        written, so this never fails.
+        """
+        self._withdrawn.add(node)
+
+    def restore(self, node: int) -> None:
+        """Send through ``node``'s session again (a new start from it was accepted)."""
+        self._withdrawn.discard(node)
 
 
 def instruction_context(
