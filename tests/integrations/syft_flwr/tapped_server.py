@@ -1,7 +1,7 @@
 """A ServerApp whose transport (below sealpack) is attacked; copied into the test project.
 
 The tap wraps syft-flwr's own ``SyftGrid``, i.e. what the synced datasite folders
-deliver, and:
+deliver (its push and pull: sealpack's adapter polls through them), and:
 
 * round 1: injects a plaintext ``train`` instruction (marker ``INJECTED``) into the
   first datasite's folder, and flips one bit of the second datasite's sealed reply;
@@ -34,6 +34,7 @@ class Tap:
     def __init__(self, grid: Any) -> None:
         self._grid = grid
         self.round = 0
+        self.pulled_round = 0  # the last round a train reply was pulled in
         self.saved: Any = None
         self.injected: list[str] = []
         self.log: dict[str, Any] = {"flipped": 0, "replayed": 0, "injected": 0}
@@ -41,15 +42,24 @@ class Tap:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._grid, name)
 
-    def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> Any:
+    def push_messages(self, messages: Any) -> list[str]:
         messages = list(messages)
-        if not any(m.metadata.message_type == "train" for m in messages):
-            return self._grid.send_and_receive(messages, timeout=timeout)
-        self.round += 1
-        if self.round == 1:
-            self._inject()
-        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
-        return [self._rewrite(reply) for reply in replies]
+        for message in messages:  # sealpack's adapter pushes one message at a time
+            if message.metadata.message_type == "train" and self.round == self.pulled_round:
+                self.round += 1  # the first train instruction after last round's replies
+                if self.round == 1:
+                    self._inject()
+        return list(self._grid.push_messages(messages))
+
+    def pull_messages(self, ids: Any) -> Any:
+        pulled, completed = self._grid.pull_messages(list(ids))
+        if any(reply.metadata.message_type == "train" for reply in pulled.values()):
+            self.pulled_round = self.round
+        rewritten = {
+            future: self._rewrite(reply) if reply.metadata.message_type == "train" else reply
+            for future, reply in pulled.items()
+        }
+        return rewritten, completed
 
     def _inject(self) -> None:
         content = RecordDict(

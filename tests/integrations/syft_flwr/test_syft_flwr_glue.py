@@ -1,4 +1,8 @@
-"""The syft-flwr glue without syft-flwr: keys per datasite, pinning, shims, atomic writes."""
+"""The syft-flwr glue without syft-flwr: keys per datasite, pinning, shims, atomic writes.
+
+The grid adapter is tested in test_syft_flwr_adapter.py, hostile published bundles and
+datasites that cannot be pinned in test_syft_flwr_hostile_bundles.py.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ from sealpack.integrations.syft_flwr.datasite_keys import (
     publish,
 )
 from sealpack.integrations.syft_flwr.errors import SyftFlwrConfigError, UnpublishedBundleError
-from sealpack.integrations.syft_flwr.grid import WRONG_SENDER_CODE, SyftGridAdapter
 
 AGG, ALICE = "aggregator@example.org", "alice@example.org"
 PASS = b"correct horse"
@@ -154,59 +157,6 @@ def test_atomic_write_never_leaves_a_partial_target(
 def test_flwr_shims_are_a_no_op_on_a_current_flower() -> None:
     pytest.importorskip("flwr")
     assert compat.install_flwr_shims() == []
-
-
-def _reply(src: str, content: dict[str, Any]) -> Any:
-    flwr_app = pytest.importorskip("flwr.app")
-    from flwr.app.message import make_message
-
-    records = {k: flwr_app.ConfigRecord(v) for k, v in content.items()}
-    metadata = flwr_app.Metadata(
-        run_id=1,
-        message_id="",
-        src_node_id=node_id_for(src),
-        dst_node_id=1,
-        reply_to_message_id="",
-        group_id="",
-        created_at=0.0,
-        ttl=60.0,
-        message_type="query.sealpack_hello",
-    )
-    return make_message(metadata, content=flwr_app.RecordDict(records))
-
-
-class _FakeSyftGrid:
-    """syft-flwr's SyftGrid as the adapter sees it: tuple pulls, email per node id."""
-
-    run = "the run"
-    client_map = {node_id_for(ALICE): ALICE, node_id_for(AGG): AGG}
-
-    def __init__(self, replies: dict[str, Any]) -> None:
-        self.replies = replies
-
-    def pull_messages(self, ids: list[str]) -> Any:
-        return {i: self.replies[i] for i in ids}, set(ids)
-
-
-def test_adapter_returns_replies_marked_with_their_future_ids() -> None:
-    """syft-flwr never sets Flower message ids; SealedGrid matches hello answers by them."""
-    replies = {"f1": _reply(ALICE, {}), "f2": _reply(AGG, {})}
-    adapter = SyftGridAdapter(_FakeSyftGrid(replies))
-    pulled = adapter.pull_messages(["f1", "f2"])
-    assert sorted(r.metadata.reply_to_message_id for r in pulled) == ["f1", "f2"]
-    assert adapter.run == "the run"
-
-
-def test_hello_answer_naming_another_datasite_is_refused() -> None:
-    """A datasite answering the hello sent to another node's id cannot take its place."""
-    hello = {"v": 2, "kind": "hello"}
-    wrong = _reply(ALICE, {"sealpack-info": {**hello, "sender": AGG}})
-    right = _reply(ALICE, {"sealpack-info": {**hello, "sender": ALICE}})
-    adapter = SyftGridAdapter(_FakeSyftGrid({"w": wrong, "r": right}))
-    out = dict(zip(["w", "r"], adapter.pull_messages(["w", "r"]), strict=True))
-    assert out["w"].has_error() and out["w"].error.code == WRONG_SENDER_CODE
-    assert out["w"].metadata.reply_to_message_id == "w"
-    assert not out["r"].has_error() and out["r"] is right
 
 
 def test_malformed_settings_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:

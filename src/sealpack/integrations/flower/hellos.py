@@ -102,6 +102,8 @@ class Handshaker:
             node = by_id.get(answer.metadata.reply_to_message_id)
             if node is None or answer.metadata.src_node_id != node:
                 continue
-            entry = self._outstanding.pop(node)
+            entry = self._outstanding.pop(node, None)
+            if entry is None:  # a second answer for a hello already answered: ignored
+                continue
             if verify(node, answer, entry.challenge):
                 self._last_sent.pop(node, None)  # bound: a later re-handshake may go at once

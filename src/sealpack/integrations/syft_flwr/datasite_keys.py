@@ -8,10 +8,12 @@ Layout, for a SyftBox client whose synced folder is ``<data>/datasites``:
   folder; encrypted when the passphrase variable is set);
 * ``<data>/.sealpack/<email>/pins/<peer>.json`` - the peer bundles this datasite pinned.
 
-A synced bundle is never trusted as such: it must name the email it is published
-under, carry a valid self-signature, match an expected fingerprint when one is given,
-and match the identity pinned on first use (the KeyStore's durable trust store),
-else the peer is refused (:class:`~sealpack.errors.IdentityChangedError` on change).
+A synced bundle is read without following any symlink, and only from a regular file
+of bounded size (a FIFO or device is refused, never waited on). It is never trusted
+as such: it must name the email it is published under, carry a valid self-signature,
+match an expected fingerprint when one is given, and match the identity pinned on
+first use (the KeyStore's durable trust store), else the peer is refused
+(:class:`~sealpack.errors.IdentityChangedError` on change).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sealpack.errors import BundleError, IdentityChangedError
+from sealpack.errors import BundleError, IdentityChangedError, TransportError, UnsafePathError
+from sealpack.exchange.atomic import read_regular
+from sealpack.exchange.folders import open_folder
 from sealpack.integrations.syft_flwr.compat import atomic_write_text
 from sealpack.integrations.syft_flwr.errors import UnpublishedBundleError
 from sealpack.keys import Identity, KeyBundle, KeyStore
@@ -34,6 +38,8 @@ __all__ = ["DatasiteKeys", "PinResult", "node_id_for", "open_or_create", "pin_pe
 
 _log = logging.getLogger(__name__)
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+PUBLISHED_FOLDER = ("public", "sealpack")  # below <datasites>/<email>/
+BUNDLE_FILE = "bundle.json"
 
 
 def node_id_for(email: str) -> int:
@@ -72,7 +78,7 @@ class DatasiteKeys:
 
     def published(self, email: str | None = None) -> Path:
         """The public bundle file of ``email`` (default: this participant)."""
-        return self.datasites / (email or self.email) / "public" / "sealpack" / "bundle.json"
+        return self.datasites.joinpath(email or self.email, *PUBLISHED_FOLDER, BUNDLE_FILE)
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,12 @@ def pin_peer(
 
     Raises:
         UnpublishedBundleError: No bundle appeared within ``wait`` seconds.
-        BundleError: The bundle is malformed, badly signed or names someone else.
+        BundleError: The bundle is malformed, badly signed or names someone else, or
+            its file is not a regular file of at most ``MAX_BUNDLE_BYTES`` reached
+            without a symlink (a FIFO, a device, a link: refused at once, never waited on).
         IdentityChangedError: It differs from the expected or the pinned identity.
     """
-    bundle = KeyBundle.from_json(_read_published(keys.published(peer), wait, sleep), now=0)
+    bundle = KeyBundle.from_json(_read_published(keys, peer, wait, sleep), now=0)
     if bundle.name != peer:
         raise BundleError(f"the bundle published by {peer!r} names {bundle.name!r}")
     if expected_fingerprint is not None and _digits(expected_fingerprint) != _digits(
@@ -171,22 +179,40 @@ def pin_peer(
     return PinResult(peer, path, bundle.fingerprint(), first_use)
 
 
-def _read_published(path: Path, wait: float, sleep: Callable[[float], None]) -> bytes:
+def _read_published(
+    keys: DatasiteKeys, peer: str, wait: float, sleep: Callable[[float], None]
+) -> bytes:
+    """The bytes of ``peer``'s published bundle, waiting up to ``wait`` s for them."""
     deadline = time.monotonic() + wait
     while True:
-        try:
-            if path.stat().st_size > MAX_BUNDLE_BYTES:
-                raise BundleError(f"published bundle {str(path)!r} is too large")
-            data = path.read_bytes()
-            if data:
-                return data
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise UnpublishedBundleError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
+        data = _read_once(keys, peer)
+        if data:
+            return data
         if time.monotonic() >= deadline:
-            raise UnpublishedBundleError(f"no sealpack bundle published at {str(path)!r}")
+            raise UnpublishedBundleError(
+                f"no sealpack bundle published at {str(keys.published(peer))!r}"
+            )
         sleep(0.2)
+
+
+def _read_once(keys: DatasiteKeys, peer: str) -> bytes:
+    """Read the bundle file once: no symlink followed, a regular file of bounded size only.
+
+    Returns:
+        Its bytes (empty while it is missing or not synced yet).
+    """
+    shown = str(keys.published(peer))
+    try:
+        with open_folder(keys.datasites, [peer, *PUBLISHED_FOLDER]) as folder:
+            return read_regular(folder, BUNDLE_FILE, limit=MAX_BUNDLE_BYTES)
+    except UnsafePathError as exc:
+        raise BundleError(f"published bundle {shown!r} is reached through a symlink") from exc
+    except (TransportError, FileNotFoundError):
+        return b""  # a folder or the file is not there (yet)
+    except OSError as exc:
+        if exc.errno is None:  # read_regular: not a regular file, or too large
+            raise BundleError(f"published bundle {shown!r}: {exc}") from exc
+        raise UnpublishedBundleError(f"cannot read {shown!r}: {exc.strerror}") from exc
 
 
 def _digits(fingerprint: str) -> str:

@@ -3,7 +3,8 @@
 :func:`main` replaces syft-flwr's generated ``main.py`` body. It switches syft-crypto
 off (sealpack replaces it), installs the Flower 1.25 shims and atomic syft-rpc writes,
 creates or opens this participant's KeyStore, publishes its bundle, pins its peers'
-bundles, then runs syft-flwr's own client or server loop with:
+bundles (the aggregator leaves out, and logs, each datasite it cannot pin), then
+runs syft-flwr's own client or server loop with:
 
 * datasites: a Flower Context whose ``node_id`` is the id syft-flwr addresses the
   datasite by (CRC-32 of its email; syft-flwr itself gives the ClientApp a random id)
@@ -14,23 +15,29 @@ bundles, then runs syft-flwr's own client or server loop with:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from sealpack.errors import SealpackError
 from sealpack.integrations.flower import keyconfig
 from sealpack.integrations.syft_flwr import compat
 from sealpack.integrations.syft_flwr.datasite_keys import (
     DatasiteKeys,
+    PinResult,
     node_id_for,
     open_or_create,
     passphrase_from_env,
     pin_peer,
     publish,
 )
-from sealpack.integrations.syft_flwr.errors import SyftFlwrConfigError
+from sealpack.integrations.syft_flwr.errors import SyftFlwrConfigError, UnpublishedBundleError
+from sealpack.keys import KeyStore
 
 __all__ = [
     "ENCRYPTION_ENV",
@@ -45,6 +52,7 @@ ENCRYPTION_ENV = "SYFT_FLWR_ENCRYPTION_ENABLED"
 PASSPHRASE_ENV = "SEALPACK_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 PIN_WAIT_ENV = "SEALPACK_PIN_WAIT"
 FINGERPRINTS_ENV = "SEALPACK_FINGERPRINTS"
+_log = logging.getLogger(__name__)
 
 
 def switch_off_syft_crypto() -> None:
@@ -77,18 +85,27 @@ def prepare(email: str, datasites: Path, peers: list[str], *, server: bool) -> d
     Returns:
         The sealpack config keys for the Flower integration (node_config or run_config).
 
+    The aggregator leaves out (logs, does not pin) each datasite it cannot pin, and
+    waits ``SEALPACK_PIN_WAIT`` once for all of them; a datasite must pin its aggregator.
+
     Raises:
-        SyftFlwrConfigError: A sealpack environment variable is malformed.
-        UnpublishedBundleError, BundleError, IdentityChangedError: A peer cannot be pinned.
+        SyftFlwrConfigError: A sealpack environment variable is malformed, or the
+            aggregator could pin no datasite at all.
+        UnpublishedBundleError, BundleError, IdentityChangedError: A datasite cannot pin
+            the aggregator.
     """
     keys = DatasiteKeys(email, datasites)
     expected = _fingerprints(os.environ.get(FINGERPRINTS_ENV, ""))
     wait = _seconds(os.environ.get(PIN_WAIT_ENV, "120"))
     with open_or_create(keys, passphrase_from_env(PASSPHRASE_ENV)) as store:
         publish(keys, store)
-        pins = [
-            pin_peer(keys, store, p, expected_fingerprint=expected.get(p), wait=wait) for p in peers
-        ]
+        if server:  # a datasite that cannot be pinned is left out, not fatal
+            pins = _pin_datasites(keys, store, peers, expected, wait)
+        else:
+            pins = [
+                pin_peer(keys, store, p, expected_fingerprint=expected.get(p), wait=wait)
+                for p in peers
+            ]
     values = {keyconfig.KEYSTORE: str(keys.keystore)}
     if os.environ.get(PASSPHRASE_ENV):
         values[keyconfig.PASSPHRASE_ENV] = PASSPHRASE_ENV
@@ -97,6 +114,48 @@ def prepare(email: str, datasites: Path, peers: list[str], *, server: bool) -> d
     else:
         values[keyconfig.SERVER_BUNDLE] = str(pins[0].path)
     return values
+
+
+def _pin_datasites(
+    keys: DatasiteKeys, store: KeyStore, peers: list[str], expected: dict[str, str], wait: float
+) -> list[PinResult]:
+    """Pin every datasite that can be pinned within one shared ``wait``; leave out the rest.
+
+    A datasite whose bundle is refused, or not published in time, is logged and left
+    unpinned (its pin file from an earlier run is removed), so one datasite cannot stop
+    the run for the others.
+
+    Raises:
+        SyftFlwrConfigError: No datasite could be pinned.
+    """
+    pins: list[PinResult] = []
+    pending = list(dict.fromkeys(peers))
+    deadline = time.monotonic() + wait
+    while True:
+        for peer in list(pending):
+            try:
+                pins.append(
+                    pin_peer(keys, store, peer, expected_fingerprint=expected.get(peer), wait=0)
+                )
+            except UnpublishedBundleError:
+                continue  # maybe not synced yet: looked at again until the deadline
+            except SealpackError as exc:
+                _leave_out(keys, peer, exc)
+            pending.remove(peer)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    for peer in pending:
+        _leave_out(keys, peer, UnpublishedBundleError(f"no bundle within {wait} s"))
+    if not pins:
+        raise SyftFlwrConfigError("no datasite could be pinned: nothing to run with")
+    return pins
+
+
+def _leave_out(keys: DatasiteKeys, peer: str, exc: Exception) -> None:
+    _log.error("sealpack: datasite %s left out of this run: %s: %s", peer, type(exc).__name__, exc)
+    with contextlib.suppress(OSError):
+        (keys.pins / f"{peer}.json").unlink(missing_ok=True)
 
 
 def main(project_dir: str | os.PathLike[str]) -> None:
