@@ -142,20 +142,25 @@ def _execute(recipe: Any, root: Path, name: str) -> SimRun:
     return run
 
 
-def run_cyclic(root: Path, keys: tuple[str, str]) -> SimRun:
-    """Run a Cyclic job (2 clients, 2 rounds) in peer mode: clients seal for each other."""
+def run_cyclic(root: Path, keys: tuple[str, str], *, peer_mode: bool = True) -> SimRun:
+    """Run a Cyclic job (2 clients, 2 rounds) with the tap. Peer mode: clients seal for
+    each other; otherwise the server opens every result and seals the next task."""
+    from nvflare.app_common.np.np_model_persistor import NPModelPersistor
     from nvflare.recipe.cyclic import CyclicRecipe
 
     from sealpack.integrations.nvflare import add_sealpack
     from tests.integrations.nvflare.sim_components import SealedModelPersistor
 
+    persistor = SealedModelPersistor if peer_mode else NPModelPersistor
+
     class NumpyCyclicRecipe(CyclicRecipe):  # type: ignore[misc]
         def _setup_model_and_persistor(self, job: Any) -> str:
-            job.to_server(SealedModelPersistor(model=initial_model().tolist()), id="persistor")
+            job.to_server(persistor(model=initial_model().tolist()), id="persistor")
             return "persistor"
 
+    name = "cyclic" if peer_mode else "cyclic_plainmode"
     recipe = NumpyCyclicRecipe(
-        name="cyclic",
+        name=name,
         model=initial_model().tolist(),
         min_clients=2,
         num_rounds=2,
@@ -163,9 +168,9 @@ def run_cyclic(root: Path, keys: tuple[str, str]) -> SimRun:
     )
     _add_components(recipe, root, "")
     add_sealpack(
-        recipe, keystore=keys[0], bundles=keys[1], unlock_env=PASSPHRASE_ENV, peer_mode=True
+        recipe, keystore=keys[0], bundles=keys[1], unlock_env=PASSPHRASE_ENV, peer_mode=peer_mode
     )
-    return _execute(recipe, root, "cyclic")
+    return _execute(recipe, root, name)
 
 
 def open_final_relay(run: SimRun, keys: tuple[str, str], *, opener: str, sender: str) -> Any:

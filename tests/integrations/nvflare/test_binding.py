@@ -64,6 +64,39 @@ def test_a_missing_or_malformed_binding_is_refused(metadata: dict[str, Any]) -> 
         check_binding(metadata, expected=EXPECTED, sender_name="server")
 
 
+RELAY = Binding("job-1", "train", "", "relay", "site-1", ("site-2", "site-3"), 4, 7)
+RELAY_EXPECTED = Binding("job-1", "train", "", "relay", "", ("site-2",))
+
+
+@pytest.mark.parametrize(
+    ("rounds", "newer_than", "refused"),
+    [
+        ((4, 3), 6, None),  # the receiver's round
+        ((5, 4), 6, None),  # the round before: first client of the next round
+        ((6, 5), 6, "round"),  # older than the round before
+        ((4, 3), 7, "hop"),  # not above the receiver's own last relay
+    ],
+)
+def test_a_relay_is_checked_against_the_rounds_and_the_hop_given(
+    rounds: tuple[int, int], newer_than: int, refused: str | None
+) -> None:
+    def check() -> Binding:
+        return check_binding(
+            RELAY.metadata(),
+            expected=RELAY_EXPECTED,
+            sender_name="site-1",
+            senders=["site-1", "site-3"],
+            rounds=rounds,
+            newer_than=newer_than,
+        )
+
+    if refused is None:
+        assert check() == RELAY
+    else:
+        with pytest.raises(RefusedPayloadError, match=f"another {refused}$"):
+            check()
+
+
 def test_peer_mode_relays_a_result_the_server_cannot_open(flare_keys: dict[str, Any]) -> None:
     peer = dict(flare_keys, peer_mode=True)
     weights = fakes.model()

@@ -94,6 +94,21 @@ def test_broadcast_is_sealed_once_for_every_client(
     assert len(calls) == 2  # the next task is a new seal
 
 
+def test_cyclic_relay_in_one_round_sends_the_updated_model(flare_keys: dict[str, Any]) -> None:
+    """Failure (honest run): Cyclic (non-peer mode) relays ONE task (same MSG_ROOT_ID and
+    round) to site-1, then, with site-1's result as its data, to site-2. The blob was
+    cached by the binding alone, so site-2 got site-1's model and site-1's update was
+    lost. The content's objects are part of the cache key now."""
+    seal = flt.SealTaskDataFilter(**flare_keys)
+    start, after_site1 = fakes.model(0), fakes.model(1)
+    first = seal.process(fakes.task_data(start, "root-1", 0), fakes.context("server"))
+    opened = _open_task(flare_keys, first, "site-1", task_id="a")
+    np.testing.assert_array_equal(from_shareable(opened).data["w"], start["w"])
+    second = seal.process(fakes.task_data(after_site1, "root-1", 0), fakes.context("server"))
+    opened = _open_task(flare_keys, second, "site-2", task_id="b")
+    np.testing.assert_array_equal(from_shareable(opened).data["w"], after_site1["w"])
+
+
 def test_sealing_never_mutates_the_shared_task_data(flare_keys: dict[str, Any]) -> None:
     task = fakes.task_data(fakes.model())
     before = copy.deepcopy(dict(task))

@@ -120,3 +120,20 @@ def test_cyclic_peer_mode_server_relays_only_sealed_bytes(
     for step in (0.25, 0.5, 0.25, 0.5):
         expected += np.float32(step)
     np.testing.assert_array_equal(final, expected)
+
+
+def test_cyclic_default_mode_keeps_every_clients_update(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failure (honest run): Cyclic relays ONE task (one MSG_ROOT_ID, one round) to each
+    client in turn, with the previous client's result as its data. The server's task
+    filter cached the sealed blob by the binding only, so site-2 got the blob sealed
+    for site-1 and site-1's step was silently dropped every round (w0 + 1.0 instead of
+    w0 + 1.5: each round site-1 adds 0.25, site-2 0.5)."""
+    keys = sim.setup_keys(tmp_path, monkeypatch)
+    run = sim.run_cyclic(tmp_path, keys, peer_mode=False)
+
+    assert run.error == ""
+    assert [s["rc"] for s in run.submissions()] == ["OK"] * 4
+    np.testing.assert_allclose(run.final_model(), sim.initial_model() + 1.5, rtol=1e-5)
+    assert _leaks(run.frames()) == 0

@@ -12,10 +12,18 @@ Every blob carries, in its signed metadata under the key ``"nvflare"``:
            ``"relay"`` (client to client through the server, peer mode)
 ``from``   the sending site
 ``to``     the receiving sites, sorted
-``round``  the round from the task headers, or -1
+``round``  task data: the round from the task headers, or -1; result: -1;
+           relay: the round of the task the sending client answered
+``hop``    relay: how many clients the model passed since the server sealed it
+           (the opened relay's hop + 1; 1 after a task sealed by the server);
+           task data and result: -1
 =========  ==================================================================
 
 The sender's site is also the name of the bundle that verified the signature.
+A relay is accepted in the round of the receiver's task or the one before (the
+last client of a round relays to the first of the next), and only when its hop
+is above the hop of every relay the receiver itself sealed in the job: a client
+never goes back to a model older than its own last contribution.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ class Binding:
     sender: str
     recipients: tuple[str, ...]
     round: int = -1
+    hop: int = -1
 
     def metadata(self) -> dict[str, Any]:
         """The signed metadata that records this binding."""
@@ -55,6 +64,7 @@ class Binding:
                 "from": self.sender,
                 "to": sorted(self.recipients),
                 "round": self.round,
+                "hop": self.hop,
             }
         }
 
@@ -66,12 +76,18 @@ def _field(bound: Mapping[str, Any], name: str, kind: type) -> Any:
     return value
 
 
+def _same_round(expected: int, got: int) -> bool:
+    return expected < 0 or got == expected
+
+
 def check_binding(
     metadata: Mapping[str, Any],
     *,
     expected: Binding,
     sender_name: str,
     senders: Sequence[str] = (),
+    rounds: Sequence[int] = (),
+    newer_than: int | None = None,
 ) -> Binding:
     """Check the signed metadata of an opened blob against what the receiver expects.
 
@@ -83,6 +99,8 @@ def check_binding(
         sender_name: the name of the bundle that verified the signature.
         senders: for relays, the sites a relay may come from (``expected.sender``
             is then ignored).
+        rounds: for relays, the rounds accepted (``expected.round`` is then ignored).
+        newer_than: for relays, the hop must be above this one (None: not compared).
 
     Returns:
         The binding the blob carries.
@@ -102,6 +120,7 @@ def check_binding(
         sender=_field(bound, "from", str),
         recipients=tuple(str(name) for name in recipients),
         round=_field(bound, "round", int),
+        hop=_field(bound, "hop", int),
     )
     allowed_senders = tuple(senders) if senders else (expected.sender,)
     checks = (
@@ -109,7 +128,8 @@ def check_binding(
         ("task", got.task == expected.task),
         ("direction", got.direction == expected.direction),
         ("ref", not expected.ref or got.ref == expected.ref),
-        ("round", expected.round < 0 or got.round == expected.round),
+        ("round", got.round in rounds if rounds else _same_round(expected.round, got.round)),
+        ("hop", newer_than is None or got.hop > newer_than),
         ("sender", got.sender == sender_name and got.sender in allowed_senders),
         ("recipient", all(name in got.recipients for name in expected.recipients)),
     )

@@ -34,18 +34,20 @@ from nvflare.app_common.app_constant import AppConstants
 import sealpack
 from sealpack.errors import SealpackError
 from sealpack.integrations.nvflare.binding import Binding
-from sealpack.integrations.nvflare.errors import RefusedPayloadError
+from sealpack.integrations.nvflare.errors import NvflareConfigError, RefusedPayloadError
 from sealpack.integrations.nvflare.keys import (
     DEFAULT_PASSPHRASE_ENV,
     KeyConfig,
     SiteKeys,
     site_keys,
 )
+from sealpack.integrations.nvflare.relays import relay_limits, remember_hop, seal_relay
 from sealpack.integrations.nvflare.sealing import acknowledge_held, open_blob, seal_content
 from sealpack.integrations.nvflare.wire import (
     OPENED,
     RELAYED,
     SEALED,
+    content_identity,
     find_blob,
     mark,
     sealed_shareable,
@@ -59,6 +61,7 @@ __all__ = [
 ]
 
 _BROADCAST_CACHE_SIZE = 2  # blobs kept: the current broadcast (a 100 MB model costs 100 MB)
+_CacheEntry = tuple[np.ndarray, list[Any]]  # the blob, the content objects it was sealed from
 
 
 class _SealpackFilter(Filter):  # type: ignore[misc]
@@ -91,6 +94,25 @@ class _SealpackFilter(Filter):  # type: ignore[misc]
         site = self.server if self.on_server else str(fl_ctx.get_identity_name())
         return site_keys(config, site)
 
+    def recipients(
+        self, keys: SiteKeys, names: list[str], fl_ctx: FLContext, *, warn: bool = True
+    ) -> tuple[str, ...]:
+        """The sites of ``names`` that can be sealed to now (expired bundles left out).
+
+        Raises:
+            NvflareConfigError: every one of them has an expired bundle.
+        """
+        live, expired = keys.sealable(names)
+        if expired and warn:
+            self.log_warning(
+                fl_ctx,
+                f"sealpack: the key bundles of {expired} have expired: they are left out "
+                "of what this site seals until their prekeys are rotated",
+            )
+        if not live:
+            raise NvflareConfigError(f"every recipient's key bundle has expired: {expired}")
+        return tuple(live)
+
     @staticmethod
     def task_facts(shareable: Shareable, fl_ctx: FLContext) -> tuple[str, str]:
         """The job id and the task name of the message being filtered."""
@@ -116,13 +138,18 @@ def _round(shareable: Shareable) -> int:
 
 
 class SealTaskDataFilter(_SealpackFilter):
-    """Server: seal outgoing task data once per task for every client with a bundle."""
+    """Server: seal outgoing task data once per task for every client with a bundle.
+
+    The blob is reused for a task's next client only while the task's binding AND its
+    content objects are the same (a broadcast's per-client copies); a task relayed with
+    new data (Cyclic: the previous client's result) is sealed anew.
+    """
 
     on_server = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, tuple[int, ...]], _CacheEntry] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def process(self, shareable: Shareable, fl_ctx: FLContext) -> Shareable:
@@ -134,18 +161,19 @@ class SealTaskDataFilter(_SealpackFilter):
         ref = str(shareable.get_header(ReservedHeaderKey.MSG_ROOT_ID) or "")
         if not ref:
             ref = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
-        binding = Binding(
-            job, task, ref, "task", keys.site, tuple(keys.client_names()), _round(shareable)
-        )
+        clients = self.recipients(keys, keys.client_names(), fl_ctx, warn=False)
+        binding = Binding(job, task, ref, "task", keys.site, clients, _round(shareable))
+        ids, objects = content_identity(shareable)
         with self._cache_lock:
-            key = repr(binding)
-            blob = self._cache.get(key)
-            if blob is None:
-                blob = seal_content(shareable, keys, binding)
-                self._cache[key] = blob
+            key = (repr(binding), ids)
+            entry = self._cache.get(key)
+            if entry is None:
+                self.recipients(keys, keys.client_names(), fl_ctx)  # warns of expired ones
+                entry = (seal_content(shareable, keys, binding), objects)
+                self._cache[key] = entry
                 while len(self._cache) > _BROADCAST_CACHE_SIZE:
                     self._cache.popitem(last=False)
-        return mark(sealed_shareable(shareable, blob), SEALED)
+        return mark(sealed_shareable(shareable, entry[0]), SEALED)
 
 
 class OpenTaskDataFilter(_SealpackFilter):
@@ -162,20 +190,23 @@ class OpenTaskDataFilter(_SealpackFilter):
             raise RefusedPayloadError("task data is not sealed by sealpack")
         keys = self.keys(fl_ctx)
         job, task = self.task_facts(shareable, fl_ctx)
-        me = (keys.site,)
         hold_as = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "") or "task"
+        current = _round(shareable)
         if self.peer_mode and _claimed_sender(blob) != keys.server:
             peers = [name for name in keys.client_names() if name != keys.site]
-            relay = Binding(job, task, "", "relay", "", me)
-            opened = open_blob(
-                shareable, blob, keys, expected=relay, senders=peers, hold_as=hold_as
+            relay = Binding(job, task, "", "relay", "", (keys.site,))
+            limits = relay_limits(keys, job, current)
+            opened, bound = open_blob(
+                shareable, blob, keys, expected=relay, senders=peers, hold_as=hold_as, **limits
             )
-            return mark(opened, OPENED)
+            return mark(remember_hop(keys, hold_as, current, bound.hop, opened), OPENED)
         ref = str(shareable.get_header(ReservedHeaderKey.MSG_ROOT_ID) or "")
-        expected = Binding(job, task, ref, "task", keys.server, me, _round(shareable))
-        opened = open_blob(
+        expected = Binding(job, task, ref, "task", keys.server, (keys.site,), current)
+        opened, _ = open_blob(
             shareable, blob, keys, expected=expected, senders=[keys.server], hold_as=hold_as
         )
+        if self.peer_mode:
+            remember_hop(keys, hold_as, current, 0, opened)
         return mark(opened, OPENED)
 
 
@@ -186,16 +217,17 @@ class SealTaskResultFilter(_SealpackFilter):
         """Return a new sealed Shareable (``shareable`` itself is never modified)."""
         keys = self.keys(fl_ctx)
         job, task = self.task_facts(shareable, fl_ctx)
+        task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
         if self.peer_mode:
-            peers = tuple(name for name in keys.client_names() if name != keys.site)
-            binding = Binding(job, task, "", "relay", keys.site, peers)
+            peers = [name for name in keys.client_names() if name != keys.site]
+            relay = Binding(job, task, "", "relay", keys.site, self.recipients(keys, peers, fl_ctx))
+            sealed = seal_relay(shareable, keys, relay, task_id or "task")
         else:
-            task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
             binding = Binding(job, task, task_id, "result", keys.site, (keys.server,))
-        sealed = sealed_shareable(shareable, seal_content(shareable, keys, binding))
+            sealed = sealed_shareable(shareable, seal_content(shareable, keys, binding))
         # The task is processed: its held task data is acknowledged (a resent copy of
         # the same blob is a replay from now on).
-        acknowledge_held(keys, str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "") or "task")
+        acknowledge_held(keys, task_id or "task")
         return mark(sealed, SEALED)
 
 
@@ -223,7 +255,7 @@ class OpenTaskResultFilter(_SealpackFilter):
         client = str(peer_ctx.get_identity_name()) if peer_ctx is not None else ""
         task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
         expected = Binding(job, task, task_id, "result", client, (keys.site,))
-        opened = open_blob(shareable, blob, keys, expected=expected, senders=[client])
+        opened, _ = open_blob(shareable, blob, keys, expected=expected, senders=[client])
         if peer_ctx is not None and peer_ctx.get_prop(FLContextKey.SHAREABLE) is not None:
             # IntimeModelSelector reads the received Shareable from the peer context.
             peer_ctx.set_prop(FLContextKey.SHAREABLE, opened, private=True, sticky=True)

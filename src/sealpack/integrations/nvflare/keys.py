@@ -8,6 +8,8 @@ JSON config, so they hold paths and names, never secrets):
 * ``bundles``: a directory of KeyBundle JSON files (``*.json``), one per site, the
   file's bundle name being the site name. ``{site}`` is allowed here too (the
   provisioning builder puts them in each startup kit's ``local/sealpack_bundles``).
+  A bundle whose signed prekey expired is still loaded (its identity key verifies
+  that site's messages); only sealing to that site is refused.
 * ``unlock_env``: name of the environment variable that holds the KeyStore
   passphrase on every site ("" for an unencrypted store).
 
@@ -71,6 +73,9 @@ class SiteKeys:
     server: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     held: dict[str, Any] = field(default_factory=dict)  # task id -> UnsealedInfo (hold=True)
+    # peer mode: task id -> (the task's round, the hop of its opened data)
+    chain: dict[str, tuple[int, int]] = field(default_factory=dict)
+    relayed: dict[str, int] = field(default_factory=dict)  # job id -> highest hop sealed
 
     def bundle(self, name: str) -> KeyBundle:
         """The bundle of site ``name``.
@@ -86,6 +91,18 @@ class SiteKeys:
     def client_names(self) -> list[str]:
         """Every client site with a bundle (all bundles but the server's), sorted."""
         return sorted(name for name in self.bundles if name != self.server)
+
+    def sealable(self, names: list[str]) -> tuple[list[str], list[str]]:
+        """Split site names into those that can be sealed to now and the expired ones.
+
+        Args:
+            names: site names with bundles.
+
+        Returns:
+            The names whose signed prekey is valid, and those whose prekey expired.
+        """
+        expired = [name for name in names if self.bundle(name).is_expired()]
+        return [name for name in names if name not in expired], expired
 
 
 _CACHE: dict[tuple[str, str], SiteKeys] = {}
@@ -112,7 +129,7 @@ def _load_bundles(directory: Path) -> dict[str, KeyBundle]:
             text = file.read_bytes()
         except OSError as exc:
             raise NvflareConfigError(f"cannot read key bundle {str(file)!r}") from exc
-        bundle = KeyBundle.from_json(text)
+        bundle = KeyBundle.from_json(text, now=0)  # expiry: checked when sealing to it
         if bundle.name in bundles:
             raise NvflareConfigError(f"two key bundles claim the site name {bundle.name!r}")
         bundles[bundle.name] = bundle

@@ -71,7 +71,9 @@ def open_blob(
     expected: Binding,
     senders: Sequence[str],
     hold_as: str = "",
-) -> Any:
+    rounds: Sequence[int] = (),
+    newer_than: int | None = None,
+) -> tuple[Any, Binding]:
     """Verify ``blob`` completely, check its binding, and rebuild the Shareable.
 
     The binding is checked inside ``unseal`` (``expect_metadata``): a blob bound
@@ -86,20 +88,23 @@ def open_blob(
         hold_as: open with ``hold=True`` and keep the receipt under this key until
             :func:`acknowledge_held` (a redelivered task then opens again); "" commits
             the message as done at once.
+        rounds: relays: the rounds accepted (see :func:`check_binding`).
+        newer_than: relays: the hop must be above this one.
 
     Returns:
-        A new Shareable with the opened content (arrays writable).
+        A new Shareable with the opened content (arrays writable), and the binding
+        the blob carries.
 
     Raises:
         RefusedPayloadError: tampered, replayed, foreign, expired or bound elsewhere.
     """
     bundles = [keys.bundle(name) for name in senders]
     refusals: list[RefusedPayloadError] = []
+    limits: dict[str, Any] = {"senders": senders, "rounds": rounds, "newer_than": newer_than}
 
     def matches(metadata: Any) -> bool:
         try:
-            claimed = _claimed(metadata)
-            check_binding(metadata, expected=expected, sender_name=claimed, senders=senders)
+            check_binding(metadata, expected=expected, sender_name=_claimed(metadata), **limits)
         except RefusedPayloadError as refusal:
             refusals.append(refusal)
             return False
@@ -124,10 +129,10 @@ def open_blob(
         if refusals:  # the binding check refused it before anything was recorded
             raise refusals[0] from exc
         raise RefusedPayloadError(f"sealed payload refused ({type(exc).__name__})") from exc
-    check_binding(info.metadata, expected=expected, sender_name=info.sender_name, senders=senders)
+    bound = check_binding(info.metadata, expected=expected, sender_name=info.sender_name, **limits)
     if not isinstance(payload, dict) or set(payload) != {"content", "content_type"}:
         raise RefusedPayloadError("opened payload has the wrong shape")
-    return rebuild(received, writable(payload["content"]), payload["content_type"])
+    return rebuild(received, writable(payload["content"]), payload["content_type"]), bound
 
 
 def acknowledge_held(keys: SiteKeys, hold_as: str) -> None:

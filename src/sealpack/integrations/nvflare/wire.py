@@ -28,6 +28,7 @@ __all__ = [
     "OPENED",
     "RELAYED",
     "SEALED",
+    "content_identity",
     "content_of",
     "find_blob",
     "has_mark",
@@ -83,6 +84,34 @@ def content_of(shareable: Any) -> dict[str, Any]:
     """The content of a Shareable (everything but its headers) as a plain dict."""
     headers = _headers_key()
     return {key: value for key, value in shareable.items() if key != headers}
+
+
+def content_identity(shareable: Any) -> tuple[tuple[int, ...], list[Any]]:
+    """Which objects a Shareable's content is made of: every dict in it and each value.
+
+    NVFLARE's per-client copies of one broadcast share these objects; a workflow that
+    relays new data in the same task (Cyclic) puts new ones. Lists, tuples and arrays
+    count as values (their own items are not walked).
+
+    Args:
+        shareable: the Shareable about to be sealed.
+
+    Returns:
+        The ids of the objects in walk order, and the objects (keep them alive while
+        the ids are used as a key, so no id is reused by a new object).
+    """
+    nodes: list[Any] = []
+    stack: list[dict[Any, Any]] = [content_of(shareable)]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        nodes.extend(current)
+        nodes.extend(current.values())
+        for value in [item for item in current.values() if isinstance(item, dict)]:
+            if id(value) not in seen:
+                seen.add(id(value))
+                stack.append(value)
+    return tuple(map(id, nodes)), nodes
 
 
 def _new_like(source: Any) -> Any:
