@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sealpack import errors
 from sealpack.exchange import DirectoryTransport, Peer
 from sealpack.keys import Identity
 
@@ -62,3 +63,50 @@ def test_with_block_and_explicit_ack(pair: tuple[Peer, Peer, DirectoryTransport]
     first.ack()  # idempotent
     assert site.list_inbox("bob") == []
     assert bob.receive() == []
+
+
+def test_a_planted_archive_folder_does_not_stop_the_inbox(tmp_path: Path) -> None:
+    """Attack (exchange review C.3): bob archives; mallory's message sorts first and a
+    folder stands at ``archive/<its id>.sealed``. Archiving raised a raw
+    IsADirectoryError out of receive() on every run, before alice's message.
+    Defence: the blob is archived under ``<id>.<16 hex>.sealed``; the folder stays."""
+    site = DirectoryTransport(tmp_path / "site")
+    bob = Peer("bob", site, Identity.generate("bob", one_time_prekeys=4), archive=True)
+    mallory = Peer("mallory", site, Identity.generate("mallory", one_time_prekeys=4))
+    alice = Peer("alice", site, Identity.generate("alice", one_time_prekeys=4))
+    (mid,) = mallory.send(b"hi", to=["bob"])
+    planted = site.root / "bob" / "archive" / f"{mid}.sealed"
+    (planted / "x").mkdir(parents=True)
+    alice.send(b"the real update", to=["bob"])
+    got = [(m.sender, m.obj, m.acknowledged) for m in bob.receive()]
+    assert sorted(got) == [("alice", b"the real update", True), ("mallory", b"hi", True)]
+    archived = sorted(p.name for p in (site.root / "bob" / "archive").iterdir())
+    assert len(archived) == 3 and planted.is_dir() and site.list_inbox("bob") == []
+
+
+def test_a_blob_swapped_for_a_folder_while_processed_raises_nothing_raw(tmp_path: Path) -> None:
+    """Attack (C.3): while bob's application processes mallory's message, she replaces
+    her ``.sealed`` file by a folder. The acknowledgement's unlink raised a raw
+    IsADirectoryError out of iter_messages(): the loop (``receive --watch``) died.
+    Defence: a TransportError, and the loop goes on (the journal finishes it later)."""
+    site = DirectoryTransport(tmp_path / "site")
+    bob = Peer("bob", site, Identity.generate("bob", one_time_prekeys=4))
+    mallory = Peer("mallory", site, Identity.generate("mallory", one_time_prekeys=4))
+    alice = Peer("alice", site, Identity.generate("alice", one_time_prekeys=4))
+    (mid,) = mallory.send(b"hi", to=["bob"])
+    alice.send(b"the real update", to=["bob"])
+    with pytest.raises(errors.TransportError):  # typed, also when called directly
+        (site.root / "bob" / "inbox" / f"{mid}.sealed").rename(tmp_path / "kept")
+        (site.root / "bob" / "inbox" / f"{mid}.sealed").mkdir()
+        site.acknowledge("bob", mid)
+    (site.root / "bob" / "inbox" / f"{mid}.sealed").rmdir()
+    (tmp_path / "kept").rename(site.root / "bob" / "inbox" / f"{mid}.sealed")
+    got = []
+    for message in bob.iter_messages():
+        got.append((message.sender, message.obj))
+        if message.sender == "mallory":  # the race, made deterministic
+            (site.root / "bob" / "inbox" / f"{mid}.sealed").unlink()
+            (site.root / "bob" / "inbox" / f"{mid}.sealed").mkdir()
+    assert sorted(got) == [("alice", b"the real update"), ("mallory", b"hi")]
+    bob.receive()  # the folder is quarantined; the journal then finishes mallory's ack
+    assert bob.receive() == [] and site.list_inbox("bob") == []

@@ -169,3 +169,43 @@ def test_a_redelivered_message_saved_before_a_crash_is_not_saved_twice(
         assert save_received(again, tmp_path / "out") == saved
         again.ack()
     assert [p.name for p in (tmp_path / "out" / "alice").iterdir()] == ["m.bin"]
+
+
+def test_a_second_file_with_a_long_name_is_saved(tmp_path: Path) -> None:
+    """Failure (exchange review C.5; no attacker): two files from
+    alice@openmined.org whose names reduce to the 200-byte bound (80 CJK
+    characters). The second name is taken, and every fallback
+    ``<stem>.<message id>[.<n>]<suffix>`` was over NAME_MAX (255 bytes): never
+    saved, 'kept for the next run' for good. Now every candidate fits."""
+    from sealpack.exchange.message import Message
+    from sealpack.exchange.received import _candidate_names, save_received
+
+    sender, name = "alice@openmined.org", "報" * 80 + ".csv"
+    out = tmp_path / "out"
+    first = Message(sender, {"filename": name}, b"one", message_id=new_message_id(sender))
+    second = Message(sender, {"filename": name}, b"two", message_id=new_message_id(sender))
+    save_received(first, out)
+    saved = Path(save_received(second, out))
+    assert saved.read_bytes() == b"two" and saved.name.endswith(".csv")
+    assert second.message_id in saved.name
+    longest = max(_candidate_names(safe_file_name(name), second.message_id), key=len)
+    assert len(longest.encode()) <= 255
+
+
+def test_sealpack_receive_still_saves_after_mallory_plants_a_temp_folder(
+    site: Path, tmp_path: Path
+) -> None:
+    """Attack (exchange review C.2): an old folder named like a temporary file in
+    bob's inbox made every `sealpack receive` exit 13 ("cannot create peer folder")
+    and save nothing. Now the folder is skipped and the file is saved."""
+    import os
+    import secrets
+    import time
+
+    alice(site).send(b"the real update", to=["bob"], metadata={"filename": "u.bin"})
+    planted = site / "bob" / "inbox" / f".{secrets.token_hex(8)}.tmp"
+    (planted / "x").mkdir(parents=True)
+    os.utime(planted, (time.time() - 7200, time.time() - 7200))
+    out = tmp_path / "out"
+    assert receive(site, out) == 0
+    assert (out / "alice" / "u.bin").read_bytes() == b"the real update"

@@ -97,6 +97,32 @@ def test_a_hinted_bundle_whose_key_is_pinned_to_another_name_is_never_used(
     assert bob.trust.pinned_key("mallory") is None
 
 
+def test_quarantine_never_overwrites_a_kept_blob(tmp_path: Path) -> None:
+    """Attack (exchange review C.6): carol's first message is quarantined ``untrusted``
+    and kept to be moved back after ``trust accept``. Mallory, writing bob's inbox,
+    drops junk under the same id: quarantining it did ``os.replace`` over carol's
+    blob (and her reason file). Defence: the newcomer goes to
+    ``<id>.<16 hex>.sealed`` with its own ``.reason.json``; carol's files stay."""
+    site = DirectoryTransport(tmp_path)
+    bob = make_peer("bob", site, trust_new_peers=False)
+    carol = make_peer("carol", site)
+    (mid,) = carol.send(b"from carol", to=["bob"])
+    assert bob.receive() == []
+    folder = tmp_path / "bob" / "quarantine"
+    kept = (folder / f"{mid}.sealed").read_bytes()
+    reason = (folder / f"{mid}.reason.json").read_bytes()
+    (tmp_path / "bob" / "inbox" / f"{mid}.sealed").write_bytes(b"junk")
+    assert bob.receive() == []
+    assert (folder / f"{mid}.sealed").read_bytes() == kept
+    assert (folder / f"{mid}.reason.json").read_bytes() == reason
+    others = sorted(p.name for p in folder.iterdir() if not p.name.startswith(mid + ".s"))
+    assert len(others) == 3  # carol's reason + the junk's blob and reason, renamed
+    assert sorted(r.reason for r in bob.quarantined()) == ["tampered", "untrusted"]
+    bob.trust_peer("carol")
+    (folder / f"{mid}.sealed").rename(tmp_path / "bob" / "inbox" / f"{mid}.sealed")
+    assert [m.obj for m in bob.receive()] == [b"from carol"]
+
+
 def _repeatable_rng() -> Callable[[], Callable[[int], bytes]]:
     """Each call returns a fresh generator yielding the same byte stream."""
     import hashlib

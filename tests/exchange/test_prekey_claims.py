@@ -194,15 +194,16 @@ def test_a_key_store_peer_records_claims_durably(tmp_path: Path) -> None:
 
 
 def test_both_transports_store_claims_alike(transport: Transport) -> None:
-    bob = make_peer("bob", transport)
+    bob, alice = make_peer("bob", transport), make_peer("alice", transport)
     first, second = bob.identity.one_time_prekey_ids()[:2]
     assert transport.offers_one_time_prekey("bob", first)
-    won = transport.claim_one_time_prekey("bob", claim=lambda i: f"claim {i}".encode())
+    signed = {i: encode_claim(alice.identity, bob.identity.bundle(), i) for i in (first, second)}
+    won = transport.claim_one_time_prekey("bob", claim=signed.__getitem__)
     assert won == first
     assert not transport.offers_one_time_prekey("bob", first)
     assert transport.offers_one_time_prekey("bob", second)
-    assert transport.list_claims("bob") == [f"claim {first}".encode()]
-    assert transport.list_claims("bob", first) == [f"claim {first}".encode()]
+    assert transport.list_claims("bob") == [signed[first]]
+    assert transport.list_claims("bob", first) == [signed[first]]
     assert transport.list_claims("bob", second) == []
 
 

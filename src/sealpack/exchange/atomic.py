@@ -10,10 +10,9 @@ fsynced afterwards so the rename survives a power cut. A killed writer leaves at
 most a hidden temporary file, which readers ignore and
 :func:`remove_stale_temporaries` cleans up.
 
-Readers use :func:`open_regular` / :func:`read_regular`: they never follow a
-symlink and only read regular files (a FIFO cannot block them). One-time prekeys
-are claimed with :func:`claim_by_rename`: ``rename(2)`` of one source succeeds
-for exactly one caller.
+Readers (:func:`open_regular`) never follow a symlink and only read regular
+files; cleanups (:func:`discard_file`) never stop at a planted folder. A prekey is
+claimed by :func:`claim_by_rename`: ``rename(2)`` of one source has one winner.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ __all__ = [
     "TEMP_SUFFIX",
     "claim_by_rename",
     "create_exclusive",
+    "discard_file",
     "fsync_folder",
     "is_temporary",
     "list_names",
@@ -133,6 +133,22 @@ def unlink_entry(dir_fd: int, name: str) -> bool:
     return True
 
 
+def discard_file(dir_fd: int, name: str) -> bool:
+    """Delete a regular file or a symlink, never a folder (or FIFO); never raise.
+
+    Args:
+        dir_fd: the open folder.
+        name: the entry.
+
+    Returns:
+        True when this call deleted it.
+    """
+    mode = _lstat_mode(dir_fd, name)
+    with contextlib.suppress(OSError):
+        return (stat.S_ISREG(mode) or stat.S_ISLNK(mode)) and unlink_entry(dir_fd, name)
+    return False
+
+
 def write_atomic(dir_fd: int, name: str, data: bytes | Writer, *, mode: int = 0o644) -> None:
     """Write a file so readers see either nothing, the old file, or all of it.
 
@@ -223,7 +239,7 @@ def move_durably(src_fd: int, source: str, dst_fd: int, destination: str) -> Non
 
 
 def remove_stale_temporaries(dir_fd: int, *, older_than: float, now: float | None = None) -> int:
-    """Delete temporary files left behind by killed writers.
+    """Delete temporary files (and symlinks) left behind; skip folders, never raise.
 
     Args:
         dir_fd: the open folder to clean.
@@ -238,9 +254,9 @@ def remove_stale_temporaries(dir_fd: int, *, older_than: float, now: float | Non
     for name in list_names(dir_fd):
         if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
             continue
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            if current - info.st_mtime >= older_than and unlink_entry(dir_fd, name):
+            if current - info.st_mtime >= older_than and discard_file(dir_fd, name):
                 removed += 1
     return removed
 

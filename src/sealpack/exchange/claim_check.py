@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import os
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from sealpack import api, errors
 from sealpack.exchange.claim_book import ClaimBook
@@ -24,7 +26,7 @@ from sealpack.exchange.contacts import BundleCache
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, TrustStore, key_id
 
-__all__ = ["CLAIM_GRACE_SECONDS", "ClaimCheck", "UnclaimedPrekeyError"]
+__all__ = ["CLAIM_GRACE_SECONDS", "CheckedBlob", "ClaimCheck", "UnclaimedPrekeyError"]
 
 CLAIM_GRACE_SECONDS = 600
 """How long a blob naming a not-yet-claimed prekey waits in the inbox for the claim
@@ -56,23 +58,29 @@ class ClaimCheck:
     trust: TrustStore
     bundles: BundleCache
 
-    def check(self, stream: BinaryIO) -> None:
+    def check(self, stream: BinaryIO) -> bytes:
         """Refuse a blob whose one-time prekey was not claimed by its (claimed) sender.
 
         Args:
-            stream: the inbox message, open; the caller opens **these** bytes next
-                (seek back), never the file again (a swap in between would escape).
+            stream: the inbox message, open at its start; left just after the header.
+
+        Returns:
+            The exact header bytes checked: open the blob from
+            :class:`CheckedBlob` ``(header, stream)``, never from the file again (a
+            rewrite in between would escape the check).
 
         Raises:
             UnclaimedPrekeyError: no valid claim of that prekey is recorded.
             errors.PrekeyError: the prekey was claimed by another sender.
             errors.SealpackError: the header is malformed (from ``inspect``).
         """
-        header = api.inspect(stream)
+        recording = _Recording(stream)
+        header = api.inspect(cast(BinaryIO, recording))
         mine = self.identity.key_id.hex()
         for stanza in header.recipients:  # every stanza of ours, even a repeated one
             if stanza.key_id == mine and stanza.one_time_prekey_id is not None:
                 self._check_prekey(stanza.one_time_prekey_id, header.sender_key_id)
+        return bytes(recording.data)
 
     def _check_prekey(self, prekey_id: int, sender_key_id: str) -> None:
         claimer = self.book.claimer_of(prekey_id)
@@ -100,13 +108,12 @@ class ClaimCheck:
             prekey_id: the one-time prekey whose claims to read.
 
         Returns:
-            How many claims were read and verified.
+            1 when a claim was recorded now, else 0.
         """
         if self.transport.offers_one_time_prekey(self.owner, prekey_id):
             return 0  # still offered: nobody took it, so every claim of it is forged
         if not self._live(prekey_id):
             return 0  # a claim of an id not made yet (ids are a counter) never counts
-        verified = 0
         for data in self.transport.list_claims(self.owner, prekey_id):
             with contextlib.suppress(errors.SealpackError):
                 claim = decode_claim(data)
@@ -121,8 +128,8 @@ class ClaimCheck:
                     continue
                 if claim.verify(claimer_key):
                     self.book.record(claim.prekey_id, claimer_key)
-                    verified += 1
-        return verified
+                    return 1  # the first valid claim (oldest ctime) is the one recorded
+        return 0
 
     def void_offered(self) -> int:
         """Read every new claim: void those of offered prekeys, record the others.
@@ -200,3 +207,60 @@ def still_waiting(message_id_ns: int, *, now: float | None = None) -> bool:
     current = time.time() if now is None else now
     age = current - message_id_ns / 1e9
     return 0 <= age < CLAIM_GRACE_SECONDS
+
+
+class _Recording:
+    """A reader that keeps every byte it hands out (the header ``inspect`` parsed)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.data = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self.data += chunk
+        return chunk
+
+
+class CheckedBlob(io.RawIOBase):
+    """The checked header bytes (from memory), then the rest of the file (issue C.4).
+
+    A header longer than a read buffer would otherwise be read from the file a
+    second time by the opener; a peer rewriting the same inode in between would get
+    a header opened that was never checked. The rest (payload, signature) may be
+    read from the file: the signature over the checked header covers it.
+    """
+
+    def __init__(self, header: bytes, rest: BinaryIO) -> None:
+        """Serve ``header`` at offsets below its length and ``rest`` at and after it."""
+        super().__init__()
+        self._header = header
+        self._rest = rest
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END:
+            offset += self._rest.seek(0, os.SEEK_END)
+        elif whence == os.SEEK_CUR:
+            offset += self._position
+        self._position = max(offset, 0)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(0, min(len(view), len(self._header) - self._position))
+        view[:count] = self._header[self._position : self._position + count]
+        if count < len(view):
+            self._rest.seek(self._position + count)
+            count += self._rest.readinto(view[count:]) or 0  # type: ignore[attr-defined]
+        self._position += count
+        return count

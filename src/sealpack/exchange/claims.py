@@ -13,11 +13,17 @@ without consuming it. Byte layout: docs/spec/datasite.md, "Signed claims".
 from __future__ import annotations
 
 import json
+import os
+import stat
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sealpack import errors
+from sealpack.exchange import atomic
+from sealpack.exchange.prekey_files import claimed_prekey_id
 from sealpack.keys import Identity, KeyBundle, verify_app_signature
 from sealpack.keys.names import NAME_PATTERN
 
@@ -25,9 +31,12 @@ __all__ = [
     "CLAIM_PURPOSE",
     "MAX_CLAIM_BYTES",
     "Claim",
+    "claim_files",
     "claim_message",
     "decode_claim",
     "encode_claim",
+    "read_claim",
+    "unwanted_claim_file",
 ]
 
 CLAIM_PURPOSE = "sealpack.datasite.prekey-claim.v2"
@@ -167,3 +176,89 @@ def _prekey_id(value: object) -> int:
     if type(value) is not int or not 0 <= value < 1 << 32:
         raise ValueError("prekey id")
     return value
+
+
+# Claim files in a hostile ``claimed/`` folder (any sender writes there).
+
+
+def _lstat(folder: int, entry: str) -> os.stat_result | None:
+    try:
+        return os.stat(entry, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def claim_files(folder: int, prekey_id: int | None) -> list[tuple[str, int]]:
+    """List the regular, well-named claim files of an open ``claimed/``, oldest first.
+
+    Every entry is stat'ed before any is read, so the order is by ``ctime`` (which
+    no writer can set back), never the folder's listing order.
+
+    Args:
+        folder: the open ``claimed/`` folder.
+        prekey_id: only files named for this id; None for all.
+
+    Returns:
+        ``(name, prekey id)`` pairs, oldest ``ctime`` first.
+    """
+    found = []
+    for entry in atomic.list_names(folder):
+        key_id = claimed_prekey_id(entry)
+        if atomic.is_temporary(entry) or key_id < 0 or prekey_id not in (None, key_id):
+            continue
+        info = _lstat(folder, entry)
+        if info is not None and stat.S_ISREG(info.st_mode):
+            found.append((info.st_ctime_ns, entry, key_id))
+    return [(entry, key_id) for _, entry, key_id in sorted(found)]
+
+
+def read_claim(folder: int, entry: str, recipient: str, prekey_id: int) -> bytes | None:
+    """Read one claim file if it holds a claim to ``recipient`` of ``prekey_id``.
+
+    Args:
+        folder: the open ``claimed/`` folder.
+        entry: the file's name.
+        recipient: the folder's owner.
+        prekey_id: the id its name carries.
+
+    Returns:
+        The bytes (unverified); None for junk, a non-regular or an oversized file.
+    """
+    try:
+        data = atomic.read_regular(folder, entry, limit=MAX_CLAIM_BYTES)
+        claim = decode_claim(data)
+    except (OSError, errors.SealpackError):
+        return None
+    return data if (claim.recipient, claim.prekey_id) == (recipient, prekey_id) else None
+
+
+def unwanted_claim_file(
+    folder: int, entry: str, recipient: str, keep: Callable[[int], bool], stale_seconds: float
+) -> bool:
+    """Tell whether the owner's publish deletes ``entry`` from its ``claimed/``.
+
+    Unwanted: other names, symlinks and non-regular entries, files of ids ``keep``
+    refuses (consumed prekeys; prekeys still offered, so claimed by nobody), and a
+    file not holding a claim to ``recipient`` ``stale_seconds`` after its last
+    change (``ctime``; a claimer writes its claim right after the rename).
+    Temporaries are left to their own cleanup.
+
+    Args:
+        folder: the open ``claimed/`` folder.
+        entry: one of its names.
+        recipient: the folder's owner.
+        keep: whether claims of a prekey id may stay (asked at this moment).
+        stale_seconds: how long a file without a claim may stay.
+
+    Returns:
+        True when it should go.
+    """
+    info = _lstat(folder, entry)
+    if atomic.is_temporary(entry) or info is None:
+        return False
+    key_id = claimed_prekey_id(entry)
+    if key_id < 0 or not stat.S_ISREG(info.st_mode) or not keep(key_id):
+        return True
+    if time.time_ns() - info.st_ctime_ns < stale_seconds * 1e9:
+        return False
+    return read_claim(folder, entry, recipient, key_id) is None

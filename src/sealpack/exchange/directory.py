@@ -18,6 +18,9 @@ bundles and prekey files are handled by
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -140,6 +143,9 @@ class DirectoryTransport(DirectorySites):
     def acknowledge(self, owner: str, message_id: str, *, archive: bool = False) -> None:
         """Delete (or archive) a processed message.
 
+        A folder in ``archive/`` under the same name (planted: ``rename`` cannot
+        replace it) stays: the blob is archived as ``<message id>.<16 hex>.sealed``.
+
         Args:
             owner: the inbox owner.
             message_id: the message; one already gone is ignored.
@@ -147,21 +153,29 @@ class DirectoryTransport(DirectorySites):
 
         Raises:
             errors.UnsafePathError: the inbox or archive is a symlink.
-            errors.TransportError: invalid id or unknown peer.
+            errors.TransportError: invalid id, unknown peer, or the entry could not be
+                removed (e.g. a folder now stands under the blob's name).
         """
         name = f"{check_message_id(message_id)}{BLOB_SUFFIX}"
         with self._area(owner, "inbox") as inbox:
-            if not archive:
-                if atomic.unlink_entry(inbox, name):
-                    atomic.fsync_folder(inbox)
-                return
-            with self._area(owner, "archive") as archive_fd, contextlib.suppress(FileNotFoundError):
-                atomic.move_durably(inbox, name, archive_fd, name)
+            try:
+                if not archive:
+                    if atomic.unlink_entry(inbox, name):
+                        atomic.fsync_folder(inbox)
+                    return
+                with self._area(owner, "archive") as folder, contextlib.suppress(FileNotFoundError):
+                    target = _free_name(folder, message_id, BLOB_SUFFIX, keep_any=False)
+                    atomic.move_durably(inbox, name, folder, target)
+            except OSError as error:
+                raise errors.TransportError(f"cannot acknowledge {message_id!r}") from error
 
     def quarantine(
         self, owner: str, message_id: str, *, reason: str, detail: str
     ) -> QuarantineRecord:
         """Write the reason file, then move the blob next to it.
+
+        A blob already kept under this id is never replaced: the newcomer and its
+        reason go to ``<message id>.<16 hex>.sealed`` / ``.reason.json``.
 
         Args:
             owner: the inbox owner.
@@ -179,9 +193,11 @@ class DirectoryTransport(DirectorySites):
         name = f"{check_message_id(message_id)}{BLOB_SUFFIX}"
         record = quarantine_record(message_id, reason=reason, detail=detail)
         with self._area(owner, "inbox") as inbox, self._area(owner, "quarantine") as folder:
-            atomic.write_atomic(folder, f"{message_id}{REASON_SUFFIX}", encode_record(record))
+            target = _free_name(folder, message_id, BLOB_SUFFIX, keep_any=True)
+            stem = target[: -len(BLOB_SUFFIX)]
+            atomic.write_atomic(folder, f"{stem}{REASON_SUFFIX}", encode_record(record))
             try:
-                atomic.move_durably(inbox, name, folder, name)
+                atomic.move_durably(inbox, name, folder, target)
             except FileNotFoundError as error:
                 raise errors.TransportError(f"no message {message_id!r} to quarantine") from error
         return record
@@ -228,3 +244,21 @@ class DirectoryTransport(DirectorySites):
         with self._area(owner, "quarantine"):
             pass
         return self.root / owner / "quarantine" / f"{check_message_id(message_id)}{BLOB_SUFFIX}"
+
+
+def _free_name(folder: int, message_id: str, suffix: str, *, keep_any: bool) -> str:
+    """``<id><suffix>``, or ``<id>.<16 hex><suffix>`` when that entry must stay.
+
+    A folder always stays (``rename`` cannot replace it); with ``keep_any`` every
+    existing entry does (a quarantined blob is never overwritten). Otherwise a
+    file or symlink there is replaced as itself (never written through).
+    """
+    try:
+        mode = os.stat(f"{message_id}{suffix}", dir_fd=folder, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return f"{message_id}{suffix}"
+    except OSError:
+        mode = stat.S_IFDIR  # unknown: do not touch it
+    if not keep_any and not stat.S_ISDIR(mode):
+        return f"{message_id}{suffix}"
+    return f"{message_id}.{secrets.token_hex(8)}{suffix}"

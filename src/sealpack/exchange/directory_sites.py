@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sealpack import errors
 from sealpack.exchange import atomic, folders
+from sealpack.exchange.claims import MAX_CLAIM_BYTES, claim_files, read_claim, unwanted_claim_file
 from sealpack.exchange.message_ids import check_peer_name
 from sealpack.exchange.prekey_files import (
     CLAIM_SUFFIX_HEX,
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 MAX_BUNDLE_BYTES = 4 << 20
-MAX_CLAIM_FILE_BYTES = 4096
+MAX_CLAIM_FILE_BYTES = MAX_CLAIM_BYTES
 MAX_CLAIMS_READ = 1024
 STALE_TEMP_SECONDS = 3600.0
 _AREAS = ("public", "public/prekeys", "public/claimed", "inbox", "quarantine", "archive")
@@ -151,16 +152,24 @@ class DirectorySites:
                 token = json.dumps({"id": key_id, "public": bytes(key).hex()}).encode()
                 atomic.create_exclusive(offered_fd, f"{key_id}.json", token)
             for key_id in offered - set(one_time_prekeys):
-                atomic.unlink_entry(offered_fd, f"{key_id}.json")
-        self._forget_consumed_claims(name, set(one_time_prekeys))
+                atomic.discard_file(offered_fd, f"{key_id}.json")
+        self._clean_claimed(name, set(one_time_prekeys))
 
-    def _forget_consumed_claims(self, name: str, live_ids: set[int]) -> None:
-        """Delete claim files of prekeys the owner no longer has (consumed; never reused)."""
+    def _clean_claimed(self, name: str, live_ids: set[int]) -> None:
+        """Delete from ``claimed/`` what is no claim of a prekey ``name`` still holds.
+
+        See :func:`~sealpack.exchange.claims.unwanted_claim_file`: a claim of a
+        prekey that is consumed, or still offered *now* (so forged), goes. Folders
+        are left (never read); no entry stops publishing.
+        """
+
+        def keep(key_id: int) -> bool:
+            return key_id in live_ids and not self.offers_one_time_prekey(name, key_id)
+
         with self._area(name, "public/claimed") as folder:
             for entry in atomic.list_names(folder):
-                key_id = claimed_prekey_id(entry)
-                if key_id >= 0 and key_id not in live_ids:
-                    atomic.unlink_entry(folder, entry)
+                if unwanted_claim_file(folder, entry, name, keep, STALE_TEMP_SECONDS):
+                    atomic.discard_file(folder, entry)
 
     def _claimed_ids(self, name: str) -> set[int]:
         with self._area(name, "public/claimed") as folder:
@@ -237,10 +246,12 @@ class DirectorySites:
         return None
 
     def list_claims(self, name: str, prekey_id: int | None = None) -> list[bytes]:
-        """Return the content of the claim files, oldest (by ``ctime``) first.
+        """Return the claims to ``name`` in ``claimed/``, oldest (by ``ctime``) first.
 
-        Symlinks, non-regular, oversized and foreign files are skipped; at most
-        ``MAX_CLAIMS_READ`` files are read.
+        Every well-named entry is stat'ed and the regular files are read oldest
+        first; only content that decodes as a claim to ``name`` of the id its file
+        name carries is returned, and only those count towards ``MAX_CLAIMS_READ``
+        (junk files can neither push a claim out nor hide it).
 
         Args:
             name: the peer whose prekeys are claimed.
@@ -253,21 +264,15 @@ class DirectorySites:
             errors.UnsafePathError: a folder on the way is a symlink.
             errors.TransportError: unknown peer.
         """
-        found: list[tuple[int, str, bytes]] = []
+        found: list[bytes] = []
         with self._area(name, "public/claimed") as claimed:
-            for entry in atomic.list_names(claimed):
-                key_id = claimed_prekey_id(entry)
-                if atomic.is_temporary(entry) or key_id < 0:
-                    continue
-                if prekey_id is not None and key_id != prekey_id:
-                    continue
+            for entry, key_id in claim_files(claimed, prekey_id):
+                data = read_claim(claimed, entry, name, key_id)
+                if data is not None:
+                    found.append(data)
                 if len(found) >= MAX_CLAIMS_READ:
                     break
-                with contextlib.suppress(OSError, errors.TransportError):
-                    info = os.stat(entry, dir_fd=claimed, follow_symlinks=False)
-                    data = atomic.read_regular(claimed, entry, limit=MAX_CLAIM_FILE_BYTES)
-                    found.append((info.st_ctime_ns, entry, data))
-        return [data for _, _, data in sorted(found)]
+        return found
 
     def offers_one_time_prekey(self, name: str, prekey_id: int) -> bool:
         """Tell whether ``prekeys/<prekey_id>.json`` is still offered (not yet claimed).

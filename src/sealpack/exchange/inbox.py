@@ -17,11 +17,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from sealpack import api, errors, fobs
 from sealpack.exchange.ack_journal import AckJournal
-from sealpack.exchange.claim_check import ClaimCheck, UnclaimedPrekeyError, still_waiting
+from sealpack.exchange.claim_check import (
+    CheckedBlob,
+    ClaimCheck,
+    UnclaimedPrekeyError,
+    still_waiting,
+)
 from sealpack.exchange.contacts import (
     BundleCache,
     not_trusted_yet,
@@ -130,12 +135,12 @@ class Inbox:
             stream.seek(0)
             candidate, hint_error = self._hinted_sender(message_id)
             try:
-                self.claims.check(stream)  # the header of the very bytes opened below
+                header = self.claims.check(stream)  # read once: these bytes are opened
             except UnclaimedPrekeyError as error:
                 raise (hint_error or error) from error  # a changed or untrusted sender says more
-            stream.seek(0)
+            blob = cast(BinaryIO, CheckedBlob(header, stream))
             try:
-                obj, info = self._unseal(stream, candidate, progress, now, expectations)
+                obj, info = self._unseal(blob, candidate, progress, now, expectations)
             except errors.UnknownSenderError as error:
                 raise (hint_error or error) from error
         first_contact = candidate is not None and info.sender_name == candidate.name

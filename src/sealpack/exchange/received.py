@@ -21,6 +21,7 @@ __all__ = ["DEFAULT_NAME", "printable", "safe_file_name", "save_received"]
 DEFAULT_NAME = "message.bin"
 _MAX_STEM, _MAX_SUFFIX, _MAX_RENAMES, _MAX_NAME_BYTES = 100, 16, 1000, 200
 _MAX_RAW = 4096
+_NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 
 
 def _allowed(char: str) -> bool:
@@ -73,9 +74,13 @@ def printable(text: str) -> str:
 
 
 def _candidate_names(safe_name: str, message_id: str) -> list[str]:
-    """``name``, then ``stem.<message id>.suffix``, then numbered variants."""
+    """``name``, then ``stem.<message id>.suffix``, then numbered variants.
+
+    The stem is cut so that every candidate fits ``NAME_MAX`` (255 bytes).
+    """
     stem, suffix = Path(safe_name).stem, Path(safe_name).suffix
-    tagged = f"{stem}.{message_id}"
+    longest = f".{message_id}.{_MAX_RENAMES}{suffix}".encode()
+    tagged = f"{_bounded(stem, _NAME_MAX - len(longest))}.{message_id}"
     return [safe_name, tagged + suffix] + [f"{tagged}.{n}{suffix}" for n in range(1, _MAX_RENAMES)]
 
 
@@ -83,7 +88,8 @@ def save_received(message: Message, out_dir: Path) -> str:
     """Write a received file's bytes under ``out_dir/<sender>/``, durably, never over a file.
 
     The name is :func:`safe_file_name` of the ``filename`` metadata; a taken name
-    becomes ``<stem>.<message id><suffix>``, then ``<stem>.<message id>.<n><suffix>``.
+    becomes ``<stem>.<message id><suffix>``, then ``<stem>.<message id>.<n><suffix>``
+    (the stem cut so that each fits 255 bytes).
     Each file is written to a temporary file, fsynced, and hard-linked into place
     (mode 0600), and the folder is fsynced: when this returns, the file is on disk.
     ``<sender>`` is never followed if it is a symlink. A ``redelivered`` message

@@ -89,8 +89,10 @@ class Receiving:
         message is acknowledged when the loop asks for the next one, i.e. after the
         loop body for it finished without an exception; leaving the loop by an
         exception or ``break`` leaves it unacknowledged, and it is delivered again
-        (``redelivered=True``), also after a restart. Call ``message.ack()`` (or use
-        ``with message:``) to acknowledge earlier, and always with ``auto_ack=False``.
+        (``redelivered=True``), also after a restart. A failed automatic
+        acknowledgement does not stop the loop (a later pass finishes it). Call
+        ``message.ack()`` (or use ``with message:``) to acknowledge earlier, and
+        always with ``auto_ack=False``.
 
         Args:
             progress: hears (plaintext bytes decrypted, total) of the message being opened.
@@ -122,7 +124,8 @@ class Receiving:
             if message is not None:
                 yield message
                 if auto_ack:
-                    message.ack()
+                    with contextlib.suppress(errors.SealpackError, OSError):
+                        message.ack()  # a failure is journaled: finished at a later pass
 
     def receive(
         self,
@@ -134,9 +137,11 @@ class Receiving:
     ) -> list[Message]:
         """Return all verified messages currently in the inbox, acknowledged.
 
-        Every message is acknowledged before the list is returned, so a crash of
-        the application after this call loses them: use :meth:`iter_messages` or
-        :meth:`watch` (acknowledging after processing) where that matters.
+        Every message is acknowledged before the list is returned (one whose
+        acknowledgement failed has ``acknowledged`` False and comes again), so a
+        crash of the application after this call loses them: use
+        :meth:`iter_messages` or :meth:`watch` (acknowledging after processing)
+        where that matters.
 
         Args:
             progress: hears (plaintext bytes decrypted, total) per message.

@@ -113,6 +113,10 @@ class Transport(Protocol):
     def list_claims(self, name: str, prekey_id: int | None = None) -> list[bytes]:
         """Return the stored claims of the peer's one-time prekeys, oldest first.
 
+        Where any peer can write the claims (a shared folder), return only content
+        that decodes as a claim to ``name``, oldest first, and count only those
+        towards any cap, so junk can neither push a claim out nor hide it.
+
         Args:
             name: the peer whose prekeys were claimed.
             prekey_id: only the claims of this prekey; None for all.
@@ -224,7 +228,8 @@ class Transport(Protocol):
             archive: keep it in the archive instead of deleting it.
 
         Raises:
-            errors.TransportError: invalid id or unknown peer.
+            errors.TransportError: invalid id, unknown peer, or the entry could not
+                be removed (never a raw OSError: the inbox goes on).
         """
 
     def quarantine(
