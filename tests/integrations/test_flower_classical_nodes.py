@@ -46,6 +46,12 @@ def _instructions_to(fed: Federation, node: int) -> list[Message]:
     return [m for m in fed.grid.pushed if m.metadata.dst_node_id == node]
 
 
+def _only_the_honest_nodes_answered(got: dict[int, list[Message]]) -> None:
+    assert sorted(got) == [11, 13]
+    for node in (11, 13):
+        assert_accepted(got[node][0], node)
+
+
 def _assert_refused_at_hello(fed: Federation, node: int) -> None:
     assert node not in fed.sealed.bound_nodes
     assert (node, "DowngradeError") in fed.sealed.refused
@@ -62,9 +68,7 @@ def test_a_classical_node_is_refused_at_the_hello_and_later_broadcasts_go_on(
     fed = build_federation(tmp_path, monkeypatch, identities={12: classical})
     for server_round in (1, 2, 3):
         got = by_node(train(fed, server_round))
-        assert sorted(got) == [11, 13]
-        for node in (11, 13):
-            assert_accepted(got[node][0], node)
+        _only_the_honest_nodes_answered(got)
     _assert_refused_at_hello(fed, 12)
 
 
@@ -80,9 +84,7 @@ def test_a_classical_node_does_not_crash_a_push_of_single_node_instructions(
             for n in (11, 12, 13)
         ]
         got = by_node(list(fed.sealed.send_and_receive(messages)))
-        assert sorted(got) == [11, 13]
-        for node in (11, 13):
-            assert_accepted(got[node][0], node)
+        _only_the_honest_nodes_answered(got)
     _assert_refused_at_hello(fed, 12)
 
 
@@ -102,9 +104,7 @@ def test_a_hybrid_pin_answered_with_a_classical_hello_bundle_is_never_bound(
     fed.nodes[12].hello = _hello_with(classical, fed)
     for server_round in (1, 2, 3):
         got = by_node(train(fed, server_round))
-        assert sorted(got) == [11, 13]
-        for node in (11, 13):
-            assert_accepted(got[node][0], node)
+        _only_the_honest_nodes_answered(got)
     _assert_refused_at_hello(fed, 12)
 
 
