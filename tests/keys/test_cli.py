@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+import warnings
 from pathlib import Path
 
 import pytest
 
 from sealpack.cli import main as cli_main
 from sealpack.keys import KeyBundle, KeyStore
+from sealpack.keys.keystore import STATE_FILE
+from tests.keys.stores import swap_in_unencrypted_key_file
 
 
 @pytest.fixture(autouse=True)
@@ -146,3 +150,40 @@ def test_open_store_and_read_bundle_file_are_public(tmp_path: Path) -> None:
     bundle_file.write_bytes(b" " * (MAX_BUNDLE_JSON + 1))
     with pytest.raises(errors.BundleError):
         keys_cli.read_bundle_file(str(bundle_file))
+
+
+def test_cli_never_uses_a_swapped_in_unencrypted_store_of_a_passphrase_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """keys.md 6.4 refuses an "encryption": "none" key file opened with a passphrase, but
+    open_store decided from the (attacker-controlled) key file whether to use the
+    passphrase at all: with $SEALPACK_PASSPHRASE set, a folder writer's swapped-in
+    unencrypted store was opened with passphrase=None and ``bundle export`` published
+    his identity under the user's name. A configured passphrase is now always given."""
+    store_dir = tmp_path / "bob"
+    assert run("keygen", "bob", "--dir", str(store_dir), "--one-time-prekeys", "0") == 0
+    swap_in_unencrypted_key_file(store_dir, tmp_path / "mallory-built")
+    shutil.copy(tmp_path / "mallory-built" / STATE_FILE, store_dir / STATE_FILE)
+    capsys.readouterr()
+    out = tmp_path / "bundle.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = run("bundle", "export", "--dir", str(store_dir), "--out", str(out))
+        assert run("prekeys", "rotate", "--dir", str(store_dir)) == code
+    assert code != 0 and not out.exists(), "exported the swapped-in identity as bob's bundle"
+    assert "UNENCRYPTED" in capsys.readouterr().err
+
+
+def test_an_unencrypted_store_opens_without_a_configured_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without $SEALPACK_PASSPHRASE an unencrypted store opens with no prompt (as before)."""
+    monkeypatch.delenv("SEALPACK_PASSPHRASE")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": pytest.fail("prompted"))
+    store_dir = tmp_path / "eve"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        args = ("--dir", str(store_dir), "--one-time-prekeys", "0", "--unencrypted")
+        assert run("keygen", "eve", *args) == 0
+        assert run("bundle", "export", "--dir", str(store_dir), "--out", str(tmp_path / "e")) == 0
+    assert KeyBundle.from_json((tmp_path / "e").read_text()).name == "eve"

@@ -1,14 +1,28 @@
-"""Fingerprints, trust on first use (one key, one name), and the in-memory replay guard."""
+"""Fingerprints, trust on first use (one key, one name, atomic across key store handles),
+and the in-memory replay guard."""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from sealpack import errors, primitives
-from sealpack.keys import Identity, MemoryReplayGuard, ReplayGuard, TrustStore, fingerprint
+from sealpack.keys import (
+    Identity,
+    KeyBundle,
+    KeyStore,
+    MemoryReplayGuard,
+    ReplayGuard,
+    TrustStore,
+    fingerprint,
+)
 from sealpack.keys.fingerprint import FINGERPRINT_ITERATIONS
+from sealpack.keys.state_db import StateDB
 from sealpack.keys.trust import MemoryPinBackend
 from sealpack.primitives import sha512
 
@@ -147,3 +161,86 @@ def test_ambiguous_key_from_an_older_store_is_refused(backend_type: type) -> Non
     assert "'alice'" in str(info.value) and "'mallory'" in str(info.value)
     with pytest.raises(errors.SealArgumentError):
         store.name_for_key("alice")  # type: ignore[arg-type]
+
+
+def _two_handles(tmp_path: Path) -> tuple[KeyStore, KeyStore]:
+    path = tmp_path / "bob"
+    KeyStore.create(
+        path, Identity.generate("bob", one_time_prekeys=0), passphrase=b"pw", scrypt_n=2**10
+    ).close()
+    return KeyStore.open(path, passphrase=b"pw"), KeyStore.open(path, passphrase=b"pw")
+
+
+def _race_at_first_lookup(store: KeyStore, other_handle_does: Callable[[], object]) -> list[object]:
+    """Let another handle act between ``store``'s first pin look-up and its pinning."""
+    backend = store.trust_store._backend
+    real_get = backend.get_pin
+    raced: list[object] = []
+
+    def get_pin(name: str) -> bytes | None:
+        pinned = real_get(name)
+        if pinned is None and not raced:
+            raced.append(other_handle_does())
+        return pinned
+
+    backend.get_pin = get_pin  # type: ignore[method-assign]
+    return raced
+
+
+def test_two_handles_pinning_one_name_at_once_never_replace_a_pin_silently(
+    tmp_path: Path,
+) -> None:
+    """TOFU check-then-set was two transactions (and set_pin deleted the old pin first), so
+    a second process pinning the honest bundle in between was silently replaced by the
+    impostor's: no IdentityChangedError anywhere, every handle then trusted the impostor.
+    StateDB.pin_if_absent now looks up and inserts in one BEGIN IMMEDIATE transaction."""
+    first, second = _two_handles(tmp_path)
+    honest = Identity.generate("dave", one_time_prekeys=0).bundle()
+    impostor = Identity.generate("dave", one_time_prekeys=0).bundle()
+    raced = _race_at_first_lookup(first, lambda: second.trust_store.check(honest))
+    with first, second:
+        with pytest.raises(errors.IdentityChangedError):
+            first.trust_store.check(impostor)
+        assert raced, "the race window was not reached"
+        assert second.trust_store.is_trusted(honest) and first.trust_store.is_trusted(honest)
+
+
+def test_two_handles_pinning_one_key_under_two_names_at_once_pin_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-key-one-name check (issue 10.1) ran in its own transaction before the pin's:
+    two handles (processes) seeing one key under two names at once both found no other
+    name and both pinned it. Now checked inside the pin's transaction: exactly one wins.
+    (A slow ``set_pin`` widens the old window; the atomic path does not call it.)"""
+    first, second = _two_handles(tmp_path)
+    alice = Identity.generate("alice", one_time_prekeys=0, rng=_fixed_rng(), now=NOW)
+    alias = Identity.generate("mallory", one_time_prekeys=0, rng=_fixed_rng(), now=NOW)
+    real_set_pin = StateDB.set_pin
+
+    def slow_set_pin(self: StateDB, name: str, identity_key: bytes) -> None:
+        time.sleep(0.2)
+        real_set_pin(self, name, identity_key)
+
+    monkeypatch.setattr(StateDB, "set_pin", slow_set_pin)
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def pin(store: KeyStore, bundle: KeyBundle) -> None:
+        start.wait()
+        try:
+            outcomes.append(store.trust_store.check(bundle).name)
+        except errors.IdentityChangedError as error:
+            outcomes.append(error)
+
+    workers = [
+        threading.Thread(target=pin, args=(first, alice.bundle())),
+        threading.Thread(target=pin, args=(second, alias.bundle())),
+    ]
+    with first, second:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        names = first.trust_store.names()
+    assert len(names) == 1, f"one identity key pinned under {names}"
+    assert sum(isinstance(o, errors.IdentityChangedError) for o in outcomes) == 1

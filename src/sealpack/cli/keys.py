@@ -10,7 +10,8 @@ Commands::
     sealpack prekeys replenish [--dir DIR] [-n N] [--pq N]
 
 The key store directory defaults to $SEALPACK_KEYSTORE, else ~/.sealpack/keystore.
-The passphrase comes from $SEALPACK_PASSPHRASE (for scripts) or an interactive prompt.
+The passphrase comes from $SEALPACK_PASSPHRASE (for scripts) or an interactive prompt;
+when $SEALPACK_PASSPHRASE is set, an unencrypted key store is refused.
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def read_passphrase(*, confirm: bool) -> bytes:
 
 
 def open_store(directory: Path) -> KeyStore:
-    """Open the key store in ``directory``, asking for a passphrase only if it is encrypted.
+    """Open the key store in ``directory`` with the configured passphrase.
+
+    When $SEALPACK_PASSPHRASE is set it is always given to KeyStore.open, which then
+    refuses an unencrypted ("encryption": "none") key file: the key file cannot talk a
+    passphrase holder out of using the passphrase. Without it, the prompt appears only
+    for an encrypted store.
 
     Args:
         directory: the key store directory.
@@ -66,17 +72,16 @@ def open_store(directory: Path) -> KeyStore:
         The open KeyStore (use it as a context manager).
 
     Raises:
-        KeyStoreError: no key store there, or it is corrupt.
+        KeyStoreError: no key store there, it is corrupt, or it is unencrypted while a
+            passphrase is configured.
         WrongPassphraseError: the passphrase does not decrypt it.
     """
     from sealpack.keys.keyfile import read_header
-    from sealpack.keys.keystore import KEY_FILE
+    from sealpack.keys.store_files import read_bytes
 
-    try:
-        data = (directory / KEY_FILE).read_bytes()
-    except OSError:
-        raise errors.KeyStoreError(f"no key store at {directory}") from None
-    _, params = read_header(data)
+    if os.environ.get(PASSPHRASE_ENV) is not None:
+        return KeyStore.open(directory, passphrase=read_passphrase(confirm=False))
+    _, params = read_header(read_bytes(directory))
     passphrase = None if params is None else read_passphrase(confirm=False)
     return KeyStore.open(directory, passphrase=passphrase)
 

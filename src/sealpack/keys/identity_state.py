@@ -9,7 +9,8 @@ signature is recomputed from the seed, the name and the prekey (and cached in me
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from sealpack import errors, primitives
 from sealpack.keys.bundle import MAX_ONE_TIME_PREKEYS, MAX_PQ_ONE_TIME_PREKEYS, KeyBundle
@@ -41,11 +42,13 @@ __all__ = [
     "drop_retired",
     "new_pq_prekey",
     "new_signed_prekey",
+    "snapshot",
 ]
 
 DEFAULT_SPK_LIFETIME = 30 * 86400
 DEFAULT_GRACE_PERIOD = 7 * 86400
 Signer = Callable[[bytes], bytes]
+_Timed = TypeVar("_Timed", SignedPrekey, PQPrekey)
 
 
 @dataclass
@@ -67,6 +70,24 @@ class IdentityState:
     current_pq_prekey_id: int | None = None
     pq_one_time_prekeys: dict[int, PQOneTimePrekey] = field(default_factory=dict)
     next_pq_prekey_id: int = 1
+
+
+def snapshot(state: IdentityState) -> IdentityState:
+    """A copy of ``state`` that later changes to it leave alone (secrets are shared:
+    they are never mutated), to restore after a change that could not be saved."""
+
+    def timed(key: _Timed) -> _Timed:
+        return type(key)(
+            key.id, key.secret, created=key.created, expires=key.expires, retire_at=key.retire_at
+        )
+
+    return replace(
+        state,
+        signed_prekeys={i: timed(k) for i, k in state.signed_prekeys.items()},
+        pq_prekeys={i: timed(k) for i, k in state.pq_prekeys.items()},
+        one_time_prekeys=dict(state.one_time_prekeys),
+        pq_one_time_prekeys=dict(state.pq_one_time_prekeys),
+    )
 
 
 def _validity(created: int, lifetime: int) -> tuple[int, int, int]:

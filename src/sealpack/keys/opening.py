@@ -21,7 +21,15 @@ from sealpack.keys.replay import MemoryReplayGuard
 if TYPE_CHECKING:
     from sealpack.keys.identity_core import IdentityCore
 
-__all__ = ["OPK", "PQ_OPK", "HeldPrekeys", "acknowledge", "check_available", "commit_open"]
+__all__ = [
+    "OPK",
+    "PQ_OPK",
+    "HeldPrekeys",
+    "acknowledge",
+    "check_available",
+    "commit_open",
+    "drop_in_memory",
+]
 
 OPK = 0
 PQ_OPK = 1
@@ -124,3 +132,32 @@ def acknowledge(identity: IdentityCore, sender: bytes, message_id: bytes) -> Non
             identity._held.pop((OPK, opk), None)
         if pq_opk is not None:
             identity._held.pop((PQ_OPK, pq_opk), None)
+
+
+def drop_in_memory(
+    identity: IdentityCore, opk: int | None, pq_opk: int | None, *, hold: bool
+) -> None:
+    """Apply a consumption state.db committed to memory only (its key file rewrite failed).
+
+    The one-time prekeys leave the identity's tables (into the held ones when ``hold``);
+    without ``hold`` (a done commit, an acknowledgement) their held copies go too.
+    """
+    with identity._lock:
+        state = identity._state
+        if opk is not None:
+            _drop(identity, (OPK, opk), state.one_time_prekeys.pop(opk, None), hold)
+        if pq_opk is not None:
+            _drop(identity, (PQ_OPK, pq_opk), state.pq_one_time_prekeys.pop(pq_opk, None), hold)
+        identity._bundle = None
+
+
+def _drop(
+    identity: IdentityCore,
+    slot: tuple[int, int],
+    key: OneTimePrekey | PQOneTimePrekey | None,
+    hold: bool,
+) -> None:
+    if not hold:
+        identity._held.pop(slot, None)
+    elif key is not None:
+        identity._held[slot] = key

@@ -196,6 +196,31 @@ class StateDB(AuthenticatedDB):
 
         self._run(work)
 
+    def pin_if_absent(self, name: str, identity_key: bytes) -> tuple[bytes | None, list[str]]:
+        """Pin ``name`` to ``identity_key`` unless ``name`` or the key is pinned already.
+
+        The look-up of the name, of the other names of the key and the insert run in one
+        ``BEGIN IMMEDIATE`` transaction, so two handles (processes) pinning one name, or
+        one key under two names, at once never replace or duplicate a pin.
+
+        Returns:
+            (the key ``name`` was already pinned to, or None; the other names
+            ``identity_key`` is pinned under). A pin was made when both are empty.
+        """
+        key = bytes(identity_key)
+
+        def work(db: Db) -> tuple[bytes | None, list[str]]:
+            rows = self._select(db, "trust_pins", "name = ?", (name,))
+            if rows:
+                return bytes(rows[0][1]), []
+            rows = self._select(db, "trust_pins", "identity_key = ?", (key,))
+            others = sorted(str(row[0]) for row in rows if row[0] != name)
+            if not others:
+                self._insert(db, "trust_pins", (name, key))
+            return None, others
+
+        return self._run(work)
+
     def pinned_names(self) -> list[str]:
         """Return every pinned name, sorted."""
         rows = self._run(lambda db: self._select(db, "trust_pins", "1", ()))

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from sealpack import errors, primitives
 from sealpack.keys.secret import RefusesExport
 
-__all__ = ["MAC_INFO", "MAC_INFO_UNENCRYPTED", "StateMac", "encode_row"]
+__all__ = ["MAC_INFO", "MAC_INFO_UNENCRYPTED", "Kind", "StateMac", "encode_row"]
 
 MAC_INFO = b"sealpack/v2/state-mac"
 MAC_INFO_UNENCRYPTED = b"sealpack/v2/state-mac-unencrypted"
@@ -57,6 +57,26 @@ def encode_row(table: str, fields: Sequence[Value]) -> bytes:
     return b"".join(parts)
 
 
+Kind = type | tuple[type, ...]
+"""The Python type(s) a column's value must have (checked before any conversion)."""
+_COUNT_KINDS: tuple[Kind, ...] = (str, int, bytes)
+_U64 = 2**64
+
+
+def _well_formed(fields: Sequence[object], kinds: Sequence[Kind] | None) -> bool:
+    """True when every value is a Value of its column's kind (ints in u64 range)."""
+    if kinds is not None and len(kinds) != len(fields):
+        return False
+    for i, value in enumerate(fields):
+        if type(value) is int and not 0 <= value < _U64:
+            return False
+        if not (value is None or type(value) in (int, bytes, str)):
+            return False
+        if kinds is not None and not isinstance(value, kinds[i]):
+            return False
+    return True
+
+
 def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
@@ -82,9 +102,21 @@ class StateMac(RefusesExport):
         """HMAC-SHA256 of the row's encoding."""
         return hmac.new(self.__key, encode_row(table, fields), hashlib.sha256).digest()
 
-    def check(self, table: str, fields: Sequence[Value], tag: object) -> None:
-        """KeyStoreError unless ``tag`` is the row's tag."""
-        if not isinstance(tag, bytes) or not hmac.compare_digest(self.tag(table, fields), tag):
+    def check(
+        self,
+        table: str,
+        fields: Sequence[object],
+        tag: object,
+        kinds: Sequence[Kind] | None = None,
+    ) -> None:
+        """KeyStoreError unless every field has its kind and ``tag`` is the row's tag.
+
+        The kinds and ranges are checked first, so a hostile value (a REAL, a negative
+        or huge integer, an integer in a BLOB column) never reaches an encoder or cast.
+        """
+        if not isinstance(tag, bytes) or not _well_formed(fields, kinds):
+            raise errors.KeyStoreError(TAMPERED.format(what=f"in {table}"))
+        if not hmac.compare_digest(self.tag(table, fields), tag):  # type: ignore[arg-type]
             raise errors.KeyStoreError(TAMPERED.format(what=f"in {table}"))
 
     # --- row_counts: how many rows each table holds and the XOR of their tags ----------
@@ -135,17 +167,21 @@ class StateMac(RefusesExport):
         ).fetchone()
         if row is None:
             raise errors.KeyStoreError(TAMPERED.format(what=f"count of {table} is missing; it"))
-        count, acc = int(row[0]), bytes(row[1])
-        self.check("row_counts", (table, count, acc), row[2])
-        return count, acc
+        count, acc = row[0], row[1]
+        if not isinstance(acc, bytes) or len(acc) != len(_ZERO):
+            raise errors.KeyStoreError(TAMPERED.format(what=f"count of {table}; it"))
+        self.check("row_counts", (table, count, acc), row[2], _COUNT_KINDS)
+        return int(count), acc
 
-    def verify_table(self, db: sqlite3.Connection, table: str, columns: Sequence[str]) -> None:
-        """Check every row's tag, the row count and the XOR of the tags of ``table``."""
+    def verify_table(
+        self, db: sqlite3.Connection, table: str, columns: Sequence[str], kinds: Sequence[Kind]
+    ) -> None:
+        """Check every row's kinds and tag, the row count and the XOR of the tags of ``table``."""
         _, acc = self.counts(db, table)
         total = _ZERO
         cursor = db.execute(f"SELECT {', '.join(columns)}, tag FROM {table}")  # noqa: S608
         for row in cursor:
-            self.check(table, row[:-1], row[-1])
+            self.check(table, row[:-1], row[-1], kinds)
             total = _xor(total, bytes(row[-1]))
         if not hmac.compare_digest(total, acc):
             raise errors.KeyStoreError(TAMPERED.format(what=f"set of {table}; it"))

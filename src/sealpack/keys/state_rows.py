@@ -9,6 +9,7 @@ KeyStoreError.
 from __future__ import annotations
 
 import sqlite3
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,12 +68,19 @@ class AuthenticatedDB:
                 raise errors.KeyStoreError(f"key store state write failed: {error}") from None
 
     def _run(self, work: Callable[[Db], T]) -> T:
-        """Run ``work`` in one transaction; SQLite failures become KeyStoreError."""
+        """Run ``work`` in one transaction; SQLite failures and hostile values (a cast or
+        an encoding that fails) become KeyStoreError, sealpack's own errors pass."""
         try:
             with self._transaction() as db:
                 return work(db)
+        except errors.SealpackError:
+            raise
         except sqlite3.Error as error:
             raise errors.KeyStoreError(f"key store state.db failed: {error}") from None
+        except (struct.error, TypeError, ValueError, OverflowError) as error:
+            raise errors.KeyStoreError(
+                f"key store state.db holds a malformed value ({type(error).__name__})"
+            ) from None
 
     # --- schema -------------------------------------------------------------------------
 
@@ -112,7 +120,7 @@ class AuthenticatedDB:
                     f"{', '.join(sorted(missing))} missing)"
                 )
             for table, columns in state_schema.COLUMNS.items():
-                self._mac.verify_table(db, table, columns)
+                self._mac.verify_table(db, table, columns, state_schema.KINDS[table])
 
         self._run(work)
 
@@ -133,6 +141,6 @@ class AuthenticatedDB:
         query = f"SELECT {', '.join(columns)}, tag FROM {table} WHERE {where}"  # noqa: S608
         rows = []
         for row in db.execute(query, params).fetchall():
-            self._mac.check(table, row[:-1], row[-1])
+            self._mac.check(table, row[:-1], row[-1], state_schema.KINDS[table])
             rows.append(tuple(row[:-1]))
         return rows

@@ -18,11 +18,14 @@ in one transaction, the first time a version-1 store is opened with its passphra
 from __future__ import annotations
 
 import sqlite3
+from typing import TypeVar
 
-from sealpack.keys.state_mac import StateMac
+from sealpack import errors
+from sealpack.keys.state_mac import Kind, StateMac
 
 __all__ = [
     "COLUMNS",
+    "KINDS",
     "create_tables",
     "has_tables",
     "has_v1_tables",
@@ -36,6 +39,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "trust_pins": ("name", "identity_key"),
     "used_peer_prekeys": ("recipient", "kind", "id"),
 }
+
+T = TypeVar("T")
+_OPT_INT = (int, type(None))
+KINDS: dict[str, tuple[Kind, ...]] = {
+    "consumed_prekeys": (int, int),
+    "replay": (bytes, bytes, int, bytes, str, _OPT_INT, _OPT_INT),
+    "trust_pins": (str, bytes),
+    "used_peer_prekeys": (bytes, int, int),
+}
+"""The Python type of every column of COLUMNS (what a row must hold before any cast)."""
 
 _CREATE = (
     "CREATE TABLE consumed_prekeys (kind INTEGER NOT NULL, id INTEGER NOT NULL,"
@@ -99,6 +112,13 @@ def _insert(db: sqlite3.Connection, mac: StateMac, table: str, fields: tuple[obj
         mac.added(db, table, tag)
 
 
+def _v1(value: object, kind: type[T]) -> T:
+    """A version-1 value of the expected type (KeyStoreError otherwise, nothing cast)."""
+    if not isinstance(value, kind) or (kind is int and not 0 <= value < 2**64):  # type: ignore[operator]
+        raise errors.KeyStoreError("key store state.db holds a malformed version-1 row")
+    return value
+
+
 def import_v1(db: sqlite3.Connection, mac: StateMac) -> None:
     """Tag and copy the rows of the version-1 tables present, then drop those tables.
 
@@ -108,19 +128,28 @@ def import_v1(db: sqlite3.Connection, mac: StateMac) -> None:
     present = _tables(db)
     if "consumed_one_time_prekeys" in present:
         for (prekey_id,) in db.execute("SELECT id FROM consumed_one_time_prekeys").fetchall():
-            _insert(db, mac, "consumed_prekeys", (0, int(prekey_id)))
+            _insert(db, mac, "consumed_prekeys", (0, _v1(prekey_id, int)))
     if "seen_messages" in present:
         query = "SELECT sender, message_id, expires_at FROM seen_messages"
         for sender, message_id, expires_at in db.execute(query).fetchall():
-            fields = (bytes(sender), bytes(message_id), int(expires_at), b"", "done", None, None)
+            fields = (
+                _v1(sender, bytes),
+                _v1(message_id, bytes),
+                _v1(expires_at, int),
+                b"",
+                "done",
+                None,
+                None,
+            )
             _insert(db, mac, "replay", fields)
     if "pins" in present:
         for name, key in db.execute("SELECT name, identity_key FROM pins").fetchall():
-            _insert(db, mac, "trust_pins", (str(name), bytes(key)))
+            _insert(db, mac, "trust_pins", (_v1(name, str), _v1(key, bytes)))
     if "used_peer_one_time_prekeys" in present:
         query = "SELECT recipient, id FROM used_peer_one_time_prekeys"
         for recipient, prekey_id in db.execute(query).fetchall():
-            _insert(db, mac, "used_peer_prekeys", (bytes(recipient), 0, int(prekey_id)))
+            used = (_v1(recipient, bytes), 0, _v1(prekey_id, int))
+            _insert(db, mac, "used_peer_prekeys", used)
     for table in _V1_TABLES:
         if table in present:
             db.execute(f"DROP TABLE {table}")

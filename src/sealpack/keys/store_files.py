@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sealpack.keys.state_mac import StateMac
 
 __all__ = [
     "KEY_FILE",
+    "MAX_KEY_FILE",
     "STATE_FILE",
     "KeyFile",
     "file_key_for",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 KEY_FILE = "identity.key"
+MAX_KEY_FILE = 32 * 2**20
+"""The largest key file read (10000 one-time and 1000 PQ one-time prekeys take ~3 MB)."""
 STATE_FILE = "state.db"
 UNENCRYPTED_REFUSAL = (
     'key store {path} is stored UNENCRYPTED ("encryption": "none") but a passphrase was '
@@ -54,14 +58,43 @@ class KeyFile:
 
 
 def read_bytes(directory: Path) -> bytes:
-    """The key file's bytes (KeyStoreError when missing or unreadable; no symlink)."""
+    """The key file's bytes, at most MAX_KEY_FILE of them.
+
+    Opened ``O_NONBLOCK | O_NOFOLLOW`` and required to be a regular file (fstat), so a
+    symlink, FIFO, device or directory planted at ``identity.key`` is refused at once.
+
+    Raises:
+        KeyStoreError: missing, not a regular file, too large, or unreadable.
+    """
     path = directory / KEY_FILE
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, flags)
     except OSError as error:
         raise errors.KeyStoreError(f"no key store at {directory}: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise errors.KeyStoreError(f"{path} is not a regular file (replaced?)")
+        data = _read_bounded(fd)
+    except OSError as error:
+        raise errors.KeyStoreError(f"cannot read {path}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_KEY_FILE:
+        raise errors.KeyStoreError(f"{path} is larger than {MAX_KEY_FILE} bytes (replaced?)")
+    return data
+
+
+def _read_bounded(fd: int) -> bytes:
+    """Up to MAX_KEY_FILE + 1 bytes of ``fd`` (one more tells an oversized file)."""
+    parts, left = [], MAX_KEY_FILE + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def file_key_for(directory: Path, passphrase: bytes | None) -> SymmetricKey | None:

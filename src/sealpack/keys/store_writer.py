@@ -10,6 +10,7 @@ are the PrekeyPersistence hooks ``Identity`` calls (keys/identity_core.py), impl
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +18,16 @@ from sealpack import errors, primitives
 from sealpack.keys import keyfile, store_files
 from sealpack.keys.fsutil import atomic_write
 from sealpack.keys.identity import Identity
+from sealpack.keys.identity_state import snapshot
+from sealpack.keys.opening import drop_in_memory
 from sealpack.keys.secret import SymmetricKey
 from sealpack.keys.state_db import PQ_OPK, StateDB
 from sealpack.keys.store_files import KEY_FILE
 from sealpack.keys.store_lock import StoreLock
 
 __all__ = ["StoreWriter"]
+
+_log = logging.getLogger(__name__)
 
 
 class StoreWriter:
@@ -91,16 +96,22 @@ class StoreWriter:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """PrekeyPersistence hook: the lock held and the key file re-read around a change."""
-        if self._lock.held:
-            yield
-            return
+        """PrekeyPersistence hook: the lock held and the key file re-read around a change.
+
+        A change that fails (its key file write included) is undone in memory before
+        the error propagates, so no handle hands out a prekey that is on no disk.
+        """
+        outer = not self._lock.held
         with self._lock.hold():
-            self._reload()
+            if outer:
+                self._reload()
+            identity = self._identity
+            before = snapshot(identity._state), dict(identity._held)
             try:
                 yield
             except BaseException:
-                self._seen = b""  # a change that was not written: re-read next time
+                identity._load_state(*before)
+                self._seen = b""  # re-read (decrypt) the key file at the next write
                 raise
 
     def keys_changed(self) -> None:
@@ -143,13 +154,35 @@ class StoreWriter:
                 now=now,
             )
             if one_time_prekey_id is not None or pq_one_time_prekey_id is not None:
-                self._reload()
-                self._write()
+                self._rewrite_after_commit(one_time_prekey_id, pq_one_time_prekey_id, hold)
+
+    def _rewrite_after_commit(self, opk: int | None, pq_opk: int | None, hold: bool) -> None:
+        """Rewrite the key file after a state.db commit: best effort, never raises.
+
+        state.db is authoritative (every read of the key file drops what it lists as
+        consumed), so a failed rewrite loses nothing: the committed message is still
+        delivered, the prekeys are dropped (or held) in memory, and the key file is
+        re-read and rewritten at the next write.
+        """
+        try:
+            self._reload()
+            self._write()
+        except Exception as error:  # the commit stands whatever happened
+            self._seen = b""
+            _log.warning(
+                "key store %s: the key file rewrite after a commit failed (%s: %s); "
+                "state.db holds the commit, the file is rewritten at the next write",
+                self.path,
+                type(error).__name__,
+                error,
+            )
+            drop_in_memory(self._identity, opk, pq_opk, hold=hold)
 
     def acknowledge(self, sender_key_id: bytes, message_id: bytes) -> None:
         """Mark an opened message done and delete its held one-time prekeys, durably.
 
-        Idempotent: acknowledging a message already done changes nothing.
+        Idempotent: acknowledging a message already done changes nothing. The key file
+        rewrite that deletes the private keys is best effort once state.db committed.
 
         Raises:
             KeyStoreError: no opened message with this sender and message id is recorded.
@@ -157,5 +190,4 @@ class StoreWriter:
         with self._identity._lock, self._lock.hold():
             used = self._state.acknowledge(bytes(sender_key_id), bytes(message_id))
             if used != (None, None):
-                self._reload()
-                self._write()
+                self._rewrite_after_commit(*used, hold=False)

@@ -17,7 +17,13 @@ from sealpack.keys.arguments import require_bytes
 from sealpack.keys.bundle import KeyBundle
 from sealpack.keys.fingerprint import fingerprint
 
-__all__ = ["KeyLookupPinBackend", "MemoryPinBackend", "PinBackend", "TrustStore"]
+__all__ = [
+    "AtomicPinBackend",
+    "KeyLookupPinBackend",
+    "MemoryPinBackend",
+    "PinBackend",
+    "TrustStore",
+]
 
 
 class PinBackend(Protocol):
@@ -38,6 +44,13 @@ class KeyLookupPinBackend(PinBackend, Protocol):
 
     def names_for_key(self, identity_key: bytes) -> list[str]:
         """Return every name pinned to ``identity_key``, sorted."""
+
+
+class AtomicPinBackend(PinBackend, Protocol):
+    """A backend that pins an unknown name in one transaction (see StateDB.pin_if_absent)."""
+
+    def pin_if_absent(self, name: str, identity_key: bytes) -> tuple[bytes | None, list[str]]:
+        """Pin unless pinned; return (the existing pin or None, the key's other names)."""
 
 
 class MemoryPinBackend:
@@ -90,11 +103,10 @@ class TrustStore:
             SealArgumentError: ``bundle`` is not a KeyBundle.
         """
         _require_bundle(bundle)
-        with self._lock:
-            pinned = self._backend.get_pin(bundle.name)
+        pinned = self._backend.get_pin(bundle.name)  # a known peer: one read
+        if pinned is None:
+            pinned = self._pin_if_absent(bundle)
             if pinned is None:
-                self._refuse_other_names(bundle)
-                self._backend.set_pin(bundle.name, bundle.identity_key)
                 return bundle
         if not hmac.compare_digest(pinned, bundle.identity_key):
             raise errors.IdentityChangedError(
@@ -103,6 +115,27 @@ class TrustStore:
                 "then accept() the new bundle to trust it"
             )
         return bundle
+
+    def _pin_if_absent(self, bundle: KeyBundle) -> bytes | None:
+        """Pin an unknown name atomically; return the pin found instead, if any.
+
+        An AtomicPinBackend (the key store) looks up and inserts in one transaction
+        across processes; other backends do it under this store's lock.
+        """
+        atomic = getattr(self._backend, "pin_if_absent", None)
+        with self._lock:
+            pinned: bytes | None
+            others: list[str]
+            if atomic is not None:
+                pinned, others = atomic(bundle.name, bundle.identity_key)
+            else:
+                pinned = self._backend.get_pin(bundle.name)
+                others = [] if pinned is not None else self._other_names(bundle)
+                if pinned is None and not others:
+                    self._backend.set_pin(bundle.name, bundle.identity_key)
+        if others:
+            raise _other_names_error(bundle, others[0])
+        return pinned
 
     def accept(self, bundle: KeyBundle) -> None:
         """Trust this bundle's identity key for its name, replacing the name's pin.
@@ -124,14 +157,13 @@ class TrustStore:
         pins = ((name, self._backend.get_pin(name)) for name in names)
         return sorted(n for n, k in pins if k is not None and hmac.compare_digest(k, identity_key))
 
+    def _other_names(self, bundle: KeyBundle) -> list[str]:
+        return [n for n in self._names_for_key(bundle.identity_key) if n != bundle.name]
+
     def _refuse_other_names(self, bundle: KeyBundle) -> None:
-        others = [n for n in self._names_for_key(bundle.identity_key) if n != bundle.name]
+        others = self._other_names(bundle)
         if others:
-            raise errors.IdentityChangedError(
-                f"the identity key presented as {bundle.name!r} is already pinned under the "
-                f"name {others[0]!r}; one identity key has exactly one name (a peer may be "
-                "republishing another peer's bundle under its own name)"
-            )
+            raise _other_names_error(bundle, others[0])
 
     def name_for_key(self, identity_key: bytes) -> str | None:
         """Return the one name ``identity_key`` is pinned under, or None.
@@ -173,6 +205,14 @@ class TrustStore:
     def names(self) -> list[str]:
         """Return every pinned name, sorted."""
         return self._backend.pinned_names()
+
+
+def _other_names_error(bundle: KeyBundle, other: str) -> errors.IdentityChangedError:
+    return errors.IdentityChangedError(
+        f"the identity key presented as {bundle.name!r} is already pinned under the "
+        f"name {other!r}; one identity key has exactly one name (a peer may be "
+        "republishing another peer's bundle under its own name)"
+    )
 
 
 def _require_bundle(bundle: object) -> None:
