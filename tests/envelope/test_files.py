@@ -122,14 +122,17 @@ def _forge(blob: bytes, insider: Identity) -> bytes:
 
 
 class _SwappingFile(io.BytesIO):
-    """Serves the genuine blob on the first pass and a forgery after the first seek."""
+    """Serves the genuine blob on the first pass and a forgery after the first seek of a
+    second pass (probing the length, then seeking back, reads nothing: not a pass)."""
 
     def __init__(self, genuine: bytes, forged: bytes) -> None:
         super().__init__(genuine)
         self._forged = forged
+        self._probing = False
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        if self._forged:
+        probe, self._probing = self._probing, whence == io.SEEK_END
+        if self._forged and not probe and whence != io.SEEK_END:
             forged, self._forged = self._forged, b""
             self.__init__(forged, b"")  # type: ignore[misc]
         return super().seek(offset, whence)

@@ -171,12 +171,33 @@ def _read_once(
     it is read, signature, end of file; then signature, time, context, replay look-up."""
     header = read_header(source, options.limits)
     sender = opener.resolve(header, resolve_sender)
+    _require_remaining(source, header.core.payload_length + hdr.SIGNATURE_SIZE)
     payload, digest = inplace.read_hashed(source, header.core.payload_length)
     signature = _read_exact(source, hdr.SIGNATURE_SIZE)
     if source.read(1):
         raise errors.TamperedError()
     opener.verify(header, sender, digest, signature, options, recipient=recipient)
     return opener.Opening(header, sender, digest, recipient, options), payload
+
+
+def _require_remaining(source: IO[bytes], needed: int) -> None:
+    """A seekable source must hold exactly ``needed`` more bytes before the payload buffer
+    is allocated (a short file claiming a huge payload is tampering, not a MemoryError).
+    Other sources are checked as they are read.
+
+    Raises:
+        TamperedError: a seekable source of another length.
+    """
+    try:
+        if not source.seekable():
+            return
+        position = source.tell()
+        end = source.seek(0, os.SEEK_END)
+        source.seek(position)
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return  # the reads themselves check
+    if end - position != needed:
+        raise errors.TamperedError()
 
 
 def target_path(destination: object) -> Path:

@@ -11,11 +11,15 @@ before its ciphertext at ``56 + i * (C + 16)``, so each chunk is decrypted into 
 scratch chunk and moved down. Peak memory stays one payload plus a few chunks; the
 file is read once; no second digest is needed (nothing is re-read).
 
-Chunk ``i``'s plaintext overwrites the tail of chunk ``i - 1``'s ciphertext (and the
-head of its own, already read) and nothing else. Worker threads take contiguous chunk
-ranges; each worker but the first holds its first chunk's plaintext back until the
-previous worker has read its last ciphertext chunk, then writes it. So the ranges run
-concurrently and the result is the same bytes as one thread.
+Chunk ``i``'s plaintext lands ``56 + 16 * i`` bytes below its ciphertext, so it
+overwrites ciphertext of chunks before ``i`` only (and the head of its own, already
+read). Worker threads take contiguous chunk ranges; each worker but the first holds its
+first chunk's plaintext back until the previous worker has read its last ciphertext
+chunk, then writes it. The chunks after a range's first must still land above the
+previous range's ciphertext: ``(lo + 1) * C >= 56 + lo * (C + 16)``, i.e.
+``C >= 56 + 16 * lo`` for every range start ``lo`` (:func:`_ranges_can_overlap_safely`);
+otherwise (small chunks, or payloads of tens of thousands of chunks) one thread does
+it all. So the result is the same bytes as one thread.
 """
 
 from __future__ import annotations
@@ -120,6 +124,8 @@ def decrypt_in_place(
     chunks = stream.chunk_count(size, chunk_size)
     threads = min(parallel.workers_for(chunks, workers), MAX_THREADS)
     ranges = parallel.Ranges(chunks, threads)
+    if not _ranges_can_overlap_safely(ranges, chunk_size):
+        ranges = parallel.Ranges(chunks, 1)
     handoff = _Handoff(len(ranges.bounds))
     caller = threading.get_ident()
     with memoryview(payload) as view:
@@ -140,6 +146,14 @@ def decrypt_in_place(
     if progress is not None and len(ranges.bounds) > 1:
         progress(size, size)
     return payload
+
+
+def _ranges_can_overlap_safely(ranges: parallel.Ranges, chunk_size: int) -> bool:
+    """True when no range writes (beyond its held first chunk) over ciphertext the range
+    before it has still to read: ``C >= 56 + 16 * lo`` for every later range start."""
+    return all(
+        chunk_size >= stream.PREFIX_SIZE + stream.TAG_SIZE * lo for lo, _ in ranges.bounds[1:]
+    )
 
 
 def _decrypt_range(
