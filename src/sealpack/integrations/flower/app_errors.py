@@ -82,6 +82,8 @@ def error_from_outcome(outcome: object) -> Error:
     if not isinstance(outcome, dict) or set(outcome) != {"code", "reason"}:
         raise RefusedMessageError("sealed error reply is malformed")
     code, reason = outcome["code"], outcome["reason"]
-    if type(code) is not int or not isinstance(reason, str) or len(reason) > MAX_REASON:
+    if type(code) is not int or not -(2**63) <= code < 2**63:
+        raise RefusedMessageError("sealed error reply is malformed")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise RefusedMessageError("sealed error reply is malformed")
     return Error(code=code, reason=f"sealed by the node: {reason}")

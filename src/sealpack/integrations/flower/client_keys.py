@@ -14,8 +14,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sealpack.integrations.flower import keyconfig
+from sealpack.integrations.flower.errors import FlowerConfigError
 from sealpack.integrations.flower.seen import SeenInstructions
 from sealpack.keys import KeyBundle, KeyStore
 
@@ -77,11 +79,28 @@ def _open(
 ) -> NodeKeys:
     store = keyconfig.open_keystore(template, env, node_config)
     try:
-        pin = keyconfig.load_pins(server_path)[0]
+        pin = _the_server_pin(server_path)
         return NodeKeys(store=store, server=pin, seen=SeenInstructions(store.path))
     except BaseException:
         store.close()
         raise
+
+
+def _the_server_pin(server_path: str) -> KeyBundle:
+    """The one bundle of the ServerApp: ``server_path`` must be a single bundle file (a
+    folder of bundles would pin whichever sorted first, perhaps another node).
+
+    Raises:
+        FlowerConfigError: a folder, or not exactly one bundle.
+    """
+    if Path(server_path).is_dir():
+        raise FlowerConfigError(
+            "the server bundle setting names a folder; it must name the ServerApp's one bundle file"
+        )
+    pins = keyconfig.load_pins(server_path)
+    if len(pins) != 1:
+        raise FlowerConfigError("the server bundle setting must name exactly one bundle")
+    return pins[0]
 
 
 @contextmanager

@@ -134,7 +134,7 @@ class InstructionSealer:
         for sealed in blobs:
             wire = wrap_blob(sealed.blob, kind="instruction", sender=self._identity.name)
             self._record(sealed.nodes, payload, len(sealed.blob), started)
-            out += [self._addressed(wire, by_node[n], context.request) for n in sealed.nodes]
+            out += [self._addressed(wire, by_node[n], context) for n in sealed.nodes]
         return out
 
     def _seal_tickets(
@@ -162,7 +162,7 @@ class InstructionSealer:
             ticket = tickets.get(message.metadata.dst_node_id)
             if ticket is not None:
                 wire = wrap_blob(ticket, kind="instruction", sender=name, body=body.data)
-                out.append(self._addressed(wire, message, context.request))
+                out.append(self._addressed(wire, message, context))
         return out
 
     def _seal_ratchet(
@@ -180,7 +180,7 @@ class InstructionSealer:
             return []
         self._record([node], payload, len(blob), started)
         wire = wrap_blob(blob, kind="instruction", sender=self._identity.name)
-        return [self._addressed(wire, message, context.request)]
+        return [self._addressed(wire, message, context)]
 
     def _record(self, nodes: list[int], payload: dict[str, Any], size: int, started: float) -> None:
         if nodes:
@@ -188,10 +188,12 @@ class InstructionSealer:
                 make_event("seal", "instruction", nodes, payload["content"], size, started)
             )
 
-    def _addressed(self, content: RecordDict, message: Message, request: bytes) -> Message:
+    def _addressed(self, content: RecordDict, message: Message, context: GroupContext) -> Message:
         """``content`` to ``message``'s node, now outstanding (its reply is expected)."""
         meta = message.metadata
-        self._pending.add(request, meta.dst_node_id, meta.message_type, meta.group_id)
+        self._pending.add(
+            context.request, meta.dst_node_id, meta.message_type, meta.group_id, context.seq
+        )
         return Message(
             content, meta.dst_node_id, meta.message_type, ttl=meta.ttl, group_id=meta.group_id
         )

@@ -22,6 +22,8 @@ class Pending:
 
     message_type: str
     group_id: str
+    seq: int = 0
+    """The push that sent it: only a later push retires it."""
 
 
 class PendingReplies:
@@ -30,23 +32,28 @@ class PendingReplies:
     def __init__(self) -> None:
         self._pending: dict[tuple[bytes, int], Pending] = {}
 
-    def add(self, request: bytes, node: int, message_type: str, group_id: str) -> None:
-        """Await a reply from ``node`` to ``request``; retire older ones of that type.
+    def add(
+        self, request: bytes, node: int, message_type: str, group_id: str, seq: int = 0
+    ) -> None:
+        """Await a reply from ``node`` to ``request``; retire the ones of that type sent
+        by an earlier push (two instructions of one type to one node in one push are
+        both awaited).
 
         Args:
             request: The instruction's random request id.
             node: The destination node id.
             message_type: The instruction's Flower message type.
             group_id: The instruction's group id (the round).
+            seq: The push counter of the instruction.
         """
         stale = [
             key
             for key, pending in self._pending.items()
-            if key[1] == node and pending.message_type == message_type
+            if key[1] == node and pending.message_type == message_type and pending.seq < seq
         ]
         for key in stale:
             del self._pending[key]
-        self._pending[(request, node)] = Pending(message_type, group_id)
+        self._pending[(request, node)] = Pending(message_type, group_id, seq)
 
     def lookup(self, request: bytes, node: int, allowed: Collection[bytes] | None) -> Pending:
         """Find the outstanding pair ``(request, node)`` (without consuming it).

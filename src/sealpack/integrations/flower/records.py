@@ -90,10 +90,24 @@ def _record_from_plain(kind: object, body: object) -> ArrayRecord | MetricRecord
             arrays[key] = _array_from_plain(value)
         return ArrayRecord(array_dict=arrays)
     if kind == "metrics" and isinstance(body, dict):
-        return MetricRecord(body)
+        return MetricRecord(_within_flower_ints(body))
     if kind == "configs" and isinstance(body, dict):
-        return ConfigRecord(body)
+        return ConfigRecord(_within_flower_ints(body))
     raise ValueError("unknown record kind")
+
+
+_INT_RANGE = range(-(2**63), 2**64)
+"""The integers Flower's own serialization carries (sint64 / uint64); the codec carries
+any size, and a node's 10**400 crashed FedAvg's metric averaging (OverflowError)."""
+
+
+def _within_flower_ints(body: dict[Any, Any]) -> dict[Any, Any]:
+    """``body`` when every integer in it (or in a list value) is one Flower can carry."""
+    for value in body.values():
+        for item in value if isinstance(value, list) else (value,):
+            if type(item) is int and item not in _INT_RANGE:
+                raise ValueError("an integer Flower records cannot hold")
+    return body
 
 
 def _array_to_plain(array: Array) -> Any:
