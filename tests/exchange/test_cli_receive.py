@@ -209,3 +209,42 @@ def test_sealpack_receive_still_saves_after_mallory_plants_a_temp_folder(
     out = tmp_path / "out"
     assert receive(site, out) == 0
     assert (out / "alice" / "u.bin").read_bytes() == b"the real update"
+
+
+def test_an_object_that_is_not_bytes_is_kept_not_acknowledged(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Failure (CLI review 5): a verified non-bytes object (a dict sent with Peer.send)
+    was printed '(not saved)' and acknowledged: deleted with nothing saved. Now it is
+    not acknowledged (exit 17, 'kept for the next run') and the Python API opens it."""
+    sender = alice(site)
+    sender.send({"weights": [1, 2, 3]}, to=["bob"])
+    sender.send(b"file", to=["bob"], metadata={"filename": "f.bin"})
+    out = tmp_path / "out"
+    assert receive(site, out) == exchange_cli.EXIT_NOT_SAVED
+    assert "dict object, not file bytes" in capsys.readouterr().err
+    assert [p.name for p in (out / "alice").iterdir()] == ["f.bin"]
+    assert len(DirectoryTransport(site).list_inbox("bob")) == 1
+    with KeyStore.open(tmp_path / "kb", passphrase=b"pw") as store:
+        (kept,) = Peer("bob", site, store).iter_messages()
+    assert kept.obj == {"weights": [1, 2, 3]}
+
+
+def test_first_contact_notice_survives_a_failed_first_save(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack (CLI review 6): the TOFU pin is made at verification but the 'first
+    contact' notice was printed only after a successful save; a failed (or interrupted)
+    first save hid it for good, so a new peer's file arrived with no prompt to compare
+    its fingerprint. Now the notice comes before the save, exactly once."""
+    Peer("mallory", site, Identity.generate("mallory", one_time_prekeys=2)).send(
+        b"data", to=["bob"], metadata={"filename": "update.bin"}
+    )
+    blocked = tmp_path / "blocked"
+    blocked.write_bytes(b"not a folder")
+    assert receive(site, blocked) == exchange_cli.EXIT_NOT_SAVED
+    first = capsys.readouterr().out
+    assert "first contact: pinned mallory" in first
+    assert receive(site, tmp_path / "out") == 0
+    assert "first contact" not in capsys.readouterr().out
+    assert (tmp_path / "out" / "mallory" / "update.bin").read_bytes() == b"data"

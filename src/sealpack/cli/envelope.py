@@ -1,8 +1,13 @@
 """``sealpack seal``, ``sealpack unseal`` and ``sealpack inspect``.
 
 IN of ``seal`` is codec-encoded data (e.g. written by ``fobs.dump``) or ``-`` for stdin;
-the CLI seals those bytes as they are. ``unseal`` writes the verified codec frame to
-OUT (a temp file renamed only after every check passed) or to stdout with ``-``.
+the CLI seals those bytes as they are. ``seal`` refuses to replace an existing,
+non-empty OUT that is not a sealed blob (a forgotten OUT would otherwise overwrite
+the data file) unless ``--force``. ``unseal`` writes the verified codec frame to
+OUT (a temp file renamed only after every check passed) or to stdout with ``-``:
+then the message is opened held, copied from an already unlinked temp file, and
+acknowledged (replay row, one-time prekey) only after stdout was flushed; a failed
+copy leaves it for a retry. ``inspect`` escapes every non-printing character.
 Senders accepted by ``unseal`` are the peers pinned in the key store's trust store,
 plus any ``--sender BUNDLE`` given. A progress bar goes to stderr for payloads over
 8 MiB, on a terminal only (``--quiet``: never).
@@ -24,8 +29,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from sealpack import api
+from sealpack import api, errors
 from sealpack.cli import keys as keys_cli
+from sealpack.exchange.received import printable
 from sealpack.keys import KeyBundle, KeyStore, TrustStore
 from sealpack.progress import ProgressCallback, progress_bar
 
@@ -102,9 +108,23 @@ def _split_paths(listed: list[str] | None, paths: list[str]) -> tuple[list[str],
     return items[:-2], items[-2], items[-1]
 
 
+def _check_output(path: str, force: bool) -> None:
+    """Refuse to replace an existing non-empty file that is not a sealed blob."""
+    if force or path == "-" or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    try:
+        api.inspect(path)
+    except errors.SealpackError:
+        raise api.SealArgumentError(
+            f"OUT {path} exists and is not a sealed blob (OUT forgotten?); "
+            "use --force to replace it"
+        ) from None
+
+
 def cmd_seal(args: argparse.Namespace) -> int:
     """Seal IN for the --to bundles with the key store's identity."""
     args.to, args.input, args.output = _split_paths(args.to, args.paths)
+    _check_output(args.output, args.force)
     metadata = _metadata(args.metadata)
     store = _store(args.keystore)
     with store:
@@ -141,15 +161,28 @@ def cmd_unseal(args: argparse.Namespace) -> int:
     with store:
         senders = _senders(store, args.sender or [])
         source = sys.stdin.buffer if args.input == "-" else args.input
-        if args.output != "-":
-            _unseal_to(args, source, args.output, store, senders)
-            return 0
-        with tempfile.TemporaryDirectory(prefix="sealpack-") as folder:
-            temp = os.path.join(folder, "frame")
-            _unseal_to(args, source, temp, store, senders)
-            with open(temp, "rb") as plaintext:
-                shutil.copyfileobj(plaintext, sys.stdout.buffer)
+        if args.output != "-":  # held until OUT is in place: a failed rename loses nothing
+            api.acknowledge(store, _unseal_to(args, source, args.output, store, senders, hold=True))
+        else:
+            _unseal_to_stdout(args, source, store, senders)
     return 0
+
+
+def _unseal_to_stdout(
+    args: argparse.Namespace,
+    source: api.FileOrPath,
+    store: KeyStore,
+    senders: list[KeyBundle] | TrustStore,
+) -> None:
+    """Open held, copy through an unlinked temp file, acknowledge only after the flush."""
+    with tempfile.TemporaryDirectory(prefix="sealpack-") as folder:
+        temp = os.path.join(folder, "frame")
+        info = _unseal_to(args, source, temp, store, senders, hold=True)
+        with open(temp, "rb") as plaintext:
+            os.unlink(temp)  # the plaintext lives on only through this handle
+            shutil.copyfileobj(plaintext, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    api.acknowledge(store, info)
 
 
 def _unseal_to(
@@ -158,10 +191,14 @@ def _unseal_to(
     out: str,
     store: KeyStore,
     senders: list[KeyBundle] | TrustStore,
-) -> None:
+    *,
+    hold: bool = False,
+) -> api.UnsealedInfo:
     size = api.inspect(source).payload_size if isinstance(source, str) else 0
     with progress_for(args, "unsealing", size) as progress:
-        api.unseal_frame_to(source, out, recipient=store, senders=senders, progress=progress)
+        return api.unseal_frame_to(
+            source, out, recipient=store, senders=senders, progress=progress, hold=hold
+        )
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -171,9 +208,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(facts, indent=2, sort_keys=True))
     else:
-        for key, value in facts.items():
-            shown = json.dumps(value) if isinstance(value, (dict, list)) else value
-            print(f"{key + ':':<16} {shown}")
+        for key, value in facts.items():  # header text is the sender's: escape it
+            shown = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            print(printable(f"{key + ':':<16} {shown}"))
     print("note: nothing above is verified; unseal checks it all", file=sys.stderr)
     return 0
 
@@ -218,6 +255,11 @@ def _register_seal(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
         default=api.DEFAULT_EXPIRES_IN,
         metavar="SECONDS",
         help="validity period (default 7 days)",
+    )
+    seal.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing OUT even if it is not a sealed blob",
     )
     _paths_argument(seal, "codec-encoded data file (- for stdin), sealed blob file (- for stdout)")
     seal.set_defaults(handler=cmd_seal)

@@ -132,7 +132,16 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _deliver(peer: Peer, message: Message, out_dir: Path) -> bool:
-    """Save one message durably, then acknowledge it; a failure leaves it unacknowledged."""
+    """Save one message durably, then acknowledge it; a failure leaves it unacknowledged.
+
+    The first-contact notice comes first: the pin is already made, so a failed or
+    interrupted save must not lose it.
+    """
+    if message.first_contact:
+        pinned = peer.trust.pinned_key(message.sender)
+        shown = fingerprint(pinned) if pinned else "?"
+        notice = f"first contact: pinned {message.sender} {shown}; compare it out of band"
+        print(printable(notice), flush=True)
     try:
         saved = save_received(message, out_dir)  # written, fsynced (file and folder)
         message.ack()
@@ -140,10 +149,6 @@ def _deliver(peer: Peer, message: Message, out_dir: Path) -> bool:
         shown = printable(f"{message.sender} ({message.message_id}): {error}")
         print(f"not saved, kept for the next run: {shown}", file=sys.stderr)
         return False
-    if message.first_contact:
-        pinned = peer.trust.pinned_key(message.sender)
-        shown = fingerprint(pinned) if pinned else "?"
-        print(f"first contact: pinned {message.sender} {shown}; compare it out of band")
     again = " (redelivered)" if message.redelivered else ""
     print(printable(f"from {message.sender}: {saved}{again}"), flush=True)
     return True

@@ -3,14 +3,20 @@
 Each command group lives in its own module with a ``register(subparsers)``
 function that adds its sub-commands; every handler returns an exit code.
 Errors are printed as one line on stderr; the exit code tells their kind.
+While a command runs, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in
+the main thread, so temp files are removed and nothing is acknowledged (exit 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from sealpack import errors
 from sealpack._version import __version__
@@ -21,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = ("keys", "envelope", "exchange", "trust")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.TamperedError, 3),
     (errors.NotARecipientError, 4),
@@ -50,6 +57,29 @@ def exit_code_for(error: BaseException) -> int:
         if isinstance(error, error_type):
             return code
     return EXIT_ERROR
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a command ran (raised so that cleanup runs)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated("terminated (SIGTERM)")
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Make SIGTERM raise Terminated inside the block (main thread, default handler only)."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,10 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.handler(args)
+        with sigterm_raises():
+            code: int = args.handler(args)
     except errors.SealpackError as error:
         print(f"sealpack: error: {error}", file=sys.stderr)
         return exit_code_for(error)
+    except Terminated as error:
+        print(f"sealpack: error: {error}", file=sys.stderr)
+        return EXIT_TERMINATED
     except (OSError, KeyboardInterrupt) as error:
         print(f"sealpack: error: {error}", file=sys.stderr)
         return EXIT_ERROR

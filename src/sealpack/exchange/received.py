@@ -101,13 +101,18 @@ def save_received(message: Message, out_dir: Path) -> str:
         out_dir: the output folder.
 
     Returns:
-        The path written (or a note for a non-bytes object).
+        The path written.
 
     Raises:
-        errors.TransportError: the folder is not writable or every candidate name is taken.
+        errors.TransportError: the folder is not writable, every candidate name is
+            taken, or the object is not bytes (nothing to save as a file: the caller
+            must not acknowledge it; the Python API can still open it).
     """
     if not isinstance(message.obj, (bytes, bytearray)):
-        return f"{type(message.obj).__name__} object (not saved)"
+        kind = type(message.obj).__name__
+        raise errors.TransportError(
+            f"a {kind} object, not file bytes: open it with the Python API (Peer)"
+        )
     safe_name = safe_file_name(message.metadata.get("filename", DEFAULT_NAME))
     folder = out_dir / message.sender
     try:
