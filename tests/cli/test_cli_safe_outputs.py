@@ -11,14 +11,14 @@ import os
 import signal
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
 import sealpack
 from sealpack.cli import main as cli_main
-from sealpack.keys import Identity, KeyStore
+from sealpack.keys import Identity
+from tests.envelope.test_cli_envelope import _store  # one unencrypted store + bundle
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -27,18 +27,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 def _with_envelope_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     modules = tuple(dict.fromkeys((*cli_main.COMMAND_MODULES, "keys", "envelope")))
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", modules)
-
-
-def _store(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    """An unencrypted key store for ``name`` and its bundle file."""
-    directory = tmp_path / f"{name}-store"
-    identity = Identity.generate(name, one_time_prekeys=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        KeyStore.create(directory, identity, passphrase=None, unencrypted=True).close()
-    bundle = tmp_path / f"{name}.bundle.json"
-    bundle.write_text(identity.bundle().to_json())
-    return directory, bundle
 
 
 def _sealed(tmp_path: Path, content: bytes) -> tuple[Path, list[str]]:
