@@ -138,15 +138,8 @@ def test_lazy_sending_half_gives_the_same_bytes() -> None:
     next send, not at the step as the generator records it): every delivered message,
     and every key drawn, is the file's."""
     gen = load_generator("gen_ratchet")
-    drawn: dict[str, list[str]] = {"initiator": [], "responder": []}
-    rngs = {who: gen.seeded(f"ratchet {who}".encode(), drawn[who]) for who in drawn}
-    init = start.initiator_state(gen.IK_INITIATOR, gen.IK_RESPONDER, rng=rngs["initiator"], now=0)
-    secret = start.start_of(init)
-    resp = start.responder_state(
-        secret, gen.IK_INITIATOR, gen.IK_RESPONDER, rng=rngs["responder"], now=0
-    )
-    states, sent, pending = {"initiator": init, "responder": resp}, {}, 0
-    nonces = {who: gen.seeded(f"nonces {who}".encode(), []) for who in drawn}
+    drawn, rngs, nonces, states = gen.parties()
+    sent, pending = {}, 0
     deliveries = iter(DOCUMENT["testGroups"][0]["tests"])
     for actor, action, label in gen.SCRIPT:
         if action == "send":

@@ -89,16 +89,29 @@ def build() -> dict[str, Any]:
         kdf.kdf_ck, kdf.kdf_rk = real_ck, real_rk  # type: ignore[assignment]
 
 
-def _conversation(chain_steps: list[list[str]], root_steps: list[list[str]]) -> dict[str, Any]:
+Rngs = dict[str, Callable[[int], bytes]]
+
+
+def parties() -> tuple[dict[str, list[str]], Rngs, Rngs, dict[str, Any]]:
+    """Both sides of the scripted session from their seeds.
+
+    Returns:
+        (draws recorded per side, their ratchet-key rngs, their nonce rngs, states). The
+        inline payloads' nonces come from their own seeded streams: they travel in the
+        messages, so "ratchet_keys" keeps only what a receiver draws (its ratchet keys).
+    """
     drawn: dict[str, list[str]] = {"initiator": [], "responder": []}
     rngs = {who: seeded(f"ratchet {who}".encode(), drawn[who]) for who in drawn}
+    nonces = {who: seeded(f"nonces {who}".encode(), []) for who in drawn}
     init = start.initiator_state(IK_INITIATOR, IK_RESPONDER, rng=rngs["initiator"], now=0)
     secret = start.start_of(init)
     resp = start.responder_state(secret, IK_INITIATOR, IK_RESPONDER, rng=rngs["responder"], now=0)
-    states = {"initiator": init, "responder": resp}
-    # The inline payloads' nonces come from their own seeded streams: they travel in the
-    # messages, so "ratchet_keys" keeps only what a receiver draws (its ratchet keys).
-    nonces = {who: seeded(f"nonces {who}".encode(), []) for who in drawn}
+    return drawn, rngs, nonces, {"initiator": init, "responder": resp}
+
+
+def _conversation(chain_steps: list[list[str]], root_steps: list[list[str]]) -> dict[str, Any]:
+    drawn, rngs, nonces, states = parties()
+    secret = start.start_of(states["initiator"])  # before the first DH step drops it
     sent: dict[str, bytes] = {}
     tests: list[dict[str, Any]] = []
     for actor, action, label in SCRIPT:
