@@ -74,6 +74,17 @@ def _seal_in_memory(alice: Identity, bob: Identity) -> bytes:
         )
 
 
+def _opened(blob: bytes, alice: Identity, bob: Identity) -> bytes | bytearray:
+    """What ``bob`` opens from ``alice``'s blob (every check of the opener)."""
+    plaintext, _ = opener.open_buffer(
+        blob,
+        recipient=bob,
+        resolve_sender=resolver(alice.bundle()),
+        options=opener.OpenOptions(now=NOW),
+    )
+    return plaintext
+
+
 def _seal_streamed(alice: Identity, bob: Identity, **kwargs: Any) -> bytes:
     pieces: list[bytes] = []
     alice.prekey_usage = MemoryPrekeyUsage()
@@ -108,13 +119,7 @@ def test_segmented_bytes_equal_seal_whatever_the_thread_cap(
     blob = _seal_streamed(alice, bob)
     assert calls, "the segmented writer was not used"
     assert blob == expected
-    plaintext, _ = opener.open_buffer(
-        blob,
-        recipient=bob,
-        resolve_sender=resolver(alice.bundle()),
-        options=opener.OpenOptions(now=NOW),
-    )
-    assert plaintext == b"".join(PLAIN)
+    assert _opened(blob, alice, bob) == b"".join(PLAIN)
     assert not _stage_threads()
 
 
@@ -282,13 +287,7 @@ def test_seal_to_path_is_fsynced_before_rename_and_written_back_early(
     assert ranges[0][0] == 0 and len(ranges) > 8
     assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(ranges))
     assert len(blob) - 4096 - SMALL_CHUNK < ranges[-1][0] + ranges[-1][1] <= len(blob)
-    plaintext, _ = opener.open_buffer(
-        blob,
-        recipient=bob,
-        resolve_sender=resolver(alice.bundle()),
-        options=opener.OpenOptions(now=NOW),
-    )
-    assert plaintext == b"".join(PLAIN)
+    assert _opened(blob, alice, bob) == b"".join(PLAIN)
 
 
 @pytest.mark.usefixtures("segments")

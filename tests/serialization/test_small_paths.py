@@ -158,18 +158,23 @@ def test_large_inline_values_still_go_out_of_band() -> None:
     assert_same(codec.loads(b"".join(parts)), big)
 
 
+def _peak_of_refused(frame: bytes) -> int:
+    """Peak traced bytes while the codec refuses ``frame`` (DecodeError)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.DecodeError):
+            Codec().loads(frame)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_unproven_array_claims_in_a_small_body_cost_little_memory() -> None:
     """Without the cap (and no skip pass) these 1.8 KB would pre-size 600 lists of 1700."""
     body = b"\xdc" + (1700).to_bytes(2, "big")
     frame = raw_body_frame(body * 600)
     assert 512 < len(body * 600) <= UNPROVEN_SECTION
-    tracemalloc.start()
-    try:
-        with pytest.raises(errors.DecodeError):
-            Codec().loads(frame)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_of_refused(frame)
     assert peak < PRESIZE_BUDGET * 8 // 2, peak  # far below 600 * 1700 * 8 = 8 MB
 
 
@@ -177,13 +182,7 @@ def test_unproven_array_claims_in_a_small_body_cost_little_memory() -> None:
 def test_claims_just_under_the_cap_stay_within_the_presize_budget(size: int) -> None:
     cap = PRESIZE_BUDGET // ((1024 if size <= 1024 else 2048) // 3)
     frame = raw_body_frame((b"\xdc" + cap.to_bytes(2, "big")) * (size // 3))
-    tracemalloc.start()
-    try:
-        with pytest.raises(errors.DecodeError):
-            Codec().loads(frame)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_of_refused(frame)
     assert peak < PRESIZE_BUDGET * 8 + MB, peak
 
 
