@@ -142,7 +142,7 @@ class Receiving:
         if expect is not None:
             obj = fobs.loads(fobs.dumps(obj), expect=expect)
         if parsed is not None:
-            self.accept_start(payload, now=now)
+            self._register_start(parsed[0], now)
         if held_here:
             acknowledge(self._owner, info)
         return SessionMessage(obj, signed=True, started=parsed is not None, info=info)
@@ -166,8 +166,11 @@ class Receiving:
         parsed = start.parse_start(payload)
         if parsed is None:
             return payload
-        secret, message = parsed
-        current = now_or_clock(now)
+        self._register_start(parsed[0], now_or_clock(now))
+        return parsed[1]
+
+    def _register_start(self, secret: start.StartSecret, current: int) -> None:
+        """Add the responder state of a verified start (once per session id)."""
         with self._storage.transaction(self.peer_identity_key) as states:
             if not any(s.session_id == secret.session_id for s in states):
                 own = self._identity.public_identity_key
@@ -178,7 +181,6 @@ class Receiving:
                         secret, self.peer_identity_key, own, rng=self._rng, now=current
                     ),
                 )
-        return message
 
     def acknowledge(self, message: SessionMessage | SessionReceipt) -> None:
         """Release a message opened with ``hold=True``: it can never be opened again.
