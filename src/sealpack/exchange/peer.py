@@ -217,7 +217,8 @@ class Peer(Receiving):
         if len(names) == 1 and not stream and self._sessions.enabled:
             delivered: list[str] = []
 
-            def deliver(message: bytes) -> None:  # under the session's lock: a failure
+            def deliver(message: bytes) -> None:  # under the session lock: a failed delivery
+                # leaves the session state unwritten (no message number used up)
                 delivered.append(self.transport.deliver(names[0], message, sender=self.name))
 
             message = self._send_in_session(obj, names[0], metadata, expires_in, now, deliver)
