@@ -1,47 +1,45 @@
-"""Seal to a file on three threads: chunks in segments, encrypted, hashed, written.
+"""Seal to a file on every core: chunks in segments, encrypted, hashed, written.
 
 ``seal_to`` used to stream chunk after chunk (envelope.pipeline: the calling thread
 encrypts and writes chunk i while one worker hashes chunk i-1), so the calling thread
 did two of the three passes (AES-GCM and the copy into the page cache) one after the
 other. Here the payload's chunks are grouped into segments of about SEGMENT_BYTES (a
-whole number of chunks; 2 MiB stays in a core's L2 cache here) and three stages
+whole number of chunks; 2 MiB stays in a core's L2 cache here) and three passes
 overlap over a ring of RING_SLOTS segment buffers (bounded memory, see
 :func:`ring_bytes`, whatever the payload size):
 
-1. encrypt, the calling thread: each chunk into its fixed place in the segment's
-   buffer (chunk i under nonce ``base XOR i``, as everywhere);
-2. hash, one thread, in order: feed each segment to the payload hasher;
-3. write, one thread, in order: ``write(segment)``.
+1. fill: each chunk encrypted into its fixed place in the segment's buffer (chunk i
+   under nonce ``base XOR i``, as everywhere);
+2. hash, in order: each segment fed to the payload hasher;
+3. emit, in order: ``write(segment)``.
 
-One encrypting thread is enough: AES-GCM (~5 GB/s a core here) outruns both the
-in-order BLAKE3 (~4.4 GB/s) and the page-cache copy (~3-4 GB/s), and a second one
-measured no faster, with more CPU spent on hand-overs.
-
-The header and the 56-byte prefix are written first, the signature last (by the
-calling thread, over the digest). AES-GCM, BLAKE3 and ``write`` release the GIL, so the
-stages overlap on the cores there are. The bytes are those of ``seal()`` (tested). A
-buffer is reused once its segment is written. Any error stops every stage
-at its next segment; every thread is joined and the first error is raised in the
-calling thread, which alone calls ``progress``. Writing to sealpack's own temp file
-also starts the writeback of each range early and reserves the file's size up front
-(envelope.writeback), so the fsync before the rename has little left.
+The calling thread and one helper per further core (three threads at most) share the
+passes, each taking whatever is ready next (envelope.sharing): a thread per pass left
+one of two cores idle for a fifth of the time. The header and the 56-byte prefix are
+written first, the signature last (by the calling thread, over the digest). AES-GCM,
+BLAKE3 and ``write`` release the GIL, so the passes overlap on the cores there are. The
+bytes are those of ``seal()`` (tested for several thread caps). A buffer is reused once
+its segment is hashed and written. Any error stops every thread at its next pick; every
+thread is joined and the first error is raised in the calling thread, which alone calls
+``progress``. Writing to sealpack's own temp file also starts the writeback of each
+range early and reserves the file's size up front (envelope.writeback), so the fsync
+before the rename has little left.
 
 Used for payloads of SEGMENTED_MIN_CHUNKS chunks or more when more than one thread is
 allowed (``SEALPACK_THREADS=1`` keeps the two-thread stream). Measured and not taken
 (256 MiB, this 2-core VM): writing through ``O_DIRECT`` (no page-cache copy, but bound by
-the disk at ~2.5 GB/s, and a file read right after comes from the disk: +0.06 s) and
+the disk at ~2.5 GB/s, and a file read right after comes from the disk: +0.06 s),
 encrypting into an ``mmap`` of the file (faulting its pages in costs 0.12-0.15 s, more
-than the copy it saves).
+than the copy it saves), and a second thread that only encrypts (no gain).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sealpack.envelope import parallel, pipeline, stream, suite, writeback
+from sealpack.envelope import parallel, pipeline, sharing, stream, suite, writeback
 from sealpack.envelope.header import SIGNATURE_SIZE
 
 __all__ = [
@@ -135,65 +133,15 @@ class _Ring:
         return self._views[s % self.count]
 
 
-class _State:
-    """Progress of the three stages, under one condition; ``error`` stops all."""
-
-    def __init__(self, segments: int, ring: int) -> None:
-        self.cond = threading.Condition()
-        self.segments, self.ring = segments, ring
-        self.claimed = self.hashed = self.written = self.done = 0
-        self.filled = [False] * segments
-        self.error: BaseException | None = None
-
-    def fail(self, error: BaseException) -> None:
-        with self.cond:
-            if self.error is None:
-                self.error = error
-            self.cond.notify_all()
-
-    def wait(self, ready: Callable[[], bool]) -> bool:
-        """Wait until ``ready()`` or an error; False on error."""
-        with self.cond:
-            self.cond.wait_for(lambda: self.error is not None or ready())
-            return self.error is None
-
-    def claim(self) -> int | None:
-        """The next segment to fill once its buffer is free (segment s - ring was
-        written), or None when all are claimed or an error stopped the work."""
-        with self.cond:
-            self.cond.wait_for(
-                lambda: (
-                    self.error is not None
-                    or self.claimed >= self.segments
-                    or self.written > self.claimed - self.ring
-                )
-            )
-            if self.error is not None or self.claimed >= self.segments:
-                return None
-            self.claimed += 1
-            return self.claimed - 1
-
-    def advance(self, stage: str, s: int, plain: int = 0) -> int:
-        with self.cond:
-            if stage == "filled":
-                self.filled[s] = True
-                self.done += plain
-            else:
-                setattr(self, stage, s + 1)
-            self.cond.notify_all()
-            return self.done
-
-
 @dataclass
 class _Job:
-    """Everything the three stages share for one payload."""
+    """Everything the three passes share for one payload."""
 
     layout: Layout
     encryptor: stream.ChunkEncryptor
     source: parallel._Source
     write: Write
     ring: _Ring
-    state: _State
     hasher: suite.PayloadHasher
 
     def fill(self, s: int, staging: bytearray) -> int:
@@ -213,6 +161,9 @@ class _Job:
     def emit(self, s: int) -> None:
         write_all(self.write, self.ring.slot(s)[: self.layout.segment_bytes(s)])
 
+    def work(self) -> sharing.Work:
+        return sharing.Work(self.layout.segments, self.ring.count, self.fill, self.hash, self.emit)
+
 
 def write_all(write: Write, piece: memoryview) -> None:
     """``write(piece)``, again for the rest while a raw file reports a short write."""
@@ -221,63 +172,6 @@ def write_all(write: Write, piece: memoryview) -> None:
         if not isinstance(count, int) or not 0 < count < len(piece):
             return
         piece = piece[count:]
-
-
-def _fill_stage(job: _Job, report: Callable[[int], None] | None = None) -> None:
-    staging = bytearray()  # grown to one chunk only for chunks that span buffers
-    while (s := job.state.claim()) is not None:
-        done = job.state.advance("filled", s, job.fill(s, staging))
-        if report is not None:
-            report(done)
-
-
-def _hash_stage(job: _Job) -> None:
-    _in_order(job, lambda s: job.state.filled[s], job.hash, "hashed")
-
-
-def _write_stage(job: _Job) -> None:
-    _in_order(job, lambda s: job.state.hashed > s, job.emit, "written")
-
-
-def _in_order(
-    job: _Job, ready: Callable[[int], bool], work: Callable[[int], None], stage: str
-) -> None:
-    """``work(s)`` for every segment in order, each once ``ready(s)``; stop on an error."""
-    for s in range(job.state.segments):
-        if not job.state.wait(lambda s=s: ready(s)):  # type: ignore[misc]
-            return
-        work(s)
-        job.state.advance(stage, s)
-
-
-def _guarded(job: _Job, stage: Callable[[_Job], None]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            stage(job)
-        except BaseException as error:  # handed to the caller's thread
-            job.state.fail(error)
-
-    return run
-
-
-def _run_stages(job: _Job, report: Callable[[int], None] | None) -> None:
-    """Fill in this thread, hash and write in one thread each; join both; raise the
-    first error."""
-    stages = ((_hash_stage, "sealpack-hash"), (_write_stage, "sealpack-write"))
-    threads = [threading.Thread(target=_guarded(job, stage), name=name) for stage, name in stages]
-    started: list[threading.Thread] = []
-    try:
-        for thread in threads:
-            thread.start()
-            started.append(thread)
-        _fill_stage(job, report)
-    except BaseException as error:
-        job.state.fail(error)
-    finally:
-        for thread in started:
-            thread.join()
-    if job.state.error is not None:
-        raise job.state.error
 
 
 def seal_into(
@@ -313,11 +207,9 @@ def seal_into(
     lead = header_bytes + encryptor.prefix
     write_all(write, memoryview(lead))
     hasher.update(encryptor.prefix)
-    ring = _Ring(RING_SLOTS, layout.slot_bytes())
-    state = _State(layout.segments, ring.count)
-    job = _Job(layout, encryptor, source, write, ring, state, hasher)
+    job = _Job(layout, encryptor, source, write, _Ring(RING_SLOTS, layout.slot_bytes()), hasher)
     report = None if progress is None else (lambda done: progress(done, source.size))
-    _run_stages(job, report)
+    sharing.run(job.work(), parallel.workers_for(layout.chunks, None), report)
     signature = sign(hasher.digest())
     write_all(write, memoryview(signature))
     if progress is not None:
