@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 import pytest
 
-from sealpack import errors
+from sealpack import errors, regular_files
 from sealpack.exchange import atomic, folders
 
 
@@ -84,10 +84,10 @@ def test_open_regular_refuses_a_symlink_with_unsafe_path_error(tmp_path: Path, d
     (tmp_path / "real").write_bytes(b"secret")
     (tmp_path / "link").symlink_to(tmp_path / "real")
     with pytest.raises(errors.UnsafePathError, match="symlink"):
-        atomic.read_regular(dir_fd, "link", limit=100)
+        regular_files.read_regular(dir_fd, "link", limit=100)
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(OSError, match="not a regular file"):
-        atomic.read_regular(dir_fd, "fifo", limit=100)
+        regular_files.read_regular(dir_fd, "fifo", limit=100)
 
 
 def test_open_subfolder_refuses_a_symlinked_folder(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -23,6 +22,7 @@ from sealpack.keys.keystore import KEY_FILE, STATE_FILE
 from sealpack.keys.secret import export_raw
 from sealpack.keys.state_mac import StateMac
 from sealpack.keys.store_files import MAX_KEY_FILE
+from tests.fifo import call_or_hang
 
 PASS = b"correct horse battery staple"
 FAST = 2**10
@@ -131,22 +131,7 @@ def test_identity_key_replaced_by_a_fifo_does_not_hang_open(tmp_path: Path) -> N
     path = _store(tmp_path)
     (path / KEY_FILE).unlink()
     os.mkfifo(path / KEY_FILE, 0o600)
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            _open(path).close()
-            outcome.append("opened")
-        except BaseException as error:
-            outcome.append(error)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(3)
-    hung = worker.is_alive()
-    if hung:  # unblock the reader: a writer opens and closes the FIFO (EOF)
-        os.close(os.open(path / KEY_FILE, os.O_WRONLY | os.O_NONBLOCK))
-        worker.join(5)
+    hung, outcome = call_or_hang(lambda: _open(path).close(), path / KEY_FILE)
     assert not hung, "KeyStore.open blocked on a FIFO planted at identity.key"
     assert outcome and isinstance(outcome[0], errors.KeyStoreError)
 

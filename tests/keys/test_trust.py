@@ -20,6 +20,7 @@ from sealpack.keys import (
     ReplayGuard,
     TrustStore,
     fingerprint,
+    fingerprint_matches,
 )
 from sealpack.keys.fingerprint import FINGERPRINT_ITERATIONS
 from sealpack.keys.state_db import StateDB
@@ -244,3 +245,69 @@ def test_two_handles_pinning_one_key_under_two_names_at_once_pin_it_once(
         names = first.trust_store.names()
     assert len(names) == 1, f"one identity key pinned under {names}"
     assert sum(isinstance(o, errors.IdentityChangedError) for o in outcomes) == 1
+
+
+def test_accept_racing_a_first_use_pin_of_the_same_key_pins_it_once(tmp_path: Path) -> None:
+    """accept() looked up the key's other names in one transaction and pinned in another:
+    a second handle (process) pinning the same key under another name in between (a
+    receiver meeting 'mallory' with alice's key on first use) left one key under two
+    names, and every later message from it failed as ambiguous. Now StateDB.replace_pin
+    checks and pins in one transaction: exactly one of the two wins."""
+    first, second = _two_handles(tmp_path)
+    alice = Identity.generate("alice", one_time_prekeys=0, rng=_fixed_rng(), now=NOW)
+    alias = Identity.generate("mallory", one_time_prekeys=0, rng=_fixed_rng(), now=NOW)
+    outcomes: list[object] = []
+
+    def second_pins_the_alias() -> None:
+        try:
+            outcomes.append(second.trust_store.check(alias.bundle()).name)
+        except errors.IdentityChangedError as error:
+            outcomes.append(error)
+
+    backend = first.trust_store._backend
+    real_run = backend._run
+
+    def run(work: Callable[[object], object]) -> object:
+        """The other handle acts right after this handle's first transaction ends."""
+        result = real_run(work)
+        if not outcomes:
+            second_pins_the_alias()
+        return result
+
+    backend._run = run  # type: ignore[method-assign]
+    with first, second:
+        try:
+            first.trust_store.accept(alice.bundle())
+            outcomes.append("alice")
+        except errors.IdentityChangedError as error:
+            outcomes.append(error)
+        names = first.trust_store.names()
+    assert len(outcomes) == 2, "the race window was not reached"
+    assert len(names) == 1, f"one identity key pinned under {names}"
+    assert sum(isinstance(o, errors.IdentityChangedError) for o in outcomes) == 1
+
+
+def test_fingerprint_matches_ignores_spacing_only() -> None:
+    key = Identity.generate("alice", one_time_prekeys=0).public_identity_key
+    shown = fingerprint(key)
+    assert fingerprint_matches(key, shown)
+    assert fingerprint_matches(key, shown.replace(" ", ""))
+    assert fingerprint_matches(key, "\n".join(shown.split(" ")))
+    assert not fingerprint_matches(key, shown[:-1] + str((int(shown[-1]) + 1) % 10))
+    assert not fingerprint_matches(key, shown[:-5])
+    assert not fingerprint_matches(key, "")
+    assert not fingerprint_matches(key, shown.replace("0", "\u0660"))  # Arabic-Indic zero
+    with pytest.raises(errors.SealArgumentError):
+        fingerprint_matches(key, 12345)  # type: ignore[arg-type]
+
+
+def test_accept_with_an_expected_fingerprint_refuses_any_other_identity() -> None:
+    store = TrustStore()
+    old = Identity.generate("alice", one_time_prekeys=0)
+    new = Identity.generate("alice", one_time_prekeys=0)
+    store.check(old.bundle())
+    with pytest.raises(errors.IdentityChangedError, match="nothing was pinned"):
+        store.accept(new.bundle(), expect_fingerprint=old.fingerprint())
+    assert store.pinned_key("alice") == old.public_identity_key
+    store.accept(new.bundle(), expect_fingerprint=new.fingerprint())
+    assert store.pinned_key("alice") == new.public_identity_key

@@ -172,9 +172,13 @@ def _report_quarantine(peer: Peer, earlier: set[str]) -> int:
         count += 1
         line = f"quarantined {record.message_id}: {record.reason}"
         print(printable(line), file=sys.stderr)
-        if record.reason == "untrusted":
+        if record.reason in ("untrusted", "identity-changed") and record.sender_hint:
             hint = printable(record.sender_hint)
-            print(f"  trust it with: sealpack trust accept {hint}", file=sys.stderr)
+            print(
+                f"  trust it with: sealpack trust accept {hint} --expect 'FINGERPRINT'"
+                f" (its fingerprint, compared with {hint} out of band)",
+                file=sys.stderr,
+            )
     return count
 
 

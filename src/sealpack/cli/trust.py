@@ -1,14 +1,22 @@
 """``sealpack trust list`` and ``sealpack trust accept NAME``: the peers this key store pins.
 
 ``trust list --root DIR`` also compares each pin with the bundle the peer publishes now.
+``trust accept NAME --expect FINGERPRINT`` pins NAME's published identity only if it has
+that safety number (compared with NAME out of band). Replacing a pin (NAME's identity
+changed) requires ``--expect``: the synced folder is hostile, and a blind accept after an
+identity-changed warning would pin whoever replaced the bundle. A first pin without it is
+trust on first use, like ``receive``, and prints the fingerprint to compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
+from sealpack import errors
 from sealpack.cli.exchange import common_options, open_peer, open_store
-from sealpack.exchange.contacts import published_status
+from sealpack.exchange.contacts import published_bundle, published_status
+from sealpack.exchange.received import printable
 from sealpack.keys import fingerprint
 
 __all__ = ["register"]
@@ -49,14 +57,39 @@ def _trust_accept(args: argparse.Namespace) -> int:
 
     Raises:
         errors.SealpackError: unusable key store; no valid bundle published.
+        errors.IdentityChangedError: not the ``--expect`` fingerprint, or a changed
+            identity without ``--expect`` (nothing pinned).
     """
     peer = open_peer(args)
     previous = peer.trust.pinned_key(args.name)
-    bundle = peer.trust_peer(args.name)
+    blind = previous is not None and args.expect is None
+    # Without --expect a pinned name may only be re-pinned to the same identity; the
+    # published bundle is fetched once and checked against it (no check-then-fetch race).
+    expect = fingerprint(previous) if blind and previous is not None else args.expect
+    try:
+        bundle = peer.trust_peer(args.name, expect_fingerprint=expect)
+    except errors.IdentityChangedError:
+        if not blind or previous is None:
+            raise
+        raise _blind_replacement_error(args, previous) from None
     if previous is not None:
         print(f"was     {fingerprint(previous)}")
     print(f"trusted {bundle.name}  {bundle.fingerprint()}")
+    if args.expect is None:
+        print(f"compare this fingerprint with {bundle.name} out of band", file=sys.stderr)
     return 0
+
+
+def _blind_replacement_error(args: argparse.Namespace, previous: bytes) -> errors.SealpackError:
+    """The error for ``trust accept NAME`` without --expect when NAME's identity changed."""
+    published = published_bundle(args.root, args.name)
+    shown = "none valid" if published is None else published.fingerprint()
+    name = printable(args.name)
+    return errors.IdentityChangedError(
+        f"{name} is pinned to {fingerprint(previous)} and publishes {shown}; replacing a "
+        f"pin needs the new fingerprint compared with {name} out of band: "
+        f"sealpack trust accept {name} --expect 'FINGERPRINT' (nothing was pinned)"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,5 +110,10 @@ def _register_trust(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     listing.set_defaults(handler=_trust_list)
     accept = trust.add_parser("accept", help="trust a peer's current identity")
     accept.add_argument("name")
+    accept.add_argument(
+        "--expect",
+        metavar="FINGERPRINT",
+        help="the peer's safety number, compared out of band (required to replace a pin)",
+    )
     common_options(accept)
     accept.set_defaults(handler=_trust_accept)

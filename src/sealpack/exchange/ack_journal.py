@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from sealpack import errors
+from sealpack import errors, regular_files
 from sealpack.exchange import atomic, folders
 from sealpack.exchange.message_ids import check_message_id
 from sealpack.session import SessionReceipt
@@ -127,7 +127,7 @@ class AckJournal:
                 if atomic.is_temporary(name) or not name.endswith(_RATCHET_SUFFIX):
                     continue
                 try:
-                    data = atomic.read_regular(fd, name, limit=_MAX_ENTRY_BYTES)
+                    data = regular_files.read_regular(fd, name, limit=_MAX_ENTRY_BYTES)
                     found.append(_parse_ratchet(name, data))
                 except (OSError, ValueError, TypeError, errors.SealpackError):
                     atomic.unlink_entry(fd, name)
@@ -148,7 +148,7 @@ class AckJournal:
                     continue
                 try:
                     found.append(
-                        _parse(name, atomic.read_regular(fd, name, limit=_MAX_ENTRY_BYTES))
+                        _parse(name, regular_files.read_regular(fd, name, limit=_MAX_ENTRY_BYTES))
                     )
                 except (OSError, ValueError, TypeError, errors.SealpackError):
                     atomic.unlink_entry(fd, name)

@@ -10,7 +10,7 @@ fsynced afterwards so the rename survives a power cut. A killed writer leaves at
 most a hidden temporary file, which readers ignore and
 :func:`remove_stale_temporaries` cleans up.
 
-Readers (:func:`open_regular`) never follow a symlink and only read regular
+Readers (:mod:`sealpack.regular_files`) never follow a symlink and only read regular
 files; cleanups (:func:`discard_file`) never stop at a planted folder. A prekey is
 claimed by :func:`claim_by_rename`: ``rename(2)`` of one source has one winner.
 """
@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from sealpack import errors
+from sealpack.regular_files import lstat_mode_at
 
 __all__ = [
     "TEMP_PREFIX",
@@ -37,8 +38,6 @@ __all__ = [
     "is_temporary",
     "list_names",
     "move_durably",
-    "open_regular",
-    "read_regular",
     "remove_stale_temporaries",
     "unlink_entry",
     "write_atomic",
@@ -143,7 +142,7 @@ def discard_file(dir_fd: int, name: str) -> bool:
     Returns:
         True when this call deleted it.
     """
-    mode = _lstat_mode(dir_fd, name)
+    mode = lstat_mode_at(dir_fd, name)
     with contextlib.suppress(OSError):
         return (stat.S_ISREG(mode) or stat.S_ISLNK(mode)) and unlink_entry(dir_fd, name)
     return False
@@ -259,63 +258,3 @@ def remove_stale_temporaries(dir_fd: int, *, older_than: float, now: float | Non
             if current - info.st_mtime >= older_than and discard_file(dir_fd, name):
                 removed += 1
     return removed
-
-
-def open_regular(dir_fd: int, name: str) -> BinaryIO:
-    """Open a regular file for reading, never following a symlink.
-
-    Args:
-        dir_fd: the open folder.
-        name: the file.
-
-    Returns:
-        The open binary file.
-
-    Raises:
-        errors.UnsafePathError: the entry is a symlink.
-        OSError: missing, or not a regular file (e.g. a FIFO).
-    """
-    flags = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
-    except OSError as error:
-        if stat.S_ISLNK(_lstat_mode(dir_fd, name)):
-            raise errors.UnsafePathError(f"{name} is a symlink; refusing to follow it") from error
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{name} is not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _lstat_mode(dir_fd: int, name: str) -> int:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
-    except OSError:
-        return 0
-
-
-def read_regular(dir_fd: int, name: str, *, limit: int) -> bytes:
-    """Read a whole regular file of at most ``limit`` bytes (see :func:`open_regular`).
-
-    Args:
-        dir_fd: the open folder.
-        name: the file.
-        limit: the largest accepted size in bytes.
-
-    Returns:
-        The content.
-
-    Raises:
-        errors.UnsafePathError: the entry is a symlink.
-        OSError: unreadable, not a regular file, or larger than ``limit``.
-    """
-    with open_regular(dir_fd, name) as stream:
-        data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(f"{name} is larger than {limit} bytes")
-    return data

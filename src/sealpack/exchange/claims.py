@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sealpack import errors
+from sealpack import errors, regular_files
 from sealpack.exchange import atomic
 from sealpack.exchange.prekey_files import claimed_prekey_id
 from sealpack.keys import Identity, KeyBundle, verify_app_signature
@@ -225,7 +225,7 @@ def read_claim(folder: int, entry: str, recipient: str, prekey_id: int) -> bytes
         The bytes (unverified); None for junk, a non-regular or an oversized file.
     """
     try:
-        data = atomic.read_regular(folder, entry, limit=MAX_CLAIM_BYTES)
+        data = regular_files.read_regular(folder, entry, limit=MAX_CLAIM_BYTES)
         claim = decode_claim(data)
     except (OSError, errors.SealpackError):
         return None

@@ -26,6 +26,7 @@ __all__ = [
     "BundleCache",
     "not_trusted_yet",
     "publish_identity",
+    "published_bundle",
     "published_status",
     "trusted_bundle",
     "with_candidate",
@@ -206,12 +207,27 @@ def published_status(root: str | os.PathLike[str], name: str, pinned: bytes) -> 
         ``"  (matches the published bundle)"``, ``"  CHANGED: published <fingerprint>"``
         or ``"  (no valid bundle published)"`` (also for an unusable datasite).
     """
-    try:
-        bundle = KeyBundle.from_json(DirectoryTransport(root).fetch_bundle(name), now=0)
-    except errors.SealpackError:
-        return "  (no valid bundle published)"
-    if bundle.name != name:
+    bundle = published_bundle(root, name)
+    if bundle is None:
         return "  (no valid bundle published)"
     if bundle.identity_key == pinned:
         return "  (matches the published bundle)"
     return f"  CHANGED: published {bundle.fingerprint()}"
+
+
+def published_bundle(root: str | os.PathLike[str], name: str) -> KeyBundle | None:
+    """The valid bundle ``name`` publishes in a datasite now, if any (expiry not checked).
+
+    Args:
+        root: the datasite folder.
+        name: the peer.
+
+    Returns:
+        The verified bundle naming ``name``, or None (none, invalid, or an unusable
+        datasite).
+    """
+    try:
+        bundle = KeyBundle.from_json(DirectoryTransport(root).fetch_bundle(name), now=0)
+    except errors.SealpackError:
+        return None
+    return bundle if bundle.name == name else None

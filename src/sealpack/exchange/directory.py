@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from sealpack import errors
+from sealpack import errors, regular_files
 from sealpack.exchange import atomic
 from sealpack.exchange.directory_sites import (
     MAX_BUNDLE_BYTES,
@@ -136,7 +136,7 @@ class DirectoryTransport(DirectorySites):
         name = f"{check_message_id(message_id)}{BLOB_SUFFIX}"
         with self._area(owner, "inbox") as inbox:
             try:
-                return atomic.open_regular(inbox, name)
+                return regular_files.open_regular(inbox, name)
             except OSError as error:
                 raise errors.TransportError(f"no readable message {message_id!r}") from error
 
@@ -223,7 +223,7 @@ class DirectoryTransport(DirectorySites):
             for entry in sorted(atomic.list_names(folder)):
                 if entry.endswith(REASON_SUFFIX) and not atomic.is_temporary(entry):
                     with contextlib.suppress(OSError, errors.TransportError):
-                        data = atomic.read_regular(folder, entry, limit=MAX_REASON_BYTES)
+                        data = regular_files.read_regular(folder, entry, limit=MAX_REASON_BYTES)
                         records.append(decode_record(data))
         return records
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from sealpack import errors
+from sealpack import errors, regular_files
 from sealpack.exchange import atomic, folders
 from sealpack.exchange.claims import MAX_CLAIM_BYTES, claim_files, read_claim, unwanted_claim_file
 from sealpack.exchange.message_ids import check_peer_name
@@ -190,7 +190,7 @@ class DirectorySites:
         """
         try:
             with self._area(name, "public") as public:
-                data = atomic.read_regular(public, "bundle.json", limit=MAX_BUNDLE_BYTES)
+                data = regular_files.read_regular(public, "bundle.json", limit=MAX_BUNDLE_BYTES)
             return data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise errors.TransportError(f"peer {name!r} has no readable bundle") from error

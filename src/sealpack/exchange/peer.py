@@ -163,11 +163,13 @@ class Peer(Receiving):
             self._bundles, self.trust, name, now=now, trust_new_peers=self.trust_new_peers
         )
 
-    def trust_peer(self, name: str) -> KeyBundle:
+    def trust_peer(self, name: str, *, expect_fingerprint: str | None = None) -> KeyBundle:
         """Re-trust a peer's currently published identity (after out-of-band checks).
 
         Args:
             name: the peer.
+            expect_fingerprint: its safety number compared out of band: any other
+                published identity is refused (recommended: the folder is hostile).
 
         Returns:
             The newly pinned bundle.
@@ -175,9 +177,10 @@ class Peer(Receiving):
         Raises:
             errors.TransportError: no bundle published.
             errors.BundleError: the bundle is malformed or badly signed.
+            errors.IdentityChangedError: not the expected fingerprint; nothing pinned.
         """
         bundle = self._bundles.get(name)
-        self.trust.accept(bundle)
+        self.trust.accept(bundle, expect_fingerprint=expect_fingerprint)
         return bundle
 
     def send(

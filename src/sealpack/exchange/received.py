@@ -12,7 +12,7 @@ import os
 import unicodedata
 from pathlib import Path
 
-from sealpack import errors
+from sealpack import errors, regular_files
 from sealpack.exchange import atomic, folders
 from sealpack.exchange.inbox import Message
 
@@ -132,7 +132,7 @@ def save_received(message: Message, out_dir: Path) -> str:
 def _holds(folder_fd: int, name: str, content: bytes) -> bool:
     """Tell whether ``name`` is a regular file with exactly ``content``."""
     try:
-        return atomic.read_regular(folder_fd, name, limit=len(content)) == content
+        return regular_files.read_regular(folder_fd, name, limit=len(content)) == content
     except (OSError, errors.SealpackError):
         return False
 

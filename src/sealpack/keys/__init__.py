@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealpack.keys.app_signature import verify_app_signature
 from sealpack.keys.bundle import KeyBundle
-from sealpack.keys.fingerprint import fingerprint, key_id
+from sealpack.keys.fingerprint import fingerprint, fingerprint_matches, key_id
 from sealpack.keys.identity import Identity
 from sealpack.keys.keystore import KeyStore
 from sealpack.keys.prekey_usage import MemoryPrekeyUsage, PrekeyUsage
@@ -33,6 +33,7 @@ __all__ = [
     "SignedPrekeyPublic",
     "TrustStore",
     "fingerprint",
+    "fingerprint_matches",
     "key_id",
     "verify_app_signature",
 ]

@@ -13,14 +13,21 @@ The iteration raises the cost of searching for a key with a chosen fingerprint.
 
 from __future__ import annotations
 
+import hmac
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 
-from sealpack import primitives
+from sealpack import errors, primitives
 from sealpack.keys.arguments import require_bytes
 
-__all__ = ["FINGERPRINT_DOMAIN", "FINGERPRINT_ITERATIONS", "fingerprint", "key_id"]
+__all__ = [
+    "FINGERPRINT_DOMAIN",
+    "FINGERPRINT_ITERATIONS",
+    "fingerprint",
+    "fingerprint_matches",
+    "key_id",
+]
 
 FINGERPRINT_DOMAIN = b"sealpack/fingerprint/v1\x00"
 FINGERPRINT_ITERATIONS = 5200
@@ -42,6 +49,28 @@ def fingerprint(identity_key: bytes) -> str:
         SealArgumentError: ``identity_key`` is not bytes.
     """
     return _fingerprint(require_bytes(identity_key, "identity_key"))
+
+
+def fingerprint_matches(identity_key: bytes, expected: str) -> bool:
+    """Whether ``expected`` (a safety number compared out of band) is this key's.
+
+    Spaces and line breaks are ignored, so ``"12345 67890 ..."`` and the digits typed
+    as one run both match; the comparison takes the same time wherever they differ.
+
+    Args:
+        identity_key: the 32-byte Ed25519 public key.
+        expected: the safety number the user was given.
+
+    Returns:
+        True when the digits are those of ``fingerprint(identity_key)``.
+
+    Raises:
+        SealArgumentError: ``identity_key`` is not bytes, or ``expected`` not a str.
+    """
+    if not isinstance(expected, str):
+        raise errors.SealArgumentError("expected fingerprint must be a str")
+    digits = "".join(expected.split()).encode("ascii", "replace")
+    return hmac.compare_digest(digits, fingerprint(identity_key).replace(" ", "").encode())
 
 
 @lru_cache(maxsize=4096)

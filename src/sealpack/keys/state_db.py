@@ -187,14 +187,32 @@ class StateDB(AuthenticatedDB):
     def set_pin(self, name: str, identity_key: bytes) -> None:
         """Pin ``name`` to ``identity_key``, durably (replacing any pin of ``name``)."""
 
-        def work(db: Db) -> None:
-            old = self._select(db, "trust_pins", "name = ?", (name,))
-            if old:
-                db.execute("DELETE FROM trust_pins WHERE name = ?", (name,))
-                self._mac.removed(db, "trust_pins", [self._mac.tag("trust_pins", old[0])])
-            self._insert(db, "trust_pins", (name, bytes(identity_key)))
+        self._run(lambda db: self._replace_pin(db, name, bytes(identity_key)))
 
-        self._run(work)
+    def _replace_pin(self, db: Db, name: str, key: bytes) -> None:
+        old = self._select(db, "trust_pins", "name = ?", (name,))
+        if old:
+            db.execute("DELETE FROM trust_pins WHERE name = ?", (name,))
+            self._mac.removed(db, "trust_pins", [self._mac.tag("trust_pins", old[0])])
+        self._insert(db, "trust_pins", (name, key))
+
+    def replace_pin(self, name: str, identity_key: bytes) -> list[str]:
+        """Pin ``name`` to ``identity_key`` (replacing its pin) unless the key is pinned
+        under another name; the look-up and the change run in one transaction.
+
+        Returns:
+            The other names ``identity_key`` is pinned under; nothing changed if any.
+        """
+        key = bytes(identity_key)
+
+        def work(db: Db) -> list[str]:
+            rows = self._select(db, "trust_pins", "identity_key = ?", (key,))
+            others = sorted(str(row[0]) for row in rows if row[0] != name)
+            if not others:
+                self._replace_pin(db, name, key)
+            return others
+
+        return self._run(work)
 
     def pin_if_absent(self, name: str, identity_key: bytes) -> tuple[bytes | None, list[str]]:
         """Pin ``name`` to ``identity_key`` unless ``name`` or the key is pinned already.

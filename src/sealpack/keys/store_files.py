@@ -5,8 +5,6 @@ always under the store lock, except the scrypt of :func:`new_file_key`)."""
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from sealpack.keys.opening import OPK, PQ_OPK, HeldPrekeys
 from sealpack.keys.secret import SymmetricKey, export_raw
 from sealpack.keys.state_db import StateDB
 from sealpack.keys.state_mac import StateMac
+from sealpack.regular_files import NotRegularFileError, read_regular_file
 
 __all__ = [
     "KEY_FILE",
@@ -60,41 +59,20 @@ class KeyFile:
 def read_bytes(directory: Path) -> bytes:
     """The key file's bytes, at most MAX_KEY_FILE of them.
 
-    Opened ``O_NONBLOCK | O_NOFOLLOW`` and required to be a regular file (fstat), so a
-    symlink, FIFO, device or directory planted at ``identity.key`` is refused at once.
+    Read with :func:`sealpack.regular_files.read_regular_file` without following a
+    symlink, so a symlink, FIFO, device or directory planted at ``identity.key`` is
+    refused at once, and a huge file is not read whole.
 
     Raises:
         KeyStoreError: missing, not a regular file, too large, or unreadable.
     """
     path = directory / KEY_FILE
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags)
+        return read_regular_file(path, limit=MAX_KEY_FILE, follow_symlinks=False)
+    except NotRegularFileError as error:
+        raise errors.KeyStoreError(f"{error} (replaced?)") from None
     except OSError as error:
         raise errors.KeyStoreError(f"no key store at {directory}: {error.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise errors.KeyStoreError(f"{path} is not a regular file (replaced?)")
-        data = _read_bounded(fd)
-    except OSError as error:
-        raise errors.KeyStoreError(f"cannot read {path}: {error.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_KEY_FILE:
-        raise errors.KeyStoreError(f"{path} is larger than {MAX_KEY_FILE} bytes (replaced?)")
-    return data
-
-
-def _read_bounded(fd: int) -> bytes:
-    """Up to MAX_KEY_FILE + 1 bytes of ``fd`` (one more tells an oversized file)."""
-    parts, left = [], MAX_KEY_FILE + 1
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
 
 
 def file_key_for(directory: Path, passphrase: bytes | None) -> SymmetricKey | None:

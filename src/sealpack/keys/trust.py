@@ -15,7 +15,7 @@ from typing import Protocol
 from sealpack import errors
 from sealpack.keys.arguments import require_bytes
 from sealpack.keys.bundle import KeyBundle
-from sealpack.keys.fingerprint import fingerprint
+from sealpack.keys.fingerprint import fingerprint, fingerprint_matches
 
 __all__ = [
     "AtomicPinBackend",
@@ -47,10 +47,13 @@ class KeyLookupPinBackend(PinBackend, Protocol):
 
 
 class AtomicPinBackend(PinBackend, Protocol):
-    """A backend that pins an unknown name in one transaction (see StateDB.pin_if_absent)."""
+    """A backend that checks and changes pins in one transaction (see StateDB)."""
 
     def pin_if_absent(self, name: str, identity_key: bytes) -> tuple[bytes | None, list[str]]:
         """Pin unless pinned; return (the existing pin or None, the key's other names)."""
+
+    def replace_pin(self, name: str, identity_key: bytes) -> list[str]:
+        """Pin unless the key has other names; return those other names."""
 
 
 class MemoryPinBackend:
@@ -137,17 +140,37 @@ class TrustStore:
             raise _other_names_error(bundle, others[0])
         return pinned
 
-    def accept(self, bundle: KeyBundle) -> None:
+    def accept(self, bundle: KeyBundle, *, expect_fingerprint: str | None = None) -> None:
         """Trust this bundle's identity key for its name, replacing the name's pin.
 
+        Args:
+            bundle: the bundle to trust.
+            expect_fingerprint: the safety number compared out of band; when given,
+                a bundle with any other identity is refused and nothing changes.
+
         Raises:
-            IdentityChangedError: the identity key is pinned under another name.
+            IdentityChangedError: the identity key is pinned under another name, or it
+                is not the expected fingerprint's.
             SealArgumentError: ``bundle`` is not a KeyBundle.
         """
         _require_bundle(bundle)
+        if expect_fingerprint is not None and not fingerprint_matches(
+            bundle.identity_key, expect_fingerprint
+        ):
+            raise errors.IdentityChangedError(
+                f"the bundle of {bundle.name!r} has fingerprint {bundle.fingerprint()}, not "
+                "the expected one; nothing was pinned"
+            )
+        atomic = getattr(self._backend, "replace_pin", None)
         with self._lock:
-            self._refuse_other_names(bundle)
-            self._backend.set_pin(bundle.name, bundle.identity_key)
+            if atomic is not None:  # the key store: check and change in one transaction
+                others: list[str] = atomic(bundle.name, bundle.identity_key)
+            else:
+                others = self._other_names(bundle)
+                if not others:
+                    self._backend.set_pin(bundle.name, bundle.identity_key)
+        if others:
+            raise _other_names_error(bundle, others[0])
 
     def _names_for_key(self, identity_key: bytes) -> list[str]:
         lookup = getattr(self._backend, "names_for_key", None)
@@ -159,11 +182,6 @@ class TrustStore:
 
     def _other_names(self, bundle: KeyBundle) -> list[str]:
         return [n for n in self._names_for_key(bundle.identity_key) if n != bundle.name]
-
-    def _refuse_other_names(self, bundle: KeyBundle) -> None:
-        others = self._other_names(bundle)
-        if others:
-            raise _other_names_error(bundle, others[0])
 
     def name_for_key(self, identity_key: bytes) -> str | None:
         """Return the one name ``identity_key`` is pinned under, or None.

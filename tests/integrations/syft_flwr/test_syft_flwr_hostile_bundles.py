@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import sealpack
-from sealpack.errors import BundleError, IdentityChangedError, SealpackError
+from sealpack.errors import BundleError, IdentityChangedError
 from sealpack.integrations.flower import keyconfig
 from sealpack.integrations.syft_flwr import runner
 from sealpack.integrations.syft_flwr.datasite_keys import (
@@ -27,24 +27,16 @@ from sealpack.integrations.syft_flwr.datasite_keys import (
     publish,
 )
 from sealpack.integrations.syft_flwr.errors import SyftFlwrConfigError
+from tests.fifo import call_or_hang
 
 AGG, ALICE, BOB = "agg@example.org", "alice@example.org", "bob@example.org"
 
 
-def _pin_in_thread(keys: DatasiteKeys, store: sealpack.KeyStore) -> tuple[bool, list[object]]:
-    """Run pin_peer(BOB) with a deadline; (hung, [PinResult or the SealpackError])."""
-    outcome: list[object] = []
-
-    def pin() -> None:
-        try:
-            outcome.append(pin_peer(keys, store, BOB, wait=0.5))
-        except SealpackError as exc:
-            outcome.append(exc)
-
-    worker = threading.Thread(target=pin, daemon=True)
-    worker.start()
-    worker.join(3.0)
-    return worker.is_alive(), outcome
+def _pin_in_thread(
+    keys: DatasiteKeys, store: sealpack.KeyStore, fifo: Path
+) -> tuple[bool, list[object]]:
+    """Run pin_peer(BOB) with a deadline; (hung, [PinResult or the error])."""
+    return call_or_hang(lambda: pin_peer(keys, store, BOB, wait=0.5), fifo)
 
 
 @pytest.fixture
@@ -66,9 +58,7 @@ def test_pin_peer_does_not_hang_on_a_published_fifo(
     file is opened O_NOFOLLOW|O_NONBLOCK and must be a regular file: BundleError."""
     keys, store, target = aggregator
     os.mkfifo(target)
-    hung, outcome = _pin_in_thread(keys, store)
-    if hung:  # let the blocked reader go: open the pipe for writing and close it
-        os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+    hung, outcome = _pin_in_thread(keys, store, target)
     store.close()
     assert not hung, "pin_peer blocked on a FIFO published as bundle.json"
     assert outcome and isinstance(outcome[0], BundleError)
@@ -87,9 +77,7 @@ def test_a_symlinked_bundle_is_refused_without_reading_it(
     elif link_to.endswith(".json"):
         elsewhere.write_text(sealpack.Identity.generate(BOB).bundle().to_json())
     target.symlink_to(elsewhere if link_to != "/dev/zero" else Path(link_to))
-    hung, outcome = _pin_in_thread(keys, store)
-    if hung and link_to == "fifo":
-        os.close(os.open(elsewhere, os.O_WRONLY | os.O_NONBLOCK))
+    hung, outcome = _pin_in_thread(keys, store, elsewhere)
     store.close()
     assert not hung
     assert outcome and isinstance(outcome[0], BundleError)

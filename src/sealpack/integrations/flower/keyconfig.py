@@ -25,6 +25,8 @@ from pathlib import Path
 
 from sealpack.integrations.flower.errors import FlowerConfigError
 from sealpack.keys import KeyBundle, KeyStore
+from sealpack.keys.bundle_json import MAX_BUNDLE_JSON
+from sealpack.regular_files import read_regular_file
 
 __all__ = [
     "KEYSTORE",
@@ -155,9 +157,9 @@ def load_bundles(path: str | os.PathLike[str], *, check_expiry: bool = True) -> 
     bundles: list[KeyBundle] = []
     for file in files:
         try:
-            text = file.read_bytes()
+            text = read_regular_file(file, limit=MAX_BUNDLE_JSON)  # never waits on a FIFO
         except OSError as exc:
-            raise FlowerConfigError(f"cannot read key bundle {str(file)!r}") from exc
+            raise FlowerConfigError(f"cannot read key bundle {str(file)!r}: {exc}") from exc
         bundles.append(KeyBundle.from_json(text, now=None if check_expiry else 0))
     if not bundles:
         raise FlowerConfigError(f"no key bundle found at {str(target)!r}")

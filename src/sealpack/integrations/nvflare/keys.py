@@ -27,6 +27,8 @@ from typing import Any
 
 from sealpack.integrations.nvflare.errors import NvflareConfigError
 from sealpack.keys import KeyBundle, KeyStore
+from sealpack.keys.bundle_json import MAX_BUNDLE_JSON
+from sealpack.regular_files import read_regular_file
 
 __all__ = ["DEFAULT_PASSPHRASE_ENV", "KeyConfig", "SiteKeys", "close_site_keys", "site_keys"]
 
@@ -126,9 +128,9 @@ def _load_bundles(directory: Path) -> dict[str, KeyBundle]:
     bundles: dict[str, KeyBundle] = {}
     for file in sorted(directory.glob("*.json")):
         try:
-            text = file.read_bytes()
+            text = read_regular_file(file, limit=MAX_BUNDLE_JSON)  # never waits on a FIFO
         except OSError as exc:
-            raise NvflareConfigError(f"cannot read key bundle {str(file)!r}") from exc
+            raise NvflareConfigError(f"cannot read key bundle {str(file)!r}: {exc}") from exc
         bundle = KeyBundle.from_json(text, now=0)  # expiry: checked when sealing to it
         if bundle.name in bundles:
             raise NvflareConfigError(f"two key bundles claim the site name {bundle.name!r}")

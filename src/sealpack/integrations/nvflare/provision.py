@@ -30,7 +30,9 @@ from nvflare.lighter.spec import Builder
 import sealpack
 from sealpack.integrations.nvflare.errors import NvflareConfigError
 from sealpack.integrations.nvflare.keys import DEFAULT_PASSPHRASE_ENV
+from sealpack.keys.bundle_json import MAX_BUNDLE_JSON
 from sealpack.keys.keystore import DEFAULT_SCRYPT_N
+from sealpack.regular_files import read_regular_file
 
 __all__ = ["BUNDLES_FOLDER", "KEYSTORE_FOLDER", "SealpackBuilder"]
 
@@ -95,8 +97,8 @@ class SealpackBuilder(Builder):  # type: ignore[misc]
         for participant in participants:
             file = Path(self.bundles_dir) / f"{participant.name}.json"
             try:
-                text = file.read_text()
-            except OSError as exc:
+                text = read_regular_file(file, limit=MAX_BUNDLE_JSON).decode()
+            except (OSError, UnicodeDecodeError) as exc:
                 raise NvflareConfigError(
                     f"no bundle for site {participant.name!r} at {str(file)!r}"
                 ) from exc

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealpack.errors import BundleError, IdentityChangedError, TransportError, UnsafePathError
-from sealpack.exchange.atomic import read_regular
 from sealpack.exchange.folders import open_folder
 from sealpack.integrations.syft_flwr.compat import atomic_write_text
 from sealpack.integrations.syft_flwr.errors import UnpublishedBundleError
-from sealpack.keys import Identity, KeyBundle, KeyStore
+from sealpack.keys import Identity, KeyBundle, KeyStore, fingerprint_matches
 from sealpack.primitives import Rng
+from sealpack.regular_files import read_regular
 
 __all__ = ["DatasiteKeys", "PinResult", "node_id_for", "open_or_create", "pin_peer", "publish"]
 
@@ -158,8 +158,8 @@ def pin_peer(
     bundle = KeyBundle.from_json(_read_published(keys, peer, wait, sleep), now=0)
     if bundle.name != peer:
         raise BundleError(f"the bundle published by {peer!r} names {bundle.name!r}")
-    if expected_fingerprint is not None and _digits(expected_fingerprint) != _digits(
-        bundle.fingerprint()
+    if expected_fingerprint is not None and not fingerprint_matches(
+        bundle.identity_key, expected_fingerprint
     ):
         raise IdentityChangedError(
             f"identity of {peer!r} does not match the expected fingerprint: published "
@@ -213,10 +213,6 @@ def _read_once(keys: DatasiteKeys, peer: str) -> bytes:
         if exc.errno is None:  # read_regular: not a regular file, or too large
             raise BundleError(f"published bundle {shown!r}: {exc}") from exc
         raise UnpublishedBundleError(f"cannot read {shown!r}: {exc.strerror}") from exc
-
-
-def _digits(fingerprint: str) -> str:
-    return "".join(ch for ch in fingerprint if not ch.isspace())
 
 
 def passphrase_from_env(name: str) -> bytes | None:
