@@ -11,6 +11,18 @@ NOW = 1_800_000_000
 SMALL_CHUNK = 1024
 
 
+class FailingWrite:
+    """A ``write`` that raises ``OSError("disk full")`` at its ``fail_at``-th call."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at, self.calls = fail_at, 0
+
+    def __call__(self, view: memoryview) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError("disk full")
+
+
 def sender_of(bundle: KeyBundle) -> opener.Sender:
     return opener.Sender(bundle.name, bundle.identity_key, bundle)
 

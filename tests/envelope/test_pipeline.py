@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sealpack import errors
 from sealpack.envelope import opener, parallel, pipeline, randomness, sealer, suite
 from sealpack.keys import Identity, KeyBundle, MemoryPrekeyUsage
-from tests.envelope.conftest import NOW, resolver, small_options
+from tests.envelope.conftest import NOW, FailingWrite, resolver, small_options
 
 PLAIN: list[bytes | memoryview] = [
     b"head" * 300,
@@ -201,14 +201,7 @@ def test_threaded_seal_is_byte_identical_to_inline(
 
 @pytest.mark.usefixtures("threaded")
 def test_failing_writer_propagates_without_leaking(alice: Identity, bob: Identity) -> None:
-    calls = 0
-
-    def write(view: memoryview) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 4:
-            raise OSError("disk full")
-
+    write = FailingWrite(4)
     with pytest.raises(OSError, match="disk full"):
         sealer.seal_buffers_to(
             PLAIN, write, sender=alice, recipients=[bob.bundle()], options=small_options(), now=NOW

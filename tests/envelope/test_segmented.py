@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import gc
+import io
 import itertools
 import os
+import stat
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -26,7 +29,7 @@ from sealpack.envelope import (
 )
 from sealpack.envelope import writeback as wb
 from sealpack.keys import Identity, MemoryPrekeyUsage
-from tests.envelope.conftest import NOW, SMALL_CHUNK, resolver, small_options
+from tests.envelope.conftest import NOW, SMALL_CHUNK, FailingWrite, resolver, small_options
 
 # 40 chunks of 1 KiB and a short last one, spread over unequal buffers (chunks that span
 # two buffers, an empty buffer) so every kind of chunk source is used.
@@ -87,11 +90,21 @@ def _opened(blob: bytes, alice: Identity, bob: Identity) -> bytes | bytearray:
 
 def _seal_streamed(alice: Identity, bob: Identity, **kwargs: Any) -> bytes:
     pieces: list[bytes] = []
+    written = _seal_through(lambda view: pieces.append(bytes(view)), alice, bob, **kwargs)
+    blob = b"".join(pieces)
+    assert written == len(blob)
+    return blob
+
+
+def _seal_through(
+    write: Callable[[memoryview], Any], alice: Identity, bob: Identity, **kwargs: Any
+) -> int:
+    """seal_buffers_to(PLAIN) through ``write``, reproducibly (the bytes of seal())."""
     alice.prekey_usage = MemoryPrekeyUsage()
     with randomness.reproducible_for_vectors():
-        written = sealer.seal_buffers_to(
+        return sealer.seal_buffers_to(
             PLAIN,
-            lambda view: pieces.append(bytes(view)),
+            write,
             sender=alice,
             recipients=[bob.bundle()],
             options=small_options(allow_classical=True),
@@ -99,9 +112,6 @@ def _seal_streamed(alice: Identity, bob: Identity, **kwargs: Any) -> bytes:
             now=NOW,
             **kwargs,
         )
-    blob = b"".join(pieces)
-    assert written == len(blob)
-    return blob
 
 
 @pytest.mark.usefixtures("segments")
@@ -161,14 +171,7 @@ def test_failing_write_propagates_and_joins_every_thread(
     alice: Identity, bob: Identity, monkeypatch: pytest.MonkeyPatch, fail_at: int
 ) -> None:
     monkeypatch.setenv("SEALPACK_THREADS", "3")
-    calls = 0
-
-    def write(view: memoryview) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == fail_at:
-            raise OSError("disk full")
-
+    write = FailingWrite(fail_at)
     with pytest.raises(OSError, match="disk full"):
         sealer.seal_buffers_to(
             PLAIN,
@@ -178,7 +181,7 @@ def test_failing_write_propagates_and_joins_every_thread(
             options=small_options(allow_classical=True),
             now=NOW,
         )
-    assert calls == fail_at  # nothing written after the failure
+    assert write.calls == fail_at  # nothing written after the failure
     assert not _stage_threads()
 
 
@@ -229,6 +232,7 @@ def test_progress_from_the_calling_thread_monotonic_and_complete(
 
     _seal_streamed(alice, bob, progress=progress)
     assert seen[-1] == (SIZE, SIZE)
+    assert seen.count((SIZE, SIZE)) == 1  # once, after the signature (as the stream path)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert {t for _, t in seen} == {SIZE}
 
@@ -272,7 +276,12 @@ def test_seal_to_path_is_fsynced_before_rename_and_written_back_early(
     events: list[str] = []
     ranges: list[tuple[int, int]] = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+
+    def fsync(fd: int) -> None:
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(
         os, "replace", lambda a, b: (events.append("rename"), real_replace(a, b))[1]
     )
@@ -282,7 +291,8 @@ def test_seal_to_path_is_fsynced_before_rename_and_written_back_early(
     monkeypatch.setattr(wb, "_FALLOCATE", lambda fd, mode, at, n: reserved.append((mode, at, n)))
     target = tmp_path / "model.sealed"
     _seal_to(target, alice, bob)
-    assert events == ["fsync", "rename"]
+    # the folder's fsync makes the rename itself survive a power cut
+    assert events == ["fsync", "rename", "fsync folder"]
     blob = target.read_bytes()
     assert reserved == [(0, 0, len(blob))]
     assert not _stage_threads()  # the writeback helper ended before the file closed
@@ -359,3 +369,99 @@ def test_a_large_replaced_file_is_freed_after_the_rename(
     assert wb.hold_replaced(tmp_path / "link") is None
     os.mkfifo(tmp_path / "fifo")
     assert wb.hold_replaced(tmp_path / "fifo") is None
+
+
+class _TrickleRaw(io.RawIOBase):
+    """A raw file that takes at most 100 bytes a call (a pipe, a socket, a signal)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        taken = memoryview(data).cast("B")[:100]
+        self.data += taken
+        return len(taken)
+
+
+@pytest.mark.usefixtures("segments")
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_short_writes_of_a_raw_file_give_the_bytes_of_seal(
+    alice: Identity, bob: Identity, monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    """The stream path (one thread) ignored the count a raw file returns: every short
+    write lost bytes, and seal_to reported the full length. Now every piece is written
+    whole, on both paths."""
+    expected = _seal_in_memory(alice, bob)
+    monkeypatch.setenv("SEALPACK_THREADS", threads)
+    raw = _TrickleRaw()
+    assert _seal_through(raw.write, alice, bob) == len(expected)
+    assert bytes(raw.data) == expected
+
+
+@pytest.mark.usefixtures("segments")
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_full_non_blocking_file_is_an_error_never_a_short_blob(
+    alice: Identity, bob: Identity, monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    """A raw file on a non-blocking pipe nobody reads returns None once the pipe is full;
+    that was taken as 'all written': a short blob and success."""
+    monkeypatch.setenv("SEALPACK_THREADS", threads)
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
+    fcntl = pytest.importorskip("fcntl")
+    fcntl.fcntl(writer, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)  # a small pipe
+    try:
+        with io.FileIO(writer, "wb", closefd=False) as raw, pytest.raises(OSError) as caught:
+            _seal_through(raw.write, alice, bob)
+        assert caught.value.errno == errno.EAGAIN
+    finally:
+        os.close(reader)
+        os.close(writer)
+    assert not _stage_threads()
+
+
+@pytest.mark.usefixtures("segments")
+def test_a_write_that_accepts_nothing_is_an_error(
+    alice: Identity, bob: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEALPACK_THREADS", "2")
+    calls = 0
+
+    def write(view: memoryview) -> int:
+        nonlocal calls
+        calls += 1
+        return 0 if calls == 3 else len(view)
+
+    with pytest.raises(OSError, match="accepted 0 of"):
+        _seal_through(write, alice, bob)
+    assert not _stage_threads()
+
+
+@pytest.mark.usefixtures("segments")
+def test_a_failed_seal_releases_the_callers_buffers_at_once(
+    alice: Identity, bob: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The raised error's traceback held the scheduler's frame, which held the error: a
+    cycle kept the ring and memoryviews of the payload until a GC pass, so the caller's
+    bytearray could not be resized after catching the error."""
+    monkeypatch.setenv("SEALPACK_THREADS", "2")
+    payload = bytearray(os.urandom(60 * SMALL_CHUNK))
+    write = FailingWrite(4)
+    gc.disable()
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            sealer.seal_buffers_to(
+                [payload],
+                write,
+                sender=alice,
+                recipients=[bob.bundle()],
+                options=small_options(allow_classical=True),
+                now=NOW,
+            )
+        payload.extend(b"x")  # BufferError while a view of it is alive
+    finally:
+        gc.enable()
+    assert len(payload) == 60 * SMALL_CHUNK + 1

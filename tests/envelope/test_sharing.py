@@ -137,3 +137,33 @@ def test_no_thread_to_spare_the_caller_does_it_all(monkeypatch: pytest.MonkeyPat
     sharing.run(recorder.work(), 3)
     assert recorder.hashed == recorder.emitted == list(range(9))
     assert set(recorder.threads) == {"MainThread"}
+
+
+def test_no_progress_is_reported_after_another_thread_failed() -> None:
+    """The caller reported its fill after a helper's pass had already failed: progress
+    for a seal that was about to raise."""
+    failed, caller_filling = threading.Event(), threading.Event()
+    reports: list[int] = []
+    caller = threading.get_ident()
+
+    def fill(s: int, staging: bytearray) -> int:
+        if threading.get_ident() == caller:
+            caller_filling.set()
+            assert failed.wait(5)
+            time.sleep(0.1)  # the helper's failure is on the board by now
+            return 10
+        assert caller_filling.wait(5)
+        failed.set()
+        raise RuntimeError("helper fill failed")
+
+    work = sharing.Work(8, RING, fill, lambda s: None, lambda s: None)
+    with pytest.raises(RuntimeError, match="helper fill failed"):
+        sharing.run(work, 2, reports.append)
+    assert reports == []
+    assert not _helpers()
+
+
+@pytest.mark.parametrize(("segments", "ring"), [(3, 0), (-1, 4)])
+def test_a_ring_without_buffers_is_refused_not_a_hang(segments: int, ring: int) -> None:
+    with pytest.raises(ValueError, match="at least one buffer"):
+        sharing.Work(segments, ring, lambda s, b: 0, lambda s: None, lambda s: None)

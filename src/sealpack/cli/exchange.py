@@ -19,6 +19,7 @@ from pathlib import Path
 from sealpack import errors
 from sealpack.cli.envelope import PROGRESS_THRESHOLD, progress_for
 from sealpack.exchange.keystores import KEYSTORE_ENV, keystores_home, resolve_keystore
+from sealpack.exchange.message_ids import check_peer_name
 from sealpack.exchange.peer import Message, Peer
 from sealpack.exchange.received import printable, save_received
 from sealpack.keys import Identity, KeyStore, fingerprint
@@ -172,14 +173,24 @@ def _report_quarantine(peer: Peer, earlier: set[str]) -> int:
         count += 1
         line = f"quarantined {record.message_id}: {record.reason}"
         print(printable(line), file=sys.stderr)
-        if record.reason in ("untrusted", "identity-changed") and record.sender_hint:
-            hint = printable(record.sender_hint)
+        if record.reason in ("untrusted", "identity-changed") and _is_peer_name(record.sender_hint):
+            hint = record.sender_hint  # a valid name: nothing a shell would run
             print(
                 f"  trust it with: sealpack trust accept {hint} --expect 'FINGERPRINT'"
                 f" (its fingerprint, compared with {hint} out of band)",
                 file=sys.stderr,
             )
     return count
+
+
+def _is_peer_name(hint: str) -> bool:
+    """Whether an (unverified) sender hint is a well-formed peer name, safe to show in a
+    command to copy; a reason file is written by whoever writes the synced folder."""
+    try:
+        check_peer_name(hint)
+    except errors.SealpackError:
+        return False
+    return True
 
 
 def _receive(args: argparse.Namespace) -> int:

@@ -15,9 +15,10 @@ import sys
 
 from sealpack import errors
 from sealpack.cli.exchange import common_options, open_peer, open_store
+from sealpack.exchange import Peer
 from sealpack.exchange.contacts import published_bundle, published_status
 from sealpack.exchange.received import printable
-from sealpack.keys import fingerprint
+from sealpack.keys import KeyBundle, fingerprint
 
 __all__ = ["register"]
 
@@ -61,17 +62,11 @@ def _trust_accept(args: argparse.Namespace) -> int:
             identity without ``--expect`` (nothing pinned).
     """
     peer = open_peer(args)
-    previous = peer.trust.pinned_key(args.name)
-    blind = previous is not None and args.expect is None
-    # Without --expect a pinned name may only be re-pinned to the same identity; the
-    # published bundle is fetched once and checked against it (no check-then-fetch race).
-    expect = fingerprint(previous) if blind and previous is not None else args.expect
-    try:
-        bundle = peer.trust_peer(args.name, expect_fingerprint=expect)
-    except errors.IdentityChangedError:
-        if not blind or previous is None:
-            raise
-        raise _blind_replacement_error(args, previous) from None
+    previous = peer.trust.pinned_key(args.name)  # for the report only
+    if args.expect is not None:
+        bundle = peer.trust_peer(args.name, expect_fingerprint=args.expect)
+    else:
+        bundle = _pin_if_unpinned(peer, args)
     if previous is not None:
         print(f"was     {fingerprint(previous)}")
     print(f"trusted {bundle.name}  {bundle.fingerprint()}")
@@ -80,16 +75,29 @@ def _trust_accept(args: argparse.Namespace) -> int:
     return 0
 
 
-def _blind_replacement_error(args: argparse.Namespace, previous: bytes) -> errors.SealpackError:
-    """The error for ``trust accept NAME`` without --expect when NAME's identity changed."""
-    published = published_bundle(args.root, args.name)
-    shown = "none valid" if published is None else published.fingerprint()
-    name = printable(args.name)
-    return errors.IdentityChangedError(
-        f"{name} is pinned to {fingerprint(previous)} and publishes {shown}; replacing a "
-        f"pin needs the new fingerprint compared with {name} out of band: "
-        f"sealpack trust accept {name} --expect 'FINGERPRINT' (nothing was pinned)"
-    )
+def _pin_if_unpinned(peer: Peer, args: argparse.Namespace) -> KeyBundle:
+    """Without --expect: pin NAME's published bundle on first use, or confirm the pin.
+
+    ``TrustStore.check`` looks up and pins in one transaction, so a pin another process
+    made meanwhile is never replaced; a changed identity is refused with both
+    fingerprints and the command that replaces the pin after an out-of-band check.
+    """
+    bundle = published_bundle(args.root, args.name)
+    if bundle is None:
+        raise errors.TransportError(f"no valid bundle published by {printable(args.name)}")
+    try:
+        return peer.trust.check(bundle)
+    except errors.IdentityChangedError:
+        pinned = peer.trust.pinned_key(args.name)
+        if pinned is None:
+            raise  # the key is pinned under another name: that error says so
+        name = printable(args.name)
+        raise errors.IdentityChangedError(
+            f"{name} is pinned to {fingerprint(pinned)} and "
+            f"publishes {bundle.fingerprint()}; replacing a pin needs the new fingerprint "
+            f"compared with {name} out of band: sealpack trust accept {name} --expect "
+            "'FINGERPRINT' (nothing was pinned)"
+        ) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

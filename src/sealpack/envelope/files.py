@@ -29,6 +29,7 @@ from sealpack.envelope import header as hdr
 from sealpack.envelope import inplace, opener, stream, suite, writeback
 from sealpack.keys import Identity
 from sealpack.keys.arguments import require_path
+from sealpack.keys.fsutil import fsync_dir
 
 __all__ = ["open_file", "open_file_to_path", "read_header", "target_path"]
 
@@ -255,7 +256,8 @@ def temp_file_beside(
     The file is a :class:`~sealpack.envelope.writeback.WritebackFile` (the writeback
     of every 4 MiB written starts at once, so the final fsync has little left). It is
     flushed and fsynced, then ``before_rename`` runs, then the rename (a large file it
-    replaces is freed in a short-lived thread, not in this one). On any exception (from
+    replaces is freed in a short-lived thread, not in this one), then the folder is
+    fsynced so the rename survives a power cut. On any exception (from
     the body or ``before_rename``) the temp file is removed and ``target`` is untouched.
 
     Args:
@@ -288,3 +290,4 @@ def temp_file_beside(
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+    fsync_dir(target.parent)  # the rename survives a power cut (best effort)

@@ -310,15 +310,15 @@ def seal_buffers_to(
         return segmented.seal_into(
             write, header, prepared.encryptor, buffers, sign, progress=progress
         )
-    write(memoryview(prepared.header_bytes))
+    segmented.write_all(write, memoryview(prepared.header_bytes))
     written = len(prepared.header_bytes)
 
     def emit(piece: memoryview) -> None:
         nonlocal written
-        write(piece)
+        segmented.write_all(write, piece)
         written += len(piece)
 
     digest = pipeline.encrypt_streaming(buffers, prepared.encryptor, prepared.size, emit, progress)
     signature = _signer(sender, prepared.header_bytes)(digest)
-    write(memoryview(signature))
+    segmented.write_all(write, memoryview(signature))
     return written + len(signature)

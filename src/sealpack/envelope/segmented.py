@@ -35,6 +35,8 @@ than the copy it saves), and a second thread that only encrypts (no gain).
 
 from __future__ import annotations
 
+import errno
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -166,11 +168,24 @@ class _Job:
 
 
 def write_all(write: Write, piece: memoryview) -> None:
-    """``write(piece)``, again for the rest while a raw file reports a short write."""
+    """``write(piece)``, again for the rest while a raw file reports a short write.
+
+    A callback that returns nothing (or anything but an int) took the whole piece. A
+    count of 0, or None from a raw file (a non-blocking file that is full), would lose
+    bytes without a word: OSError instead, never a blob reported written but short.
+
+    Raises:
+        OSError: the write accepted nothing.
+    """
+    raw = isinstance(getattr(write, "__self__", None), io.RawIOBase)
     while piece:
         count = write(piece)
-        if not isinstance(count, int) or not 0 < count < len(piece):
+        if count is None and raw:
+            raise OSError(errno.EAGAIN, "the file is non-blocking and full: use a blocking file")
+        if not isinstance(count, int) or count >= len(piece):
             return
+        if count <= 0:
+            raise OSError(errno.EIO, f"write accepted {count} of {len(piece)} bytes")
         piece = piece[count:]
 
 
@@ -208,13 +223,23 @@ def seal_into(
     write_all(write, memoryview(lead))
     hasher.update(encryptor.prefix)
     job = _Job(layout, encryptor, source, write, _Ring(RING_SLOTS, layout.slot_bytes()), hasher)
-    report = None if progress is None else (lambda done: progress(done, source.size))
+    report = None if progress is None else _partial_progress(progress, source.size)
     sharing.run(job.work(), parallel.workers_for(layout.chunks, None), report)
     signature = sign(hasher.digest())
     write_all(write, memoryview(signature))
     if progress is not None:
         progress(source.size, source.size)
     return total + len(signature)
+
+
+def _partial_progress(progress: Progress, total: int) -> Callable[[int], None]:
+    """Progress short of ``total``: the total is reported once, after the signature."""
+
+    def report(done: int) -> None:
+        if done < total:
+            progress(done, total)
+
+    return report
 
 
 def ring_bytes(layout: Layout) -> int:

@@ -51,6 +51,10 @@ class Work:
     hash: Callable[[int], None]
     emit: Callable[[int], None]
 
+    def __post_init__(self) -> None:
+        if self.ring < 1 or self.segments < 0:
+            raise ValueError("a ring of at least one buffer and a segment count >= 0")
+
 
 _Task = tuple[str, int]
 
@@ -135,8 +139,8 @@ def _work_loop(board: _Board, report: Callable[[int], None] | None) -> None:
         else:
             work.emit(s)
         done = board.finish(task, plain)
-        if report is not None and done > reported:  # fills of any thread, seen here
-            report(done)
+        if report is not None and done > reported and board.error is None:
+            report(done)  # the fills of every thread, as seen here; never after an error
             reported = done
 
 
@@ -180,5 +184,21 @@ def run(work: Work, threads: int, report: Callable[[int], None] | None = None) -
     finally:
         for helper in started:
             helper.join()
-    if board.error is not None:
-        raise board.error
+    _raise_without_cycle(board)
+
+
+def _raise_without_cycle(board: _Board) -> None:
+    """Raise the board's error, if any, keeping no reference to it here.
+
+    The traceback holds the frames it passes through; a frame that still names the
+    exception (``board.error``, a local) makes a cycle, and the ring and the caller's
+    buffers (memoryviews: a bytearray payload could not be resized) would live until
+    a GC pass.
+    """
+    failure, board.error = board.error, None
+    if failure is None:
+        return
+    try:
+        raise failure
+    finally:
+        del failure

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from sealpack.exchange.prekey_files import (
     claimed_prekey_id,
     prekey_id,
 )
+from sealpack.regular_files import lstat_mode_at
 
 __all__ = [
     "CLAIM_SUFFIX_HEX",
@@ -304,14 +306,17 @@ class DirectorySites:
             name: the peer.
 
         Returns:
-            The number of ``prekeys/<id>.json`` files.
+            The number of ``prekeys/<id>.json`` regular files (a folder or a link
+            planted there is no offer a sender can use).
 
         Raises:
             errors.UnsafePathError: a folder on the way is a symlink.
             errors.TransportError: unknown peer.
         """
         with self._area(name, "public/prekeys") as offered:
-            return len(_ids(atomic.list_names(offered), prekey_id))
+            names = [n for n in atomic.list_names(offered) if prekey_id(n) >= 0]
+            regular = [n for n in names if stat.S_ISREG(lstat_mode_at(offered, n))]
+            return len(_ids(regular, prekey_id))
 
 
 def _ids(names: list[str], parse: Callable[[str], int]) -> set[int]:

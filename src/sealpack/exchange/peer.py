@@ -23,6 +23,7 @@ from sealpack.exchange.directory import DirectoryTransport
 from sealpack.exchange.inbox import Message
 from sealpack.exchange.message_ids import check_peer_name
 from sealpack.exchange.outbox import ProgressCallback
+from sealpack.exchange.prekey_supply import lowest_held_prekey_id, prekeys_to_add
 from sealpack.exchange.quarantine import QuarantineRecord
 from sealpack.exchange.receiving import Receiving
 from sealpack.exchange.sessions import PeerSessions
@@ -93,7 +94,7 @@ class Peer(Receiving):
         local = self._keystore.path if self._keystore is not None else None
         self._claim_book = ClaimBook(
             local / CLAIM_BOOK_FILE if local else None,
-            lowest_held_id=lambda: _lowest_held_prekey_id(self.identity),
+            lowest_held_id=lambda: lowest_held_prekey_id(self.identity),
         )
         self._ack_journal = AckJournal(local / ACK_JOURNAL_FOLDER if local else None)
         self._sessions = PeerSessions(keystore, enabled=sessions)
@@ -123,24 +124,30 @@ class Peer(Receiving):
         """
         publish_identity(self.transport, self.identity, now=now)
 
-    def replenish_prekeys(self, *, low_water: int = 10, batch: int = 50) -> int:
+    def replenish_prekeys(
+        self, *, low_water: int = 10, batch: int = 50, now: int | None = None
+    ) -> int:
         """Add and publish one-time prekeys when fewer than ``low_water`` are offered.
+
+        Only offers of prekeys this identity holds count, and never more than the
+        bundle's maximum are held (``prekey_supply.prekeys_to_add``).
 
         Args:
             low_water: replenish when the transport offers fewer than this many.
             batch: how many fresh prekeys to add then.
+            now: the current time, for the publication (seconds since epoch).
 
         Returns:
-            How many prekeys were added (0 when enough are offered).
+            How many prekeys were added (0 when enough are offered, or none fit).
 
         Raises:
             errors.SealpackError: the key store or the transport failed.
         """
-        if self.transport.available_one_time_prekeys(self.name) >= low_water:
-            return 0
-        self.identity.replenish_one_time_prekeys(batch)
-        self.publish()
-        return batch
+        added = prekeys_to_add(self.transport, self.identity, low_water, batch)
+        if added:
+            self.identity.replenish_one_time_prekeys(added)
+            self.publish(now=now)
+        return added
 
     def fetch_bundle(self, name: str, *, now: int | None = None) -> KeyBundle:
         """Fetch and verify a peer's bundle and check it against the trust store.
@@ -299,11 +306,3 @@ class Peer(Receiving):
             errors.TransportError: the quarantine cannot be listed.
         """
         return self.transport.list_quarantine(self.name)
-
-
-def _lowest_held_prekey_id(identity: Identity) -> int | None:
-    """The claim book's compaction bound: the lowest one-time prekey id still unused or
-    held apart (consumed by a blob opened with ``hold=True`` and not yet acknowledged,
-    whose redelivery checks its claim again), or None when there is none."""
-    held = identity.held_one_time_prekey_ids()
-    return min([*identity.one_time_prekey_ids(), *held], default=None)

@@ -47,7 +47,7 @@ class Receiving:
         raise NotImplementedError
 
     def replenish_prekeys(  # pragma: no cover - Peer's
-        self, *, low_water: int = 10, batch: int = 50
+        self, *, low_water: int = 10, batch: int = 50, now: int | None = None
     ) -> int:
         raise NotImplementedError
 
@@ -171,7 +171,7 @@ class Receiving:
         Raises:
             errors.SealpackError: the key store or the transport failed.
         """
-        if self.replenish_prekeys(low_water=low_water, batch=batch) == 0:
+        if self.replenish_prekeys(low_water=low_water, batch=batch, now=now) == 0:
             self.publish(now=now)  # rotates the signed prekey in the last 20 % of its life
 
     def watch(
