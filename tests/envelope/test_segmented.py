@@ -465,3 +465,17 @@ def test_a_failed_seal_releases_the_callers_buffers_at_once(
     finally:
         gc.enable()
     assert len(payload) == 60 * SMALL_CHUNK + 1
+
+
+@pytest.mark.usefixtures("segments")
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_callback_returning_true_is_no_byte_count(
+    alice: Identity, bob: Identity, monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    """``True`` is an int (1): taken as a count, every piece but its first byte was
+    written a second time."""
+    expected = _seal_in_memory(alice, bob)
+    monkeypatch.setenv("SEALPACK_THREADS", threads)
+    pieces: list[bytes] = []
+    _seal_through(lambda view: pieces.append(bytes(view)) or True, alice, bob)
+    assert b"".join(pieces) == expected

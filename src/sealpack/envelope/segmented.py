@@ -170,7 +170,7 @@ class _Job:
 def write_all(write: Write, piece: memoryview) -> None:
     """``write(piece)``, again for the rest while a raw file reports a short write.
 
-    A callback that returns nothing (or anything but an int) took the whole piece. A
+    A callback that returns nothing (or anything but an int count) took the whole piece. A
     count of 0, or None from a raw file (a non-blocking file that is full), would lose
     bytes without a word: OSError instead, never a blob reported written but short.
 
@@ -182,8 +182,8 @@ def write_all(write: Write, piece: memoryview) -> None:
         count = write(piece)
         if count is None and raw:
             raise OSError(errno.EAGAIN, "the file is non-blocking and full: use a blocking file")
-        if not isinstance(count, int) or count >= len(piece):
-            return
+        if not isinstance(count, int) or isinstance(count, bool) or count >= len(piece):
+            return  # a callback's return value (True, None, ...) is no byte count
         if count <= 0:
             raise OSError(errno.EIO, f"write accepted {count} of {len(piece)} bytes")
         piece = piece[count:]
