@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sealpack import errors, primitives
 from sealpack.keys.bundle import KeyBundle, identity_x25519
 from sealpack.keys.identity import Identity
-from sealpack.keys.secret import X25519Secret
+from sealpack.keys.secret import RefusesExport, X25519Secret
 
 __all__ = [
     "INFO",
@@ -62,8 +62,8 @@ class X3DHHeader:
     kem_ciphertext: bytes | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
-class X3DHResult:
+@dataclass(frozen=True, eq=False)
+class X3DHResult(RefusesExport):
     """The shared key SK (hidden from repr), the associated data AD and the header.
 
     ``one_time_prekeys`` is ``(classical OPK id, PQ one-time prekey id)`` this exchange
@@ -71,8 +71,8 @@ class X3DHResult:
     commit. A PQ last-resort prekey is never listed (it is not consumed).
     """
 
-    shared_key: bytes = field(repr=False)
-    associated_data: bytes
+    shared_key: bytes = field(repr=False, compare=False)  # compare=False: pytest never
+    associated_data: bytes  # shows it in an assertion diff; eq=False: identity equality
     header: X3DHHeader
     one_time_prekeys: tuple[int | None, int | None] = (None, None)
 

@@ -184,7 +184,7 @@ REFUSED = [
     ([1, 2], tuple[int, ...], "$: expected tuple[int, ...], got list"),
     ({1, "a"}, set[int], "expected int, got str"),
     ({"a": 1}, OrderedDict[str, int], "$: expected OrderedDict[str, int], got dict"),
-    ("c", Literal["a", "b"], "$: expected Literal['a', 'b'], got 'c'"),
+    ("c", Literal["a", "b"], "$: expected Literal['a', 'b'], got a value of type str"),
     (Color.BLUE, Literal[Color.RED], "$: expected Literal[<Color.RED: 'red'>]"),
     ("x", Optional[int], "$: expected int | None, got str"),  # noqa: UP045 (typing.Optional is what is tested)
     ([1.5], Optional[list[int]], "$[0]: expected int, got float"),  # noqa: UP045 (typing.Optional is what is tested)

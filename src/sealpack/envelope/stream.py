@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from sealpack.errors import TamperedError
+from sealpack.errors import PrivateKeyExportError, TamperedError
 
 __all__ = [
     "C2SP_CHUNK_SIZE",
@@ -134,7 +134,7 @@ class ChunkEncryptor:
         self.prefix = salt + commitment
 
     def __reduce__(self) -> str | tuple[object, ...]:
-        raise TypeError("ChunkEncryptor holds key material and cannot be pickled")
+        raise PrivateKeyExportError("ChunkEncryptor holds key material and cannot be pickled")
 
     def encrypt_chunk_into(self, index: int, plaintext: Buffer, out: memoryview) -> None:
         """Encrypt chunk ``index`` into ``out`` (exactly ``len(plaintext) + 16`` bytes)."""
@@ -179,7 +179,7 @@ class ChunkDecryptor:
         self.chunk_size = chunk_size
 
     def __reduce__(self) -> str | tuple[object, ...]:
-        raise TypeError("ChunkDecryptor holds key material and cannot be pickled")
+        raise PrivateKeyExportError("ChunkDecryptor holds key material and cannot be pickled")
 
     def decrypt_chunk_into(self, index: int, ciphertext: Buffer, out: memoryview) -> None:
         """Authenticate and decrypt chunk ``index`` into ``out`` (``len(ciphertext) - 16``).

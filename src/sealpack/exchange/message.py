@@ -35,8 +35,8 @@ class Message:
     """
 
     sender: str
-    metadata: Mapping[str, Any]
-    obj: Any
+    metadata: Mapping[str, Any] = field(repr=False)  # app data (encrypted in a session)
+    obj: Any = field(repr=False)  # the plaintext: never in a repr (logs, tracebacks)
     message_id: str = ""
     first_contact: bool = False
     redelivered: bool = False

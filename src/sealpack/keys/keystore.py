@@ -25,7 +25,7 @@ from sealpack.keys.fsutil import create_private_file, ensure_private_dir
 from sealpack.keys.identity import Identity
 from sealpack.keys.identity_core import current_time
 from sealpack.keys.replay import ReplayGuard
-from sealpack.keys.secret import SymmetricKey
+from sealpack.keys.secret import RefusesExport, SymmetricKey
 from sealpack.keys.state_db import StateDB
 from sealpack.keys.store_files import KEY_FILE, STATE_FILE, KeyFile
 from sealpack.keys.store_lock import DEFAULT_LOCK_TIMEOUT, LOCK_FILE, StoreLock
@@ -46,8 +46,14 @@ DEFAULT_SCRYPT_N = 2**17
 """scrypt N for new stores (r=8, p=1: 128 MiB per guess, the OWASP minimum); keys.md section 6.4."""
 
 
-class KeyStore(StoreWriter):
-    """A directory holding one identity; obtain with :meth:`create` or :meth:`open`."""
+class KeyStore(StoreWriter, RefusesExport):
+    """A directory holding one identity; obtain with :meth:`create` or :meth:`open`.
+
+    Not picklable or copyable (``PrivateKeyExportError``): a copy would be a second
+    handle sharing the file key; open the directory again instead.
+    """
+
+    _export_refusal = "a KeyStore cannot be pickled or copied; open its directory again"
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ always under the store lock, except the scrypt of :func:`new_file_key`)."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealpack import errors, primitives
@@ -48,7 +48,7 @@ UNENCRYPTED_REFUSAL = (
 class KeyFile:
     """One read of ``identity.key``: its bytes, version, keys and file key."""
 
-    data: bytes
+    data: bytes = field(repr=False)  # private keys in clear for an unencrypted store
     version: int
     params: keyfile.KdfParams | None
     file_key: SymmetricKey | None

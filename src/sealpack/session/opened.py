@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sealpack import errors, fobs
@@ -57,7 +57,7 @@ class SessionMessage:
     acknowledged: process it idempotently.
     """
 
-    obj: Any
+    obj: Any = field(repr=False)  # the plaintext: never in a repr (logs, tracebacks)
     signed: bool
     proof: SignedProof | None = None
     started: bool = False

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sealpack import errors
+from sealpack.keys.secret import RefusesExport
 
 __all__ = ["DEFAULT_LIMITS", "ChainRecord", "SessionLimits", "SkippedKeys"]
 
@@ -44,7 +45,7 @@ ChainRecord = tuple[int, int | None]
 deleted; ``end`` is its length once retired (None while it is the current chain)."""
 
 
-class SkippedKeys:
+class SkippedKeys(RefusesExport):
     """Kept message keys by (ratchet key, number), oldest first, with chain records.
 
     Copies share their dictionaries until one of them changes (copy on write), so the

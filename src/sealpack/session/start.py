@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealpack import errors, primitives
+from sealpack.keys.secret import RefusesExport
 from sealpack.session import kdf
 from sealpack.session.ratchet import RatchetState, dh, key_pair, new_ratchet_key
 
@@ -28,8 +29,8 @@ START_KEY = "sealpack.session.start/v2"
 SESSION_ID_SIZE = 16
 
 
-@dataclass(frozen=True, repr=False)
-class StartSecret:
+@dataclass(frozen=True, repr=False, eq=False)
+class StartSecret(RefusesExport):
     """What the sealed start carries (never shown in repr)."""
 
     session_id: bytes
