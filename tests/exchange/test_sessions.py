@@ -158,8 +158,8 @@ def test_validity_window_and_type_checked_inside_session_messages(
 ) -> None:
     transport = make_transport()
     alice, bob = talking(transport)
-    alice.send("old", to=["bob"], expires_in=10, now=1_000)
-    alice.send("text", to=["bob"])
+    alice.send(5, to=["bob"], expires_in=10, now=1_000)  # the right type, too old
+    alice.send("text", to=["bob"])  # the wrong type (refused before it is built)
     alice.send(7, to=["bob"])
     assert [m.obj for m in bob.receive(expect=int)] == [7]
     assert sorted(reasons(bob)) == ["expired", "malformed"]

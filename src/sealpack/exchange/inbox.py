@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from sealpack import api, errors, fobs
+from sealpack import api, errors
 from sealpack.exchange.ack_journal import AckJournal
 from sealpack.exchange.claim_check import (
     CheckedBlob,
@@ -46,6 +46,7 @@ from sealpack.exchange.sessions import (
 )
 from sealpack.exchange.transport import Transport
 from sealpack.keys import Identity, KeyBundle, KeyStore, TrustStore
+from sealpack.session.start import start_or
 
 __all__ = ["Inbox", "Message", "poll_with_backoff"]  # poll_with_backoff: from polling
 
@@ -147,8 +148,6 @@ class Inbox:
         if first_contact and candidate is not None:
             self.trust.check(candidate)  # pinned only now that a message verified
         obj = self.sessions.accept_start(info.sender.identity_key, obj, now=now)
-        if expectations[1] is not None:  # a start's message is checked once unwrapped
-            obj = fobs.loads(fobs.dumps(obj), expect=expectations[1])
         return Message(
             sender=info.sender_name,
             metadata=dict(info.metadata),
@@ -232,7 +231,7 @@ class Inbox:
         expectations: tuple[ExpectMetadata, Any],
     ) -> tuple[Any, api.UnsealedInfo]:
         """Open the blob against the pinned senders (plus ``candidate``, unpinned)."""
-        expect_metadata = expectations[0]  # expect: checked once a start is unwrapped
+        expect_metadata, expect = expectations
         senders = self.trust if candidate is None else with_candidate(self.trust, candidate)
         obj, info = api.unseal_from(
             stream,
@@ -242,6 +241,7 @@ class Inbox:
             now=now,
             progress=progress,
             expect_metadata=expect_metadata,
+            expect=None if expect is None else start_or(expect),  # checked before building
             hold=True,
         )
         return obj, info

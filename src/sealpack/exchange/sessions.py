@@ -17,9 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sealpack import errors, fobs, primitives
+from sealpack import errors, primitives
 from sealpack.envelope.expect import ExpectMetadata, check_expected
 from sealpack.keys import Identity, KeyBundle, KeyStore
+from sealpack.serialization.schema import Spec
+from sealpack.serialization.wrappers import wrapper
 from sealpack.session import MemoryStorage, Session, SessionReceipt, is_session_message
 from sealpack.session.start import START_KEY
 from sealpack.session.wire import MAGIC
@@ -146,14 +148,13 @@ class PeerSessions:
             ContextMismatchError: ``expect_metadata`` not matched.
         """
         session = self.session(peer_key)
-        opened = session.open_message(data, now=now, hold=True)
+        wrapped = None if expect is None else _wrapped_expect(expect)  # checked before building
+        opened = session.open_message(data, now=now, hold=True, expect=wrapped)
         if opened.receipt is None:  # pragma: no cover - hold=True always gives one
             raise errors.DecodeError("a ratchet message opened without a receipt")
         try:
             metadata, obj = _unwrap(opened.obj, int(time.time()) if now is None else now)
             check_expected(metadata, expect_metadata)
-            if expect is not None:
-                obj = fobs.loads(fobs.dumps(obj), expect=expect)
         except errors.SealpackError:
             session.set_aside(opened.receipt, now=now)  # refused: never fills max_held
             raise
@@ -177,6 +178,12 @@ def read_bounded(stream: BinaryIO) -> bytes:
             "payloads as streamed sealed blobs"
         )
     return data
+
+
+def _wrapped_expect(expect: Any) -> Spec:
+    """The expectation of a datasite ratchet payload whose object must match ``expect``
+    (its context is checked by :func:`_unwrap`)."""
+    return wrapper("a datasite session message", {WRAPPER_KEY: dict[str, Any]}, "obj", expect)
 
 
 def _unwrap(payload: object, now: int) -> tuple[dict[str, Any], Any]:

@@ -99,6 +99,8 @@ def new_hook() -> BodyHook:
         dates, general = max_length >= 9, new_general
 
     def built() -> tuple[int, int]:
+        nonlocal general
+        general = _unset  # a pooled hook keeps no decoder (nor the plaintext it views)
         return items, containers
 
     return BodyHook(hook, count, reset, built)

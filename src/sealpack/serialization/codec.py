@@ -262,12 +262,14 @@ class Codec:
             return decoder.run(check)
         except SealpackError:
             raise
-        except RecursionError as error:
-            raise LimitExceededError("nesting too deep for the interpreter stack") from error
-        except MemoryError as error:
-            raise LimitExceededError("the decoded frame does not fit in memory") from error
+        # ``from None`` throughout: the original exception may quote the decrypted data
+        # (a ValueError naming an unknown enum value), and a logged traceback would show it
+        except RecursionError:
+            raise LimitExceededError("nesting too deep for the interpreter stack") from None
+        except MemoryError:
+            raise LimitExceededError("the decoded frame does not fit in memory") from None
         except Exception as error:
-            raise DecodeError(f"malformed frame ({type(error).__name__})") from error
+            raise DecodeError(f"malformed frame ({type(error).__name__})") from None
 
     def load(self, stream: IO[bytes], *, expect: Any = None) -> Any:
         """Read exactly one frame from a binary stream into a fresh bytearray and decode it.

@@ -169,12 +169,12 @@ class Decoder(FrameAccess):
             return msgpack.unpackb(data, ext_hook=self._ext_hook, **options)
         except SealpackError:
             raise
-        except msgpack.StackError as error:
-            raise LimitExceededError("msgpack nesting exceeds the decoder stack") from error
-        except Exception as error:
+        except msgpack.StackError:
+            raise LimitExceededError("msgpack nesting exceeds the decoder stack") from None
+        except Exception as error:  # from None: the original may quote decrypted data
             raise DecodeError(
                 f"malformed frame: invalid msgpack ({type(error).__name__})"
-            ) from error
+            ) from None
 
     def _unpack_small(self, data: bytes) -> Any:
         """Unpack a small ext payload with one reused Unpacker (limits sized to
@@ -262,12 +262,12 @@ class Decoder(FrameAccess):
             return BY_CODE[code](self, value, depth)
         except SealpackError:
             raise
-        except RecursionError as error:
-            raise LimitExceededError("nesting too deep for the interpreter stack") from error
-        except Exception as error:
+        except RecursionError:
+            raise LimitExceededError("nesting too deep for the interpreter stack") from None
+        except Exception as error:  # from None: a recompose error may quote decrypted data
             raise DecodeError(
                 f"malformed frame: invalid {Ext(code).name.lower()} value ({type(error).__name__})"
-            ) from error
+            ) from None
 
     def payload(self, pending: Pending) -> Any:
         """The parsed msgpack payload of a non-raw ext (parsed once, then cached).
@@ -284,10 +284,10 @@ class Decoder(FrameAccess):
                 )
             except SealpackError:
                 raise
-            except Exception as error:
+            except Exception:
                 raise DecodeError(
                     f"malformed frame: invalid {Ext(pending.code).name.lower()} payload"
-                ) from error
+                ) from None
             pending.payload = value
         return value
 

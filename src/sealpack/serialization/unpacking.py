@@ -144,8 +144,8 @@ def read_type_table(section: memoryview, limits: DecodeLimits) -> list[str]:
         names = msgpack.unpackb(
             section, **UNPACK_OPTIONS, **sized_limits(size, limits.max_type_names)
         )
-    except Exception as error:
-        raise DecodeError("malformed frame: unreadable type table") from error
+    except Exception:
+        raise DecodeError("malformed frame: unreadable type table") from None
     if type(names) is list and len(names) > limits.max_type_names:
         check_limit("type table size", len(names), limits.max_type_names)
     if type(names) is not list or not all(type(name) is str for name in names):

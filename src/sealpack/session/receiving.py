@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sealpack import errors, fobs, primitives
+from sealpack import errors, primitives
 from sealpack.api import acknowledge, unseal
 from sealpack.keys import Identity, KeyBundle, KeyStore
 from sealpack.keys.arguments import require_now
@@ -133,14 +133,13 @@ class Receiving:
             with_metadata=True,
             now=now,
             hold=hold or held_here,
+            expect=None if expect is None else start.start_or(expect),
             **options,
         )
         if info.sender.identity_key != self.peer_identity_key:
             raise errors.UnknownSenderError("the sealed blob is from another sender than this peer")
         parsed = start.parse_start(payload)
-        obj = payload if parsed is None else parsed[1]
-        if expect is not None:
-            obj = fobs.loads(fobs.dumps(obj), expect=expect)
+        obj = payload if parsed is None else parsed[1]  # checked in the frame (start_or)
         if parsed is not None:
             self._register_start(parsed[0], now)
         if held_here:

@@ -20,10 +20,19 @@ from typing import Any
 
 from sealpack import errors, primitives
 from sealpack.keys.secret import RefusesExport
+from sealpack.serialization.schema import Spec
+from sealpack.serialization.wrappers import when_key, wrapper
 from sealpack.session import kdf
 from sealpack.session.ratchet import RatchetState, dh, key_pair, new_ratchet_key
 
-__all__ = ["START_KEY", "StartSecret", "initiator_state", "parse_start", "responder_state"]
+__all__ = [
+    "START_KEY",
+    "StartSecret",
+    "initiator_state",
+    "parse_start",
+    "responder_state",
+    "start_or",
+]
 
 START_KEY = "sealpack.session.start/v2"
 SESSION_ID_SIZE = 16
@@ -48,6 +57,22 @@ class StartSecret(RefusesExport):
             "ratchet_key": self.ratchet_key,
         }
         return {START_KEY: start, "message": message}
+
+
+def start_or(expect: Any) -> Spec:
+    """What a sealed blob of a session peer may hold when the application expects
+    ``expect``: the object, or a session start wrapping it. Checked on the parsed frame
+    like any ``expect``, so nothing is built (no registered type's ``recompose`` runs)
+    for a blob that matches neither.
+
+    Args:
+        expect: the application's annotation or spec.
+
+    Returns:
+        The expectation for the whole payload.
+    """
+    wrapped = wrapper("a session start", {START_KEY: dict[str, bytes]}, "message", expect)
+    return when_key(START_KEY, wrapped, expect)
 
 
 def initiator_state(

@@ -1,0 +1,147 @@
+"""Nothing of a refused blob's plaintext stays reachable or reaches the application.
+
+From an audit of the "no partial plaintext" rule (stop 12); each test failed on the
+commit before its fix.
+"""
+
+from __future__ import annotations
+
+import gc
+import traceback
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sealpack
+from sealpack import Codec, errors, fobs
+from sealpack.exchange import DirectoryTransport, Peer
+from sealpack.serialization.decoder import Decoder
+from sealpack.session import Session
+from sealpack.session.storage import MemoryStorage
+from tests.envelope.conftest import NOW, identity
+
+SECRET = "PATIENT-MRN-0042-SECRET"
+
+
+def _decoders_holding(mark: bytes) -> list[Decoder]:
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, Decoder) and mark in bytes(o._frame.body)]
+
+
+@pytest.mark.parametrize("pad", [100, 1500, 5000])  # the pooled parse paths of every size
+def test_the_parser_pools_keep_no_refused_plaintext(pad: int) -> None:
+    """The pooled body hooks kept the last Decoder, whose frame is a view of the
+    plaintext: a refused blob's plaintext (and an accepted model dropped by the caller,
+    32 MiB in the audit) stayed reachable from module globals."""
+    alice, bob = identity("alice", 2), identity("bob", 3)
+    blob = sealpack.seal(
+        {"mrn": SECRET, "pad": "x" * pad}, sender=alice, recipients=[bob.bundle()], now=NOW
+    )
+    with pytest.raises(errors.SchemaError):
+        sealpack.unseal(blob, recipient=bob, senders=[alice.bundle()], now=NOW, expect=list[int])
+    assert _decoders_holding(SECRET.encode()) == []
+
+
+def test_a_large_accepted_model_is_freed_with_its_last_reference() -> None:
+    alice, bob = identity("alice", 2), identity("bob", 3)
+    model = {"w": np.full(1 << 20, 7, dtype=np.float32)}
+    blob = sealpack.seal(model, sender=alice, recipients=[bob.bundle()], now=NOW)
+    opened = sealpack.unseal(blob, recipient=bob, senders=[alice.bundle()], now=NOW)
+    del opened
+    assert _decoders_holding(b"") == []  # no decoder (nor the frame it views) outlives it
+
+
+class Diagnosis(Enum):  # the sender's version of the type
+    CODE = SECRET
+
+
+SENDER_CLASS = Diagnosis
+
+
+class Diagnosis(Enum):  # type: ignore[no-redef]  # the receiver's: same registry name
+    OTHER = "other"
+
+
+def test_a_decode_refusal_chains_no_plaintext() -> None:
+    """The codec raised DecodeError ``from`` the original error, whose message held the
+    sender's value (``'PATIENT-...' is not a valid Diagnosis``): any logged traceback
+    printed the refused plaintext."""
+    alice, bob = identity("alice", 2), identity("bob", 3)
+    sender_codec, receiver_codec = Codec(), Codec()
+    sender_codec.register_enum_types(SENDER_CLASS)
+    receiver_codec.register_enum_types(Diagnosis)
+    blob = sealpack.seal(
+        {"d": SENDER_CLASS.CODE},
+        sender=alice,
+        recipients=[bob.bundle()],
+        now=NOW,
+        codec=sender_codec,
+    )
+    with pytest.raises(errors.DecodeError) as refused:
+        sealpack.unseal(
+            blob, recipient=bob, senders=[alice.bundle()], now=NOW, codec=receiver_codec
+        )
+    assert SECRET not in "".join(traceback.format_exception(refused.value))
+
+
+SEEN: list[object] = []
+
+
+class Record:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+@pytest.fixture
+def registered() -> Iterator[None]:
+    """An application type whose deserializer records every value it is given."""
+    fobs.register_serializer(Record)(lambda record: record.value)
+    fobs.register_deserializer(Record)(lambda data: SEEN.append(data) or Record(data))
+    SEEN.clear()
+    yield
+    fobs.reset()
+
+
+def _party(name: str) -> sealpack.Identity:
+    return sealpack.Identity.generate(name, one_time_prekeys=4)
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_session_builds_nothing_of_a_blob_refused_by_expect() -> None:
+    """Session.open_message unsealed without ``expect``, built the object (the app's
+    deserializer ran on the plaintext), and only then checked ``expect``."""
+    alice, bob = _party("alice"), _party("bob")
+    blob = sealpack.seal({"r": Record(SECRET)}, sender=alice, recipients=[bob.bundle()])
+    session = Session(bob, alice.bundle(), storage=MemoryStorage())
+    with pytest.raises(errors.SchemaError):
+        session.open_message(blob, expect=int)
+    assert SEEN == []
+    started = Session(alice, bob.bundle(), storage=MemoryStorage()).seal({"r": Record(SECRET)})
+    with pytest.raises(errors.SchemaError, match=r"^\$: expected int"):  # paths from the object
+        session.open_message(started, expect=int)
+    assert SEEN == []
+
+
+@pytest.mark.usefixtures("registered")
+@pytest.mark.parametrize("established", [False, True], ids=["sealed-start", "ratchet"])
+def test_the_datasite_builds_nothing_of_a_message_refused_by_expect(
+    tmp_path: Path, established: bool
+) -> None:
+    """The inbox opened sealed blobs and ratchet messages without ``expect`` and checked
+    it on a re-encoding of the built object."""
+    site = DirectoryTransport(tmp_path)
+    alice = Peer("alice", site, _party("alice"))
+    bob = Peer("bob", site, _party("bob"))
+    if established:
+        alice.send(1, to=["bob"])
+        assert [m.obj for m in bob.receive()] == [1]
+        bob.send(2, to=["alice"])
+        assert [m.obj for m in alice.receive()] == [2]
+    SEEN.clear()
+    alice.send({"r": Record(SECRET)}, to=["bob"])
+    assert bob.receive(expect=int) == []
+    assert [r.reason for r in bob.quarantined()] == ["malformed"]
+    assert SEEN == []
