@@ -7,7 +7,9 @@ commit before its fix.
 from __future__ import annotations
 
 import gc
+import os
 import traceback
+from collections import OrderedDict
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -20,6 +22,7 @@ from sealpack import Codec, errors, fobs
 from sealpack.exchange import DirectoryTransport, Peer
 from sealpack.serialization.decoder import Decoder
 from sealpack.session import Session
+from sealpack.session.start import START_KEY
 from sealpack.session.storage import MemoryStorage
 from tests.envelope.conftest import NOW, identity
 
@@ -145,3 +148,52 @@ def test_the_datasite_builds_nothing_of_a_message_refused_by_expect(
     assert bob.receive(expect=int) == []
     assert [r.reason for r in bob.quarantined()] == ["malformed"]
     assert SEEN == []
+
+
+def _start_entry() -> dict[str, bytes]:
+    return {"session_id": os.urandom(16), "secret": os.urandom(32), "ratchet_key": os.urandom(32)}
+
+
+def _open_as_session(payload: object, expect: object, codec: Codec | None = None) -> object:
+    alice, bob = _party("alice"), _party("bob")
+    blob = sealpack.seal(payload, sender=alice, recipients=[bob.bundle()], codec=codec)
+    return Session(bob, alice.bundle(), storage=MemoryStorage()).open(blob, expect=expect)
+
+
+def test_a_start_in_another_mapping_is_the_object_itself_never_unwrapped() -> None:
+    """Bypass found in review: an OrderedDict holding START_KEY was checked as the plain
+    object (an ext, so expect=OrderedDict matched) and then unwrapped as a start: the
+    application received the unchecked message (5). Only a plain dict is a start now."""
+    payload = OrderedDict([(START_KEY, _start_entry()), ("message", 5)])
+    assert _open_as_session(payload, OrderedDict[str, object]) == payload
+    with pytest.raises(errors.SchemaError):
+        _open_as_session(payload, int)
+
+
+def test_a_start_key_sent_out_of_band_is_refused_with_expect() -> None:
+    """Bypass found in review: START_KEY sent out of band was an unbuilt key for the check
+    (the plain branch: expect=dict matched) and the str START_KEY once built (unwrapped:
+    the application got 5). A dict with an out-of-band key is checked as the wrapper,
+    which refuses such keys (fail closed; without expect= it opens as before)."""
+    payload = {START_KEY: _start_entry(), "message": 5}
+    codec = Codec(oob_threshold=16)  # START_KEY (25 characters) goes out of band
+    with pytest.raises(errors.SchemaError, match="expected a session start"):
+        _open_as_session(payload, dict, codec)
+    with pytest.raises(errors.SchemaError):
+        _open_as_session(payload, int, codec)
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_malformed_start_is_refused_before_its_message_is_built() -> None:
+    payload = {START_KEY: {"bogus": b""}, "message": Record(SECRET)}
+    with pytest.raises(errors.SchemaError, match="unexpected key"):
+        _open_as_session(payload, Record)
+    assert SEEN == []
+
+
+def test_the_inbox_never_unwraps_a_start_it_did_not_check_as_one(tmp_path: Path) -> None:
+    site = DirectoryTransport(tmp_path)
+    alice, bob = Peer("alice", site, _party("alice")), Peer("bob", site, _party("bob"))
+    payload = OrderedDict([(START_KEY, _start_entry()), ("message", 5)])
+    alice.send(payload, to=["bob"], stream=True)
+    assert [m.obj for m in bob.receive(expect=OrderedDict[str, object])] == [payload]

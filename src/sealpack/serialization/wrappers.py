@@ -13,6 +13,7 @@ from typing import Any
 
 from sealpack.serialization.decoder import Decoder
 from sealpack.serialization.expect import compile_expect
+from sealpack.serialization.pending import Pending
 from sealpack.serialization.schema import Mismatch, Spec, key_segment
 
 __all__ = ["when_key", "wrapper"]
@@ -81,6 +82,17 @@ class _KeyedOr(Spec):
         self.label = f"{otherwise.label} (or {wrapped.label})"
 
     def check(self, decoder: Decoder, value: Any) -> None:
-        """Check ``value`` against the wrapper's expectation or the plain one."""
-        wrapper = type(value) is dict and self.key in value
-        (self.wrapped if wrapper else self.otherwise).check(decoder, value)
+        """Check ``value`` against the wrapper's expectation or the plain one.
+
+        A plain dict is the wrapper when it holds the key, and also when any of its keys
+        is sent out of band (still unbuilt here: it may build to the key). The wrapper's
+        expectation refuses out-of-band keys, so what the unwrapping code will take for
+        the wrapper is never checked as the plain object. Only a plain ``dict`` is ever
+        a wrapper (the unwrapping code requires exactly that type).
+        """
+        if type(value) is dict and (
+            self.key in value or any(type(key) is Pending for key in value)
+        ):
+            self.wrapped.check(decoder, value)
+        else:
+            self.otherwise.check(decoder, value)

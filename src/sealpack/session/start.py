@@ -16,7 +16,7 @@ The initiator seals (X3DH/PQXDH, signed; the envelope is unchanged) the object::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from sealpack import errors, primitives
 from sealpack.keys.secret import RefusesExport
@@ -59,6 +59,14 @@ class StartSecret(RefusesExport):
         return {START_KEY: start, "message": message}
 
 
+class _StartEntry(TypedDict):
+    """The start entry's exact keys, all bytes (their lengths are checked by parse_start)."""
+
+    session_id: bytes
+    secret: bytes
+    ratchet_key: bytes
+
+
 def start_or(expect: Any) -> Spec:
     """What a sealed blob of a session peer may hold when the application expects
     ``expect``: the object, or a session start wrapping it. Checked on the parsed frame
@@ -71,7 +79,7 @@ def start_or(expect: Any) -> Spec:
     Returns:
         The expectation for the whole payload.
     """
-    wrapped = wrapper("a session start", {START_KEY: dict[str, bytes]}, "message", expect)
+    wrapped = wrapper("a session start", {START_KEY: _StartEntry}, "message", expect)
     return when_key(START_KEY, wrapped, expect)
 
 
@@ -110,8 +118,8 @@ def parse_start(payload: object) -> tuple[StartSecret, object] | None:
     Raises:
         DecodeError: the start entry is malformed.
     """
-    if not isinstance(payload, dict) or START_KEY not in payload:
-        return None
+    if type(payload) is not dict or START_KEY not in payload:
+        return None  # only a plain dict is a start (what start_or checks as one)
     start = payload.get(START_KEY)
     if not isinstance(start, dict) or set(payload) != {START_KEY, "message"}:
         raise errors.DecodeError("malformed session start (expected start and message)")
