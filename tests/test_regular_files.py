@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sealpack.regular_files import NotRegularFileError, read_bounded, read_regular_file
+from sealpack.regular_files import (
+    NotRegularFileError,
+    read_bounded,
+    read_named_file,
+    read_regular_file,
+)
 from tests.fifo import call_or_hang
 
 
@@ -62,3 +67,16 @@ def test_symlinks_followed_unless_refused(tmp_path: Path) -> None:
 def test_a_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_regular_file(tmp_path / "none.json", limit=10)
+
+
+def test_a_named_file_may_be_a_pipe_but_stays_bounded(tmp_path: Path) -> None:
+    reader, writer = os.pipe()
+    os.write(writer, b"x" * 50)
+    os.close(writer)
+    try:
+        assert read_named_file(f"/dev/fd/{reader}", limit=50) == b"x" * 50
+    finally:
+        os.close(reader)
+    (tmp_path / "big").write_bytes(b"y" * 51)
+    with pytest.raises(NotRegularFileError, match="larger than 50 bytes"):
+        read_named_file(tmp_path / "big", limit=50)

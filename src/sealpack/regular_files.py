@@ -7,14 +7,17 @@ with no writer, blocks on some devices, and reads a multi-gigabyte file whole be
 any size check. Here every file is opened non-blocking (a FIFO or a device opens at
 once), ``fstat`` must show a regular file, and at most ``limit + 1`` bytes are read.
 
-Two ways in:
+Three ways in:
 
 * by path (:func:`read_regular_file`): configuration files. Symlinks are followed
   unless ``follow_symlinks=False`` (configuration folders are often made of links: a
   Kubernetes ConfigMap mounts every file as one; the key store passes False);
 * by name inside an open folder (:func:`open_regular`, :func:`read_regular`): the
   synced datasite, whose folders are opened without following links
-  (:mod:`sealpack.exchange.folders`); a symlink entry is ``UnsafePathError``.
+  (:mod:`sealpack.exchange.folders`); a symlink entry is ``UnsafePathError``;
+* a file someone named on purpose (:func:`read_named_file`): any readable file, pipes
+  included (process substitution), only the size bounded. Files found by listing a
+  folder never take this way.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "lstat_mode_at",
     "open_regular",
     "read_bounded",
+    "read_named_file",
     "read_regular",
     "read_regular_file",
 ]
@@ -65,6 +69,26 @@ def read_regular_file(
     """
     fd = os.open(path, _READ | (0 if follow_symlinks else _NOFOLLOW))
     with _regular(fd, os.fspath(path)) as stream:
+        return _bounded(stream, os.fspath(path), limit)
+
+
+def read_named_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
+    """The bytes of a file someone named on purpose (a command-line argument, an
+    operator's setting), at most ``limit`` of them: a pipe is fine there (process
+    substitution gives ``/dev/fd/N``), only the size is bounded.
+
+    Args:
+        path: the file.
+        limit: the largest accepted size in bytes.
+
+    Returns:
+        The content.
+
+    Raises:
+        NotRegularFileError: larger than ``limit``.
+        OSError: missing or unreadable.
+    """
+    with open(path, "rb") as stream:
         return _bounded(stream, os.fspath(path), limit)
 
 

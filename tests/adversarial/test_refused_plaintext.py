@@ -11,8 +11,9 @@ import os
 import traceback
 from collections import OrderedDict
 from collections.abc import Iterator
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -197,3 +198,35 @@ def test_the_inbox_never_unwraps_a_start_it_did_not_check_as_one(tmp_path: Path)
     payload = OrderedDict([(START_KEY, _start_entry()), ("message", 5)])
     alice.send(payload, to=["bob"], stream=True)
     assert [m.obj for m in bob.receive(expect=OrderedDict[str, object])] == [payload]
+
+
+class StartKey(StrEnum):
+    """A registered str enum whose member equals START_KEY once built."""
+
+    KEY = START_KEY
+
+
+def test_a_key_that_builds_to_the_start_key_is_refused_with_expect() -> None:
+    """The same bypass through a registered StrEnum key (an unbuilt CUSTOM value for the
+    check, equal to START_KEY once built): checked as a start, refused."""
+    codec = Codec()
+    codec.register_enum_types(StartKey)
+    payload = {StartKey.KEY: _start_entry(), "message": 5}
+    alice, bob = _party("alice"), _party("bob")
+    blob = sealpack.seal(payload, sender=alice, recipients=[bob.bundle()], codec=codec)
+    session = Session(bob, alice.bundle(), storage=MemoryStorage())
+    with pytest.raises(errors.SchemaError):
+        session.open(blob, expect=dict, codec=codec)
+
+
+def test_keys_that_cannot_be_the_start_key_leave_a_dict_plain(tmp_path: Path) -> None:
+    """Regression found in review: every unbuilt key made a dict a start, so an honest
+    sparse matrix ``{(i, j): x}`` (many tuple keys) sealed with expect= was refused."""
+    sparse = {(i, j): float(i * j) for i in range(80) for j in range(80)}
+    nested = {((1, 2), 3): 1.0}
+    for payload in (sparse, nested):
+        assert _open_as_session(payload, dict[tuple[Any, ...], float]) == payload
+    site = DirectoryTransport(tmp_path)
+    alice, bob = Peer("alice", site, _party("alice")), Peer("bob", site, _party("bob"))
+    alice.send(sparse, to=["bob"], stream=True)
+    assert [m.obj for m in bob.receive(expect=dict[tuple[int, int], float])] == [sparse]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,3 +92,19 @@ def test_nvflare_a_huge_bundle_is_refused_unread(
         handle.truncate(MAX_BUNDLE_JSON + 1)
     with pytest.raises(NvflareConfigError, match="larger than"):
         load()
+
+
+def test_flower_a_bundle_named_explicitly_may_come_through_a_pipe(tmp_path: Path) -> None:
+    """Regression found in review: ``--server-bundle <(cat bundle.json)`` gives /dev/fd/N,
+    a pipe, which the regular-file rule refused. A file the operator names may be a pipe;
+    only files found by listing a folder must be regular."""
+    text = sealpack.Identity.generate("server").bundle().to_json().encode()
+    reader, writer = os.pipe()
+    feeder = threading.Thread(target=lambda: (os.write(writer, text), os.close(writer)))
+    feeder.start()
+    try:
+        (bundle,) = load_bundles(f"/dev/fd/{reader}")
+    finally:
+        feeder.join(5)
+        os.close(reader)
+    assert bundle.name == "server"

@@ -15,6 +15,7 @@ from sealpack.serialization.decoder import Decoder
 from sealpack.serialization.expect import compile_expect
 from sealpack.serialization.pending import Pending
 from sealpack.serialization.schema import Mismatch, Spec, key_segment
+from sealpack.serialization.wire import Ext
 
 __all__ = ["when_key", "wrapper"]
 
@@ -84,15 +85,44 @@ class _KeyedOr(Spec):
     def check(self, decoder: Decoder, value: Any) -> None:
         """Check ``value`` against the wrapper's expectation or the plain one.
 
-        A plain dict is the wrapper when it holds the key, and also when any of its keys
-        is sent out of band (still unbuilt here: it may build to the key). The wrapper's
-        expectation refuses out-of-band keys, so what the unwrapping code will take for
-        the wrapper is never checked as the plain object. Only a plain ``dict`` is ever
-        a wrapper (the unwrapping code requires exactly that type).
+        A plain dict is the wrapper when it holds the key, and also when one of its keys
+        is still unbuilt here and may build to something equal to the key (a string sent
+        out of band, a registered type such as a ``StrEnum`` member, a numpy ``str_``).
+        The wrapper's expectation refuses such keys, so what the unwrapping code will take
+        for the wrapper is never checked as the plain object. Keys that cannot equal a
+        string (tuples, dates, ...) leave a dict plain. Only a plain ``dict`` is ever a
+        wrapper (the unwrapping code requires exactly that type).
         """
         if type(value) is dict and (
-            self.key in value or any(type(key) is Pending for key in value)
+            self.key in value or any(_may_build_to_str(key) for key in value)
         ):
             self.wrapped.check(decoder, value)
         else:
             self.otherwise.check(decoder, value)
+
+
+_NEVER_STR = frozenset(
+    {
+        Ext.TUPLE,
+        Ext.SET,
+        Ext.FROZENSET,
+        Ext.ORDERED_DICT,
+        Ext.BYTEARRAY,
+        Ext.MEMORYVIEW,
+        Ext.BIGINT,
+        Ext.COMPLEX,
+        Ext.DATETIME,
+        Ext.DATE,
+        Ext.TIME,
+        Ext.TIMEDELTA,
+        Ext.DECIMAL,
+        Ext.UUID,
+        Ext.NAMESPACE,
+        Ext.NDARRAY,
+    }
+)
+"""Ext types that never build to a value equal to a str (OOB, CUSTOM, NPSCALAR may)."""
+
+
+def _may_build_to_str(key: Any) -> bool:
+    return type(key) is Pending and key.code not in _NEVER_STR

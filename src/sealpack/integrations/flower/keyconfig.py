@@ -26,7 +26,7 @@ from pathlib import Path
 from sealpack.integrations.flower.errors import FlowerConfigError
 from sealpack.keys import KeyBundle, KeyStore
 from sealpack.keys.bundle_json import MAX_BUNDLE_JSON
-from sealpack.regular_files import read_regular_file
+from sealpack.regular_files import read_named_file, read_regular_file
 
 __all__ = [
     "KEYSTORE",
@@ -153,11 +153,14 @@ def load_bundles(path: str | os.PathLike[str], *, check_expiry: bool = True) -> 
         BundleError: A bundle is malformed or badly signed (from sealpack.keys).
     """
     target = Path(path)
-    files = sorted(target.glob("*.json")) if target.is_dir() else [target]
+    listed = target.is_dir()
+    files = sorted(target.glob("*.json")) if listed else [target]
     bundles: list[KeyBundle] = []
     for file in files:
-        try:
-            text = read_regular_file(file, limit=MAX_BUNDLE_JSON)  # never waits on a FIFO
+        try:  # a listed file must be regular (never wait on a planted FIFO); a file the
+            # operator named may be a pipe (process substitution, /dev/fd/N)
+            read = read_regular_file if listed else read_named_file
+            text = read(file, limit=MAX_BUNDLE_JSON)
         except OSError as exc:
             raise FlowerConfigError(f"cannot read key bundle {str(file)!r}: {exc}") from exc
         bundles.append(KeyBundle.from_json(text, now=None if check_expiry else 0))
