@@ -28,7 +28,6 @@ from sealpack.exchange.prekey_files import (
     claimed_prekey_id,
     prekey_id,
 )
-from sealpack.regular_files import lstat_mode_at
 
 __all__ = [
     "CLAIM_SUFFIX_HEX",
@@ -315,7 +314,7 @@ class DirectorySites:
         """
         with self._area(name, "public/prekeys") as offered:
             names = [n for n in atomic.list_names(offered) if prekey_id(n) >= 0]
-            regular = [n for n in names if stat.S_ISREG(lstat_mode_at(offered, n))]
+            regular = [n for n in names if stat.S_ISREG(regular_files.lstat_mode_at(offered, n))]
             return len(_ids(regular, prekey_id))
 
 

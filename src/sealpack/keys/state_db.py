@@ -196,6 +196,11 @@ class StateDB(AuthenticatedDB):
             self._mac.removed(db, "trust_pins", [self._mac.tag("trust_pins", old[0])])
         self._insert(db, "trust_pins", (name, key))
 
+    def _other_names(self, db: Db, name: str, key: bytes) -> list[str]:
+        """The names other than ``name`` that ``key`` is pinned under, sorted."""
+        rows = self._select(db, "trust_pins", "identity_key = ?", (key,))
+        return sorted(str(row[0]) for row in rows if row[0] != name)
+
     def replace_pin(self, name: str, identity_key: bytes) -> list[str]:
         """Pin ``name`` to ``identity_key`` (replacing its pin) unless the key is pinned
         under another name; the look-up and the change run in one transaction.
@@ -206,8 +211,7 @@ class StateDB(AuthenticatedDB):
         key = bytes(identity_key)
 
         def work(db: Db) -> list[str]:
-            rows = self._select(db, "trust_pins", "identity_key = ?", (key,))
-            others = sorted(str(row[0]) for row in rows if row[0] != name)
+            others = self._other_names(db, name, key)
             if not others:
                 self._replace_pin(db, name, key)
             return others
@@ -231,8 +235,7 @@ class StateDB(AuthenticatedDB):
             rows = self._select(db, "trust_pins", "name = ?", (name,))
             if rows:
                 return bytes(rows[0][1]), []
-            rows = self._select(db, "trust_pins", "identity_key = ?", (key,))
-            others = sorted(str(row[0]) for row in rows if row[0] != name)
+            others = self._other_names(db, name, key)
             if not others:
                 self._insert(db, "trust_pins", (name, key))
             return None, others
